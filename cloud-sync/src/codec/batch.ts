@@ -1,0 +1,53 @@
+import type { LogRecord, SeqRange } from '../model.ts';
+
+/**
+ * One uplink message: a contiguous range of the gateway's sequence numbers. Every sequence in
+ * [first, last] is either in `readings` or inside one of the `evicted` ranges, so the center
+ * can tell data the gateway dropped on purpose (size cap) from data lost on the way.
+ */
+export interface Batch {
+  gateway: string;
+  first: number;
+  last: number;
+  evicted: SeqRange[];
+  readings: LogRecord[];
+}
+
+export interface Codec {
+  readonly name: string;
+  readonly contentType: string;
+  encode(batch: Batch): Buffer;
+  /** Throws CodecError naming what is wrong; never returns a half-valid batch. */
+  decode(payload: Buffer): Batch;
+}
+
+export class CodecError extends Error {
+  constructor(codec: string, message: string) {
+    super(`${codec}: ${message}`);
+    this.name = 'CodecError';
+  }
+}
+
+/** Checks the invariants every codec's output must satisfy; returns the first violation. */
+export function batchProblem(b: Batch): string | null {
+  if (!Number.isSafeInteger(b.first) || b.first < 1) return `first must be a positive integer, got ${b.first}`;
+  if (!Number.isSafeInteger(b.last) || b.last < b.first) return `last (${b.last}) must be >= first (${b.first})`;
+  let expected = b.first;
+  const evicted = [...b.evicted].sort((x, y) => x.first - y.first);
+  let e = 0;
+  for (const r of b.readings) {
+    while (e < evicted.length && evicted[e]!.first === expected) {
+      expected = evicted[e]!.last + 1;
+      e++;
+    }
+    if (r.seq !== expected) return `reading seq ${r.seq} out of place: expected ${expected}`;
+    expected++;
+  }
+  while (e < evicted.length && evicted[e]!.first === expected) {
+    expected = evicted[e]!.last + 1;
+    e++;
+  }
+  if (e !== evicted.length) return `evicted range ${evicted[e]!.first}-${evicted[e]!.last} overlaps readings`;
+  if (expected !== b.last + 1) return `readings and evicted ranges cover up to ${expected - 1}, batch says last = ${b.last}`;
+  return null;
+}

@@ -1,0 +1,18 @@
+import type { LogRecord } from '../model.ts';
+
+/**
+ * What the uplink needs of the gateway's log. The uplink only reads by cursor and moves the
+ * cursor; it never deletes, so the log stays the single source of truth between south and north.
+ */
+export interface LogSource {
+  /** Highest sequence the named consumer has had acknowledged (0 when none). */
+  cursor(name: string): number;
+  /** Persists an acknowledged position; a position behind the stored one is ignored. */
+  advance(name: string, seq: number): void;
+  /** Up to `limit` records with seq > `after`, in sequence order. */
+  readAfter(after: number, limit: number): LogRecord[];
+  /** Highest sequence written so far (0 for an empty log). */
+  lastSeq(): number;
+  /** Called after every commit that added records; returns an unsubscribe function. */
+  onAppend(listener: () => void): () => void;
+}

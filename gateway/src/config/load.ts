@@ -1,0 +1,271 @@
+/**
+ * Reads the gateway YAML config and reports every problem with its field path and
+ * file:line:column, so a technician on site can fix the file without reading code.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { isCollection, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { gatewayConfigSchema, type GatewayConfig } from './schema.ts';
+
+export interface ConfigIssue {
+  /** Field path such as `devices[0].points[2].type`; empty for the file as a whole. */
+  path: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly source: string;
+  readonly issues: ConfigIssue[];
+
+  constructor(source: string, issues: ConfigIssue[]) {
+    const sorted = [...issues].sort(
+      (a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0),
+    );
+    const n = sorted.length;
+    super(
+      [`Invalid config ${source}: ${n} ${n === 1 ? 'problem' : 'problems'}`, ...sorted.map((i) => `  ${formatIssue(source, i)}`)].join(
+        '\n',
+      ),
+    );
+    this.source = source;
+    this.issues = sorted;
+  }
+}
+
+function formatIssue(source: string, issue: ConfigIssue): string {
+  const where = issue.line !== undefined ? `${source}:${issue.line}:${issue.column ?? 1}` : source;
+  return issue.path ? `${where} ${issue.path}: ${issue.message}` : `${where} ${issue.message}`;
+}
+
+type PathSegment = string | number;
+
+/** `["devices", 0, "points", 2, "type"]` → `devices[0].points[2].type`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (typeof seg === 'string' && /^[A-Za-z_$][\w$-]*$/.test(seg)) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
+
+interface Pos {
+  line: number;
+  column: number;
+}
+
+function keyValue(key: unknown): unknown {
+  return isScalar(key) ? key.value : key;
+}
+
+/**
+ * Offset of the node at `path`, or undefined when the path does not exist. Scalars and flow
+ * collections are located at their value; block collections at their key, because their own
+ * range starts on the next line, which would confuse the reader.
+ */
+function offsetOf(doc: Document, path: readonly PathSegment[], atKey = false): number | undefined {
+  if (path.length === 0) return isNode(doc.contents) ? doc.contents.range?.[0] : undefined;
+  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  const last = path[path.length - 1]!;
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => String(keyValue(p.key)) === String(last));
+    if (!pair) return undefined;
+    const value = pair.value;
+    const keyStart = isNode(pair.key) ? pair.key.range?.[0] : undefined;
+    const emptyValue = isScalar(value) && value.value === null && !value.source;
+    if (!atKey && isNode(value) && value.range && !emptyValue && !(isCollection(value) && !value.flow)) return value.range[0];
+    return keyStart ?? (isNode(value) ? value.range?.[0] : undefined);
+  }
+  if (isSeq(parent) && typeof last === 'number') {
+    const item = parent.items[last];
+    return isNode(item) ? item.range?.[0] : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Position of `path`, or of its nearest existing ancestor when the key is missing.
+ * `atKey` points at the key itself, for problems with the key rather than its value.
+ */
+function locate(doc: Document, lc: LineCounter, path: readonly PathSegment[], atKey = false): Pos | undefined {
+  for (let i = path.length; i >= 0; i--) {
+    const offset = offsetOf(doc, path.slice(0, i), atKey && i === path.length);
+    if (offset !== undefined) {
+      const { line, col } = lc.linePos(offset);
+      return { line, column: col };
+    }
+  }
+  return undefined;
+}
+
+/** Field path of the innermost node containing `offset`; used to name YAML-level errors. */
+function pathAtOffset(node: unknown, offset: number, path: PathSegment[] = []): PathSegment[] {
+  const within = (n: unknown): boolean => {
+    if (!isNode(n) || !n.range) return false;
+    return n.range[0] <= offset && offset < Math.max(n.range[2], n.range[0] + 1);
+  };
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const k = keyValue(pair.key);
+      const seg = typeof k === 'number' ? String(k) : typeof k === 'string' ? k : undefined;
+      if (seg === undefined) continue;
+      if (within(pair.key)) return [...path, seg];
+      if (within(pair.value)) return pathAtOffset(pair.value, offset, [...path, seg]);
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      if (within(item)) return pathAtOffset(item, offset, [...path, i]);
+    }
+  }
+  return path;
+}
+
+/** Start of the quoted scalar that runs up to `offset`, i.e. whose closing quote is missing. */
+function quotedScalarEndingAt(doc: Document, offset: number): number | undefined {
+  let start: number | undefined;
+  visit(doc, {
+    Scalar(_key, node) {
+      const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
+      if (quoted && node.range && node.range[0] < offset && offset <= node.range[2]) start = node.range[0];
+    },
+  });
+  return start;
+}
+
+function describeNode(node: Node): string {
+  if (isSeq(node)) return 'a list';
+  if (isScalar(node)) return `a single value (${JSON.stringify(node.value)})`;
+  return 'not a mapping';
+}
+
+/** Friendlier wording than zod's defaults for the cases a hand-edited file hits most. */
+const errorMap: z.core.$ZodErrorMap = (iss) => {
+  if (iss.code === 'invalid_type' && iss.input === undefined) return 'required field is missing';
+  if (iss.code === 'invalid_value' && iss.values.length > 1) {
+    return `must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(iss.input)})`;
+  }
+  return undefined;
+};
+
+/**
+ * Parses and validates a config text. `source` names it in messages; relative paths in the
+ * config (dataDir, passwordFile, tls files) are resolved against `baseDir` when given.
+ */
+export function parseConfig(text: string, source = '<config>', baseDir?: string): GatewayConfig {
+  // A BOM from Windows editors would shift every column on line 1.
+  const clean = text.replace(/^\uFEFF/, '');
+  const lc = new LineCounter();
+  const doc = parseDocument(clean, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+
+  // Warnings (e.g. an unresolvable tag) are errors here: a guessed value is worse than none.
+  const yamlProblems = [...doc.errors, ...doc.warnings];
+  if (yamlProblems.length > 0) {
+    const issues: ConfigIssue[] = [];
+    for (const e of yamlProblems) {
+      let offset = e.pos[0];
+      let message = `YAML syntax: ${e.message.split('\n')[0]}`;
+      // The parser notices an unclosed quote only at the end of the file; the line where
+      // the quote was opened is the one to fix.
+      const opened = e.code === 'MISSING_CHAR' ? quotedScalarEndingAt(doc, offset) : undefined;
+      if (opened !== undefined) {
+        offset = opened;
+        message += ' (opened here)';
+      }
+      const { line, col } = lc.linePos(offset);
+      const path = pathAtOffset(doc.contents, offset);
+      if (e.code === 'DUPLICATE_KEY') {
+        const key = path.length ? ` "${String(path[path.length - 1])}"` : '';
+        message = `duplicate key${key} (YAML would silently keep only one of the values)`;
+      }
+      // One mistake often yields several parser errors on the same line; one is enough.
+      if (issues.some((i) => i.line === line)) continue;
+      issues.push({ path: formatPath(path), line, column: col, message });
+    }
+    throw new ConfigError(source, issues);
+  }
+
+  const root = doc.contents;
+  if (!isNode(root) || (isScalar(root) && root.value === null)) {
+    throw new ConfigError(source, [
+      { path: '', message: 'the file is empty: expected a mapping with at least `gateway:` and `uplink:`' },
+    ]);
+  }
+  if (!isMap(root)) {
+    const pos = root.range ? lc.linePos(root.range[0]) : undefined;
+    throw new ConfigError(source, [
+      {
+        path: '',
+        ...(pos && { line: pos.line, column: pos.col }),
+        message: `the top level must be a mapping (key: value lines such as \`gateway:\`), but it is ${describeNode(root)}`,
+      },
+    ]);
+  }
+
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    // Unresolved aliases and alias bombs only surface while converting.
+    throw new ConfigError(source, [{ path: '', message: `YAML: ${(err as Error).message}` }]);
+  }
+
+  const result = gatewayConfigSchema.safeParse(data, { error: errorMap });
+  if (!result.success) {
+    const issues: ConfigIssue[] = [];
+    for (const iss of result.error.issues) {
+      const path = iss.path.filter((s): s is PathSegment => typeof s === 'string' || typeof s === 'number');
+      if (iss.code === 'unrecognized_keys') {
+        // One problem per key, each at its own line; schema.ts writes one message line per key.
+        const lines = iss.message.split('\n');
+        iss.keys.forEach((key, i) => {
+          const keyPath = [...path, key];
+          issues.push({
+            path: formatPath(keyPath),
+            ...locate(doc, lc, keyPath, true),
+            message: lines.length === iss.keys.length ? lines[i]! : `unknown key "${key}"`,
+          });
+        });
+        continue;
+      }
+      issues.push({ path: formatPath(path), ...locate(doc, lc, path), message: iss.message });
+    }
+    throw new ConfigError(source, issues);
+  }
+
+  const config = result.data;
+  if (baseDir !== undefined) {
+    const abs = (p: string) => resolve(baseDir, p);
+    config.dataDir = abs(config.dataDir);
+    if (config.uplink.passwordFile !== undefined) config.uplink.passwordFile = abs(config.uplink.passwordFile);
+    const tls = config.uplink.tls;
+    if (tls) {
+      if (tls.ca !== undefined) tls.ca = abs(tls.ca);
+      if (tls.cert !== undefined) tls.cert = abs(tls.cert);
+      if (tls.key !== undefined) tls.key = abs(tls.key);
+    }
+  }
+  return config;
+}
+
+/** Reads and validates a config file; relative paths inside it are relative to its folder. */
+export async function loadConfigFile(path: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT'
+        ? `config file not found: ${resolve(path)}`
+        : code === 'EISDIR'
+          ? `${resolve(path)} is a directory, not a config file`
+          : `cannot read config file ${resolve(path)}: ${(err as Error).message}`;
+    throw new ConfigError(path, [{ path: '', message }]);
+  }
+  return parseConfig(text, path, dirname(resolve(path)));
+}

@@ -1,0 +1,36 @@
+import type { Quality, Value } from '@kedge/cloud-sync/model.ts';
+
+/**
+ * The one interface a southbound driver implements. A driver owns its device's connection and
+ * protocol; it never throws for device trouble but reports it as sample quality, so the
+ * scheduler and pipeline stay protocol-agnostic.
+ */
+
+/** One point's raw (unscaled) value as read from the device. */
+export interface Sample {
+  /** Point id within its device. */
+  point: string;
+  ts: number;
+  value: Value;
+  quality: Quality;
+  /** Why the quality is not good, for the UI and logs. */
+  error?: string;
+}
+
+export interface PollResult {
+  samples: Sample[];
+  /** Protocol requests sent for this poll (coalescing makes it smaller than the points). */
+  requests: number;
+  /** True when the device itself failed (timeout, connection, exception): the scheduler backs off. */
+  failed: boolean;
+  /** First failure message, when failed. */
+  error?: string;
+}
+
+export interface DeviceDriver {
+  readonly deviceId: string;
+  /** Reads the given points once. */
+  poll(pointIds: readonly string[]): Promise<PollResult>;
+  /** Releases connections; the driver is not used again. */
+  close(): Promise<void>;
+}

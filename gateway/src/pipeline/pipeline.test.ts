@@ -1,0 +1,246 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import type { Reading } from '@kedge/cloud-sync/model.ts';
+import type { Sample } from '../drivers/driver.ts';
+import { Pipeline, scale, type PipelinePoint } from './pipeline.ts';
+
+const T0 = 1_700_000_000_000;
+
+function point(key: string, extra: Partial<PipelinePoint> = {}): PipelinePoint {
+  return { key, scale: 1, offset: 0, deadband: 0, heartbeatMs: 0, ...extra };
+}
+
+function good(pointId: string, ts: number, value: Sample['value']): Sample {
+  return { point: pointId, ts, value, quality: 'good' };
+}
+
+/** A pipeline over the given points whose sink calls are recorded. */
+function pipelineOf(...points: PipelinePoint[]) {
+  const sinkCalls: Reading[][] = [];
+  const pipeline = new Pipeline(points, (readings) => sinkCalls.push(readings));
+  return { pipeline, sinkCalls };
+}
+
+// --- scaling -------------------------------------------------------------------------------
+
+test('a uint16 raw value 2315 with scale 0.1 is logged as exactly 231.5', () => {
+  const { pipeline } = pipelineOf(point('m/u', { scale: 0.1 }));
+  const out = pipeline.ingest('m', [good('u', T0, 2315)]);
+  assert.deepEqual(out, [{ point: 'm/u', ts: T0, value: 231.5, quality: 'good' }]);
+});
+
+test('the binary noise of decimal scales is dropped: raw 3 with scale 0.1 is 0.3, not 0.30000000000000004', () => {
+  const { pipeline } = pipelineOf(point('m/n', { scale: 0.1 }));
+  assert.notEqual(3 * 0.1, 0.3, 'premise: the plain product carries noise');
+  assert.deepEqual(pipeline.ingest('m', [good('n', T0, 3)]), [{ point: 'm/n', ts: T0, value: 0.3, quality: 'good' }]);
+});
+
+test('12345 with scale 0.001 is logged as exactly 12.345', () => {
+  const { pipeline } = pipelineOf(point('m/e', { scale: 0.001 }));
+  assert.deepEqual(pipeline.ingest('m', [good('e', T0, 12345)]), [{ point: 'm/e', ts: T0, value: 12.345, quality: 'good' }]);
+});
+
+test('the offset is added after scaling: value * scale + offset', () => {
+  const { pipeline } = pipelineOf(point('m/t', { scale: 0.5, offset: -40 }), point('m/o', { offset: 273.15 }));
+  const out = pipeline.ingest('m', [good('t', T0, 130), good('o', T0, 20)]);
+  assert.deepEqual(
+    out.map((r) => r.value),
+    [25, 293.15],
+  );
+});
+
+test('a bigint raw value with a scale becomes a number', () => {
+  const { pipeline } = pipelineOf(point('m/big', { scale: 0.001 }));
+  const [r] = pipeline.ingest('m', [good('big', T0, 123_456_789_012n)]);
+  assert.equal(typeof r!.value, 'number');
+  assert.equal(r!.value, 123_456_789.012); // the plain product is 123456789.01200001
+});
+
+test('a bigint without scale or offset stays a bigint, beyond 2^53 and exactly', () => {
+  const { pipeline } = pipelineOf(point('m/big'));
+  const big = 2n ** 63n + 5n;
+  assert.deepEqual(pipeline.ingest('m', [good('big', T0, big)]), [{ point: 'm/big', ts: T0, value: big, quality: 'good' }]);
+});
+
+test('scale() passes booleans and strings through unchanged', () => {
+  assert.equal(scale(true, { scale: 10, offset: 1 }), true);
+  assert.equal(scale('Кемерово', { scale: 10, offset: 1 }), 'Кемерово');
+  assert.equal(scale(null, { scale: 10, offset: 1 }), null);
+  assert.equal(scale(7, { scale: 1, offset: 0 }), 7);
+});
+
+// --- deadband ------------------------------------------------------------------------------
+
+test('deadband 0 logs every poll, even an unchanged value', () => {
+  const { pipeline } = pipelineOf(point('m/v'));
+  const logged = [1, 1, 1, 2, 2].map((v, i) => pipeline.ingest('m', [good('v', T0 + i * 1000, v)]).length);
+  assert.deepEqual(logged, [1, 1, 1, 1, 1]);
+});
+
+test('deadband 0.5 suppresses changes smaller than 0.5 and logs a change of exactly 0.5 or more', () => {
+  const { pipeline } = pipelineOf(point('m/v', { deadband: 0.5 }));
+  const values = [10, 10.2, 10.4, 10.5, 10.9, 9.9, 9.5];
+  const logged = values.flatMap((v, i) => pipeline.ingest('m', [good('v', T0 + i * 1000, v)]).map((r) => r.value));
+  // 10 (first) | 10.2, 10.4 inside | 10.5 = 10 + 0.5 | 10.9 inside of 10.5 | 9.9 >= 0.5 below 10.5 | 9.5 inside of 9.9
+  assert.deepEqual(logged, [10, 10.5, 9.9]);
+});
+
+test('the deadband is measured against the last logged value, not the last polled one (slow drift is logged)', () => {
+  const { pipeline } = pipelineOf(point('m/v', { deadband: 0.5 }));
+  // Each step is 0.2 from the previous poll: compared poll-to-poll nothing would ever be logged.
+  const values = [0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2];
+  const logged = values.flatMap((v, i) => pipeline.ingest('m', [good('v', T0 + i, v)]).map((r) => r.value));
+  assert.deepEqual(logged, [0, 0.6, 1.2]);
+});
+
+test('the deadband applies to the scaled value', () => {
+  const { pipeline } = pipelineOf(point('m/v', { scale: 0.1, deadband: 1 }));
+  // raw 100 -> 10; raw 109 -> 10.9 (inside); raw 110 -> 11 (logged)
+  const logged = [100, 109, 110].flatMap((v, i) => pipeline.ingest('m', [good('v', T0 + i, v)]).map((r) => r.value));
+  assert.deepEqual(logged, [10, 11]);
+});
+
+// --- heartbeat -----------------------------------------------------------------------------
+
+test('the heartbeat logs an unchanged value once heartbeatMs have passed since the last logged one', () => {
+  const { pipeline } = pipelineOf(point('m/v', { deadband: 1, heartbeatMs: 60_000 }));
+  const at = [0, 30_000, 59_999, 60_000, 90_000, 119_999, 120_000];
+  const loggedTs = at.flatMap((dt) => pipeline.ingest('m', [good('v', T0 + dt, 5)]).map((r) => r.ts - T0));
+  assert.deepEqual(loggedTs, [0, 60_000, 120_000]);
+});
+
+test('heartbeatMs 0 means no heartbeat: an unchanged value inside the deadband is never logged again', () => {
+  const { pipeline } = pipelineOf(point('m/v', { deadband: 1, heartbeatMs: 0 }));
+  const n = [0, 3_600_000, 86_400_000].map((dt) => pipeline.ingest('m', [good('v', T0 + dt, 5)]).length);
+  assert.deepEqual(n, [1, 0, 0]);
+});
+
+// --- quality -------------------------------------------------------------------------------
+
+test('a change of quality is always logged, even inside the deadband; a bad reading carries value null', () => {
+  const { pipeline } = pipelineOf(point('m/v', { deadband: 100, heartbeatMs: 60_000 }));
+  const seq: Sample[] = [
+    good('v', T0, 50),
+    { point: 'v', ts: T0 + 1000, value: 50, quality: 'bad_no_response', error: 'timeout after 1000 ms' },
+    { point: 'v', ts: T0 + 2000, value: null, quality: 'bad_no_response', error: 'timeout after 1000 ms' },
+    { point: 'v', ts: T0 + 3000, value: null, quality: 'bad_no_response', error: 'timeout after 1000 ms' },
+    good('v', T0 + 4000, 50),
+  ];
+  const logged = seq.flatMap((s) => pipeline.ingest('m', [s]));
+  assert.deepEqual(logged, [
+    { point: 'm/v', ts: T0, value: 50, quality: 'good' },
+    { point: 'm/v', ts: T0 + 1000, value: null, quality: 'bad_no_response' },
+    { point: 'm/v', ts: T0 + 4000, value: 50, quality: 'good' },
+  ]);
+});
+
+test('a repeated bad state is not logged again until the heartbeat', () => {
+  const { pipeline } = pipelineOf(point('m/v', { heartbeatMs: 10_000 }));
+  const bad = (dt: number): Sample => ({ point: 'v', ts: T0 + dt, value: null, quality: 'bad_comm', error: 'ECONNREFUSED' });
+  const loggedTs = [0, 1000, 9_999, 10_000, 15_000, 20_000].flatMap((dt) =>
+    pipeline.ingest('m', [bad(dt)]).map((r) => r.ts - T0),
+  );
+  // deadband 0 does not matter for bad readings: only the heartbeat logs them again
+  assert.deepEqual(loggedTs, [0, 10_000, 20_000]);
+});
+
+test('a change from one bad quality to another is logged', () => {
+  const { pipeline } = pipelineOf(point('m/v'));
+  const out = [
+    pipeline.ingest('m', [{ point: 'v', ts: T0, value: null, quality: 'bad_no_response' }]),
+    pipeline.ingest('m', [{ point: 'v', ts: T0 + 1, value: null, quality: 'bad_device_error' }]),
+  ].flat();
+  assert.deepEqual(
+    out.map((r) => r.quality),
+    ['bad_no_response', 'bad_device_error'],
+  );
+});
+
+// --- non-numeric values --------------------------------------------------------------------
+
+test('booleans and strings: deadband 0 logs every poll, a deadband > 0 logs on change only (whatever its size)', () => {
+  const every = pipelineOf(point('m/b'), point('m/s'));
+  const onChange = pipelineOf(point('m/b', { deadband: 5 }), point('m/s', { deadband: 5 }));
+  const bools = [true, true, false, false, true];
+  const strings = ['ок', 'ок', 'авария', 'авария', 'ок'];
+  for (const { pipeline } of [every, onChange]) {
+    bools.forEach((b, i) => pipeline.ingest('m', [good('b', T0 + i, b), good('s', T0 + i, strings[i]!)]));
+  }
+  const values = (calls: Reading[][], key: string) => calls.flat().filter((r) => r.point === key).map((r) => r.value);
+  assert.deepEqual(values(every.sinkCalls, 'm/b'), bools);
+  assert.deepEqual(values(every.sinkCalls, 'm/s'), strings);
+  assert.deepEqual(values(onChange.sinkCalls, 'm/b'), [true, false, true]);
+  assert.deepEqual(values(onChange.sinkCalls, 'm/s'), ['ок', 'авария', 'ок']);
+});
+
+// --- points, live values, sink -------------------------------------------------------------
+
+test('samples of unknown points are ignored: not logged, not live', () => {
+  const { pipeline, sinkCalls } = pipelineOf(point('m/v'));
+  const out = pipeline.ingest('m', [good('nope', T0, 1), good('v', T0, 2)]);
+  assert.deepEqual(out, [{ point: 'm/v', ts: T0, value: 2, quality: 'good' }]);
+  assert.deepEqual(pipeline.ingest('other', [good('v', T0, 3)]), []);
+  assert.deepEqual([...pipeline.liveValues().keys()], ['m/v']);
+  assert.equal(sinkCalls.length, 1);
+});
+
+test('live values show the newest sample, suppressed ones included, with the time it was last logged', () => {
+  const { pipeline } = pipelineOf(point('m/v', { scale: 0.1, deadband: 1 }));
+  pipeline.ingest('m', [good('v', T0, 100)]);
+  assert.deepEqual(pipeline.liveValues().get('m/v'), { value: 10, quality: 'good', ts: T0, loggedTs: T0 });
+  assert.deepEqual(pipeline.ingest('m', [good('v', T0 + 1000, 103)]), []);
+  assert.deepEqual(pipeline.liveValues().get('m/v'), { value: 10.3, quality: 'good', ts: T0 + 1000, loggedTs: T0 });
+});
+
+test('a live value carries the error text of a bad sample, and loses it when the point recovers', () => {
+  const { pipeline } = pipelineOf(point('m/v'));
+  pipeline.ingest('m', [good('v', T0, 1)]);
+  pipeline.ingest('m', [{ point: 'v', ts: T0 + 1, value: null, quality: 'bad_no_response', error: 'timeout after 1000 ms' }]);
+  assert.deepEqual(pipeline.liveValues().get('m/v'), {
+    value: null,
+    quality: 'bad_no_response',
+    ts: T0 + 1,
+    error: 'timeout after 1000 ms',
+    loggedTs: T0 + 1,
+  });
+  // repeated bad state: not logged, but live still moves on
+  pipeline.ingest('m', [{ point: 'v', ts: T0 + 2, value: null, quality: 'bad_no_response', error: 'timeout again' }]);
+  assert.deepEqual(pipeline.liveValues().get('m/v'), {
+    value: null,
+    quality: 'bad_no_response',
+    ts: T0 + 2,
+    error: 'timeout again',
+    loggedTs: T0 + 1,
+  });
+  pipeline.ingest('m', [good('v', T0 + 3, 4)]);
+  assert.deepEqual(pipeline.liveValues().get('m/v'), { value: 4, quality: 'good', ts: T0 + 3, loggedTs: T0 + 3 });
+});
+
+test('a live value is null for a point never polled: liveValues has no entry before the first sample', () => {
+  const { pipeline } = pipelineOf(point('m/v'));
+  assert.equal(pipeline.liveValues().get('m/v'), undefined);
+  assert.equal(pipeline.liveValues().size, 0);
+});
+
+test('the sink is called once per ingest call with every reading that passed, and not at all when none did', () => {
+  const { pipeline, sinkCalls } = pipelineOf(
+    point('m/a', { deadband: 1 }),
+    point('m/b', { deadband: 1 }),
+    point('m/c', { deadband: 1 }),
+  );
+  const first = pipeline.ingest('m', [good('a', T0, 1), good('b', T0, 2), good('c', T0, 3)]);
+  assert.equal(sinkCalls.length, 1);
+  assert.deepEqual(sinkCalls[0], first);
+  assert.deepEqual(
+    first.map((r) => r.point),
+    ['m/a', 'm/b', 'm/c'],
+  );
+
+  const second = pipeline.ingest('m', [good('a', T0 + 1, 1.5), good('b', T0 + 1, 5), good('c', T0 + 1, 3)]);
+  assert.equal(sinkCalls.length, 2);
+  assert.deepEqual(sinkCalls[1], [{ point: 'm/b', ts: T0 + 1, value: 5, quality: 'good' }]);
+  assert.deepEqual(second, sinkCalls[1]);
+
+  assert.deepEqual(pipeline.ingest('m', [good('a', T0 + 2, 1.2)]), []);
+  assert.equal(sinkCalls.length, 2, 'no sink call for an ingest where nothing passed');
+});

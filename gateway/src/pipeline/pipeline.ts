@@ -1,0 +1,90 @@
+import type { Quality, Reading, Value } from '@kedge/cloud-sync/model.ts';
+import type { Sample } from '../drivers/driver.ts';
+
+/** What the pipeline needs to know of a point; built from the config. */
+export interface PipelinePoint {
+  /** `<device>/<point>`. */
+  key: string;
+  scale: number;
+  offset: number;
+  /** Absolute change needed to log a numeric value again; 0 logs every poll. */
+  deadband: number;
+  /** Log at least this often even inside the deadband; 0 = no heartbeat. */
+  heartbeatMs: number;
+}
+
+/** The newest value of a point, logged or not: what the UI shows as live. */
+export interface LiveValue {
+  value: Value;
+  quality: Quality;
+  ts: number;
+  error?: string;
+  loggedTs: number | null;
+}
+
+/**
+ * Between the drivers and the log: scales raw values, then decides what is worth logging.
+ * A change of quality is always logged (the center must see a meter go dark and come back);
+ * a repeated bad state is not, until the heartbeat.
+ */
+export class Pipeline {
+  private readonly points = new Map<string, PipelinePoint>();
+  private readonly live = new Map<string, LiveValue>();
+  private last = new Map<string, { value: Value; quality: Quality; ts: number }>();
+
+  constructor(
+    points: Iterable<PipelinePoint>,
+    private readonly sink: (readings: Reading[]) => void,
+  ) {
+    for (const p of points) this.points.set(p.key, p);
+  }
+
+  /** Takes a device's samples, logs the ones that pass; returns what was logged. */
+  ingest(deviceId: string, samples: readonly Sample[]): Reading[] {
+    const out: Reading[] = [];
+    for (const s of samples) {
+      const key = `${deviceId}/${s.point}`;
+      const point = this.points.get(key);
+      if (!point) continue;
+      const value = s.quality === 'good' ? scale(s.value, point) : null;
+      const reading: Reading = { point: key, ts: s.ts, value, quality: s.quality };
+      const logged = this.shouldLog(point, reading);
+      if (logged) {
+        this.last.set(key, { value: reading.value, quality: reading.quality, ts: reading.ts });
+        out.push(reading);
+      }
+      this.live.set(key, {
+        value: reading.value,
+        quality: reading.quality,
+        ts: reading.ts,
+        ...(s.error ? { error: s.error } : {}),
+        loggedTs: logged ? reading.ts : (this.live.get(key)?.loggedTs ?? null),
+      });
+    }
+    if (out.length) this.sink(out);
+    return out;
+  }
+
+  private shouldLog(point: PipelinePoint, r: Reading): boolean {
+    const prev = this.last.get(point.key);
+    if (!prev || prev.quality !== r.quality) return true;
+    if (point.heartbeatMs > 0 && r.ts - prev.ts >= point.heartbeatMs) return true;
+    if (r.quality !== 'good') return false;
+    if (typeof r.value === 'number' && typeof prev.value === 'number') {
+      return point.deadband === 0 || Math.abs(r.value - prev.value) >= point.deadband;
+    }
+    return point.deadband === 0 || r.value !== prev.value;
+  }
+
+  liveValues(): ReadonlyMap<string, LiveValue> {
+    return this.live;
+  }
+}
+
+/** value * scale + offset for numbers; other kinds pass through (the config forbids scaling them). */
+export function scale(value: Value, p: { scale: number; offset: number }): Value {
+  if (p.scale === 1 && p.offset === 0) return value;
+  if (typeof value !== 'number' && typeof value !== 'bigint') return value;
+  // 15 significant digits drop the binary noise of decimal scales (12345 * 0.001).
+  return Number((Number(value) * p.scale + p.offset).toPrecision(15));
+}

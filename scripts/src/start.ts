@@ -1,0 +1,115 @@
+/**
+ * `npm start`: the whole system on embedded defaults, on one machine.
+ *   simulated meters (Modbus TCP) -> gateway daemon -> embedded MQTT broker (aedes) -> ingest
+ * The gateway and the ingest run as their own processes through their real command lines;
+ * the ingest prints what arrives every few seconds. Ctrl-C stops everything.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseDocument } from 'yaml';
+import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
+import { startModbusSim } from './sim/modbus-tcp-sim.ts';
+import { canConnect } from './testing/wait.ts';
+import { freePort } from './testing/ports.ts';
+import { startProcess, type ManagedProcess } from './testing/proc.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    'data-dir': { type: 'string', default: join(ROOT, 'data', 'demo') },
+    'broker-port': { type: 'string', default: process.env.KEDGE_BROKER_PORT ?? '1883' },
+    'sim-port': { type: 'string', default: process.env.KEDGE_SIM_PORT ?? '5020' },
+    config: { type: 'string', default: join(ROOT, 'config', 'kedge.example.yaml') },
+    for: { type: 'string', description: 'stop after this many seconds (smoke tests)' },
+    'report-every': { type: 'string', default: '5' },
+  },
+});
+
+/** The preferred port when it is free, else any free one: a box may already run a broker on 1883. */
+async function portOr(preferred: number): Promise<number> {
+  return (await canConnect(preferred, '127.0.0.1', 300)) ? freePort() : preferred;
+}
+
+const dataDir = resolve(args['data-dir']!);
+mkdirSync(dataDir, { recursive: true });
+const brokerPort = await portOr(Number(args['broker-port']));
+const simPort = await portOr(Number(args['sim-port']));
+
+const broker = await startEmbeddedBroker({ port: brokerPort });
+const sim = await startModbusSim({ port: simPort });
+
+// The example config, pointed at this run's broker, simulator and data folder.
+const doc = parseDocument(readFileSync(args.config!, 'utf8'));
+doc.setIn(['dataDir'], join(dataDir, 'gateway'));
+doc.setIn(['uplink', 'url'], broker.url);
+const devices = doc.get('devices') as { items: unknown[] } | undefined;
+devices?.items.forEach((_, i) => doc.setIn(['devices', i, 'port'], sim.port));
+const configPath = join(dataDir, 'kedge.yaml');
+writeFileSync(configPath, doc.toString());
+
+const childEnv = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+const children: ManagedProcess[] = [];
+const echo = (p: ManagedProcess) => {
+  let shown = 0;
+  return setInterval(() => {
+    const out = p.output();
+    if (out.length > shown) process.stdout.write(out.slice(shown));
+    shown = out.length;
+  }, 250);
+};
+
+process.stdout.write(
+  [
+    'kedge demo',
+    `  broker     ${broker.url} (embedded aedes)`,
+    `  simulator  modbus tcp 127.0.0.1:${sim.port}, units ${sim.meters.map((m) => m.unitId).join(', ')}`,
+    `  gateway    config ${configPath}`,
+    `  ingest     ${join(dataDir, 'center.db')}`,
+    '',
+  ].join('\n'),
+);
+
+const ingest = await startProcess(
+  process.execPath,
+  ['--import', 'tsx', join(ROOT, 'cloud-sync/src/ingest/main.ts'), '--url', broker.url, '--db', join(dataDir, 'center.db'), '--report-every', args['report-every']!],
+  { cwd: ROOT, name: 'ingest', env: childEnv, readyLine: /ingest subscribed|^/, timeoutMs: 30_000 },
+);
+children.push(ingest);
+const gateway = await startProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway/src/main.ts'), '--config', configPath], {
+  cwd: ROOT,
+  name: 'gateway',
+  env: childEnv,
+  readyLine: /^/,
+  timeoutMs: 30_000,
+});
+children.push(gateway);
+const timers = children.map(echo);
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write('\nstopping...\n');
+  // The gateway first, so its last readings still reach the ingest.
+  await gateway.stop();
+  await ingest.stop();
+  timers.forEach(clearInterval);
+  for (const p of children) process.stdout.write(p.output().slice(-2000).includes('Error') ? `${p.name} output:\n${p.output().slice(-2000)}\n` : '');
+  await sim.close();
+  await broker.close();
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+for (const child of children) {
+  void child.exited.then((e) => {
+    if (!stopping) {
+      process.stdout.write(`${child.name} exited (${e.code ?? e.signal}):\n${child.output().slice(-4000)}\n`);
+      void stop(1);
+    }
+  });
+}
+if (args.for) setTimeout(() => void stop(0), Number(args.for) * 1000);

@@ -1,0 +1,197 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { canConnect, sleep } from './wait.ts';
+
+export interface StartProcessOptions {
+  cwd?: string;
+  /** The complete environment (not merged with process.env); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Shown in errors and handy in logs; not passed to the process. */
+  name: string;
+  /** Ready once a TCP connect to 127.0.0.1:readyPort succeeds. */
+  readyPort?: number;
+  readyHost?: string;
+  /** Ready once the captured output matches. With readyPort both must hold. */
+  readyLine?: RegExp;
+  /** Budget for reaching ready; default 15 s. */
+  timeoutMs?: number;
+}
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ManagedProcess {
+  pid: number;
+  name: string;
+  /** Captured stdout+stderr interleaved in arrival order, last 200 KB only. */
+  output(): string;
+  kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL after 10 s; resolves once the process has exited. */
+  stop(): Promise<void>;
+  exited: Promise<ProcessExit>;
+}
+
+const OUTPUT_CAP = 200 * 1024;
+// Above the gateway's own 5 s drain on a clean stop.
+const STOP_GRACE_MS = 10_000;
+
+// Children still running. Killed synchronously on exit so a test that throws before its
+// cleanup (or a runner that kills us) does not leave servers holding ports.
+const live = new Set<ChildProcess>();
+let hooksInstalled = false;
+
+function killAllSync(): void {
+  for (const child of live) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  live.clear();
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', killAllSync);
+  // A signal ends Node without emitting 'exit', so children would survive a Ctrl-C or a
+  // runner's SIGTERM. Kill them, then re-raise so the default behaviour still applies
+  // unless somebody else has claimed the signal.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      killAllSync();
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.once(sig, onSignal);
+  }
+}
+
+type Refable = { ref?: () => void; unref?: () => void };
+
+export async function startProcess(cmd: string, args: string[], opts: StartProcessOptions): Promise<ManagedProcess> {
+  installHooks();
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+  let out = '';
+  const append = (chunk: string) => {
+    out += chunk;
+    if (out.length > OUTPUT_CAP) out = out.slice(out.length - OUTPUT_CAP);
+  };
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+
+  // Unreferenced so a forgotten server cannot keep the test process alive forever; the
+  // 'exit' hook then kills it. Anything that waits for the exit re-references it.
+  const refAll = (ref: boolean) => {
+    for (const h of [child, child.stdout, child.stderr] as Refable[]) {
+      if (h) (ref ? h.ref : h.unref)?.call(h);
+    }
+  };
+
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  const exitedInternal = new Promise<ProcessExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  // 'close' fires after stdio drained; used only to get complete output for error messages.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // Avoid an unhandled rejection if spawn fails and nobody awaits `spawned` afterwards.
+  spawned.catch(() => {});
+
+  try {
+    await spawned;
+  } catch (err) {
+    throw new Error(`${opts.name}: failed to start ${cmd}: ${(err as Error).message}`, { cause: err });
+  }
+  // A later 'error' (e.g. a failed kill) must not crash the test process as unhandled.
+  child.on('error', () => {});
+  live.add(child);
+  refAll(false);
+  const pid = child.pid as number;
+
+  const hasExited = () => child.exitCode !== null || child.signalCode !== null;
+
+  const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (hasExited()) return;
+    refAll(true);
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // raced with exit
+    }
+  };
+
+  const stop = async () => {
+    if (hasExited()) {
+      await exitedInternal;
+      return;
+    }
+    kill('SIGTERM');
+    const timer = setTimeout(() => kill('SIGKILL'), STOP_GRACE_MS);
+    try {
+      await exitedInternal;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const managed: ManagedProcess = {
+    pid,
+    name: opts.name,
+    output: () => out,
+    kill,
+    stop,
+    get exited() {
+      refAll(true);
+      return exitedInternal;
+    },
+  };
+
+  if (opts.readyPort === undefined && opts.readyLine === undefined) return managed;
+
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
+  let exitInfo: ProcessExit | undefined;
+  void exitedInternal.then((e) => (exitInfo = e));
+
+  const fail = async (why: string): Promise<never> => {
+    if (!hasExited()) {
+      kill('SIGKILL');
+      await exitedInternal;
+    }
+    await Promise.race([closed, sleep(500)]);
+    const tail = out.length > 8000 ? `...${out.slice(-8000)}` : out;
+    throw new Error(`${opts.name} (${cmd} ${args.join(' ')}): ${why}\n--- output ---\n${tail}`);
+  };
+
+  // A /g or /y regex carries lastIndex between test() calls and would skip matches.
+  const readyLine = opts.readyLine && new RegExp(opts.readyLine.source, opts.readyLine.flags.replace(/[gy]/g, ''));
+  let lineSeen = readyLine === undefined;
+  let portOpen = opts.readyPort === undefined;
+  while (!(lineSeen && portOpen)) {
+    if (exitInfo || hasExited()) {
+      const e = exitInfo ?? (await exitedInternal);
+      return fail(`exited before ready (code ${e.code}, signal ${e.signal})`);
+    }
+    if (Date.now() >= deadline) return fail(`not ready after ${timeoutMs}ms`);
+    if (!lineSeen && readyLine) lineSeen = readyLine.test(out);
+    if (!portOpen && opts.readyPort !== undefined) portOpen = await canConnect(opts.readyPort, opts.readyHost ?? '127.0.0.1', 500);
+    if (!(lineSeen && portOpen)) await sleep(50);
+  }
+  return managed;
+}
