@@ -14,19 +14,20 @@ program.parse();
 const opts = program.opts<{ config: string; check?: boolean; logLevel: string }>();
 const logger = pino({ name: 'kedge-gateway', level: opts.logLevel });
 
-async function load() {
+/** The config, or null after printing every problem (file:line:column field: message). */
+async function load(onError: (err: ConfigError) => void) {
   try {
     return await loadConfigFile(opts.config);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
+      onError(err);
       return null;
     }
     throw err;
   }
 }
 
-const config = await load();
+const config = await load((err) => process.stderr.write(`${err.message}\n`));
 if (!config) process.exit(2);
 if (opts.check) {
   process.stdout.write(`${opts.config}: OK (${config.devices.length} devices)\n`);
@@ -41,12 +42,15 @@ process.on('SIGHUP', () => {
   if (reloading) return;
   reloading = true;
   void (async () => {
-    const next = await load();
+    const next = await load((err) =>
+      logger.error({ config: opts.config, problems: err.issues }, `config reload refused, the running config stays in force: ${err.message}`),
+    );
     if (next) await gateway.reload(next);
-    else logger.error({ config: opts.config }, 'config reload refused: the running config stays in force');
-  })().finally(() => {
-    reloading = false;
-  });
+  })()
+    .catch((err: Error) => logger.error({ err: err.message }, 'config reload failed'))
+    .finally(() => {
+      reloading = false;
+    });
 });
 
 let stopping = false;

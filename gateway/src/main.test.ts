@@ -1,0 +1,97 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { startProcess } from '@kedge/scripts/testing/proc.ts';
+import { freePort } from '@kedge/scripts/testing/ports.ts';
+import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { startModbusSim, defaultMeters } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
+
+function tempDir(t: test.TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kedge-main-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const BAD = `gateway:
+  id: gw-main
+  region: kuzbass
+  municipality: kemerovo
+uplink:
+  url: mqtt://127.0.0.1:1
+devices:
+  - id: m1
+    driver: modbus-tcp
+    host: 127.0.0.1
+    points:
+      - id: flow
+        table: holding
+        address: 0
+        type: float23
+`;
+
+test('a bad config file keeps the daemon from starting and names the field and line', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'kedge.yaml');
+  writeFileSync(path, BAD);
+  const err = await run(process.execPath, ['--import', 'tsx', MAIN, '--config', path], { cwd: ROOT }).then(
+    () => assert.fail('the daemon started with a bad config'),
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal(err.code, 2);
+  assert.match(err.stderr, new RegExp(`${path}:15:15 devices\\[0\\]\\.points\\[0\\]\\.type: must be one of`));
+});
+
+test('--check validates a file without starting anything', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'kedge.yaml');
+  writeFileSync(path, BAD.replace('float23', 'float32'));
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', MAIN, '--config', path, '--check'], { cwd: ROOT });
+  assert.match(stdout, /OK \(1 devices\)/);
+});
+
+test('SIGHUP reloads the config; a bad file is refused and the running config keeps polling', async (t) => {
+  const dir = tempDir(t);
+  const sim = await startModbusSim();
+  t.after(() => sim.close());
+  const [water, heat] = defaultMeters();
+  const configPath = join(dir, 'kedge.yaml');
+  const base = { gatewayId: 'gw-reload', simPort: sim.port, brokerUrl: `mqtt://127.0.0.1:${await freePort()}`, dataDir: join(dir, 'data'), intervalMs: 100 };
+  writeFileSync(configPath, JSON.stringify(simGatewayConfig({ ...base, meters: [water!] })));
+  const daemon = await startProcess(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], {
+    cwd: ROOT,
+    name: 'gateway',
+    readyLine: /gateway started/,
+    timeoutMs: 30_000,
+  });
+  t.after(() => daemon.stop());
+
+  const db = new Database(join(dir, 'data', 'log.db'), { readonly: true });
+  t.after(() => db.close());
+  const points = () => (db.prepare('SELECT key FROM points ORDER BY key').pluck().all() as string[]).map((k) => k.split('/')[0]);
+  const lastSeq = () => (db.prepare('SELECT max(seq) FROM readings').pluck().get() as number | null) ?? 0;
+  await waitFor(() => lastSeq() > 0, { what: 'first readings' });
+
+  writeFileSync(configPath, BAD);
+  daemon.kill('SIGHUP');
+  await waitFor(() => /config reload refused/.test(daemon.output()), { what: 'the refusal' });
+  assert.match(daemon.output(), /devices\[0\]\.points\[0\]\.type/, 'the reason names the field');
+  const before = lastSeq();
+  await waitFor(() => lastSeq() > before + 10, { what: 'polling to go on with the old config' });
+
+  writeFileSync(configPath, JSON.stringify(simGatewayConfig({ ...base, meters: [water!, heat!] })));
+  daemon.kill('SIGHUP');
+  await waitFor(() => /config reloaded/.test(daemon.output()), { what: 'the reload' });
+  await waitFor(() => points().includes('heat-meter'), { what: 'readings of the added device' });
+  assert.doesNotThrow(() => process.kill(daemon.pid, 0), 'the daemon is still running');
+});
