@@ -32,6 +32,12 @@ export class CodecError extends Error {
 export function batchProblem(b: Batch): string | null {
   if (!Number.isSafeInteger(b.first) || b.first < 1) return `first must be a positive integer, got ${b.first}`;
   if (!Number.isSafeInteger(b.last) || b.last < b.first) return `last (${b.last}) must be >= first (${b.first})`;
+  for (const e of b.evicted) {
+    // An inverted range would move the expected sequence backwards and let readings before `first` in.
+    if (!Number.isSafeInteger(e.first) || e.first < 1 || !Number.isSafeInteger(e.last) || e.last < e.first) {
+      return `evicted range ${e.first}-${e.last} is not a range (first must be a positive integer <= last)`;
+    }
+  }
   let expected = b.first;
   const evicted = [...b.evicted].sort((x, y) => x.first - y.first);
   let e = 0;

@@ -98,6 +98,7 @@ export class IngestStore {
           SELECT seq, lead(seq) OVER (ORDER BY seq) AS next FROM readings WHERE gateway = ?
         ) WHERE next > seq + 1`),
       minSeq: db.prepare('SELECT min(seq) FROM readings WHERE gateway = ?').pluck(),
+      maxStored: db.prepare('SELECT max(seq) FROM readings WHERE gateway = ?').pluck(),
       evictedRanges: db.prepare('SELECT first, last FROM evicted WHERE gateway = ? ORDER BY first'),
       summaries: db.prepare('SELECT * FROM gateways ORDER BY gateway'),
       seqs: db.prepare('SELECT seq FROM readings WHERE gateway = ? ORDER BY seq').pluck(),
@@ -152,6 +153,10 @@ export class IngestStore {
     } else {
       if (min > 1) holes.push({ first: 1, last: min - 1 });
       holes.push(...(this.s.holes.all(gateway) as SeqRange[]));
+      // After the newest stored reading, up to the highest sequence a batch reported (a batch
+      // may end in, or consist of, evicted ranges).
+      const maxStored = this.s.maxStored.get(gateway) as number;
+      if (maxSeq > maxStored) holes.push({ first: maxStored + 1, last: maxSeq });
     }
     return subtractRanges(holes, this.s.evictedRanges.all(gateway) as SeqRange[]);
   }

@@ -216,7 +216,7 @@ test('a live value carries the error text of a bad sample, and loses it when the
   assert.deepEqual(pipeline.liveValues().get('m/v'), { value: 4, quality: 'good', ts: T0 + 3, loggedTs: T0 + 3 });
 });
 
-test('a live value is null for a point never polled: liveValues has no entry before the first sample', () => {
+test('a point never polled has no live value', () => {
   const { pipeline } = pipelineOf(point('m/v'));
   assert.equal(pipeline.liveValues().get('m/v'), undefined);
   assert.equal(pipeline.liveValues().size, 0);
@@ -243,4 +243,19 @@ test('the sink is called once per ingest call with every reading that passed, an
 
   assert.deepEqual(pipeline.ingest('m', [good('a', T0 + 2, 1.2)]), []);
   assert.equal(sinkCalls.length, 2, 'no sink call for an ingest where nothing passed');
+});
+
+test('an uncertain sample keeps its scaled value and is logged on change like a good one', () => {
+  const logged: Reading[] = [];
+  const p = new Pipeline([{ key: 'd/x', scale: 2, offset: 0, deadband: 0.5, heartbeatMs: 0 }], (r) => logged.push(...r));
+  p.ingest('d', [{ point: 'x', ts: 1, value: 10, quality: 'uncertain' }]);
+  p.ingest('d', [{ point: 'x', ts: 2, value: 10.1, quality: 'uncertain' }]);
+  p.ingest('d', [{ point: 'x', ts: 3, value: 11, quality: 'uncertain' }]);
+  assert.deepEqual(
+    logged.map((r) => [r.ts, r.value, r.quality]),
+    [
+      [1, 20, 'uncertain'],
+      [3, 22, 'uncertain'],
+    ],
+  );
 });

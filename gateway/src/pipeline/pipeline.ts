@@ -46,7 +46,8 @@ export class Pipeline {
       const key = `${deviceId}/${s.point}`;
       const point = this.points.get(key);
       if (!point) continue;
-      const value = s.quality === 'good' ? scale(s.value, point) : null;
+      // An uncertain value is still the device's value (stale, out of range): keep it.
+      const value = s.quality === 'good' || s.quality === 'uncertain' ? scale(s.value, point) : null;
       const reading: Reading = { point: key, ts: s.ts, value, quality: s.quality };
       const logged = this.shouldLog(point, reading);
       if (logged) {
@@ -69,7 +70,7 @@ export class Pipeline {
     const prev = this.last.get(point.key);
     if (!prev || prev.quality !== r.quality) return true;
     if (point.heartbeatMs > 0 && r.ts - prev.ts >= point.heartbeatMs) return true;
-    if (r.quality !== 'good') return false;
+    if (r.value === null) return false;
     if (typeof r.value === 'number' && typeof prev.value === 'number') {
       return point.deadband === 0 || Math.abs(r.value - prev.value) >= point.deadband;
     }

@@ -95,6 +95,12 @@ class DeviceLoop {
   private async cycle(): Promise<void> {
     const started = this.now();
     const dueGroups = this.d.groups.filter((_, i) => this.due[i]! <= started);
+    if (dueGroups.length === 0) {
+      // setTimeout can fire a millisecond before Date.now() reaches the due time: wait for
+      // it instead of polling no points (and polling again right after).
+      this.arm(Math.min(...this.due) - started);
+      return;
+    }
     const pointIds = [...new Set(dueGroups.flatMap((g) => g.pointIds))];
     let result: PollResult;
     try {
@@ -118,7 +124,13 @@ class DeviceLoop {
       s.lastOkAt = ended;
       s.lastError = null;
     }
-    if (!this.stopped) this.onPoll(s.deviceId, result, ended - started);
+    // Reported even when stop() came during the poll: stop() waits for it so its readings get logged.
+    try {
+      this.onPoll(s.deviceId, result, ended - started);
+    } catch (err) {
+      // The listener (pipeline, log) failing must not end this device's loop for good.
+      s.lastError = `poll listener failed: ${(err as Error).message}`;
+    }
 
     // Next due time per group: keep the grid of the interval, skipping cycles that were missed.
     this.d.groups.forEach((g, i) => {
