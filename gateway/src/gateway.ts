@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { secretFileProblem } from './secrets.ts';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { codecByName, Uplink, type UplinkStatus } from '@kedge/cloud-sync';
+import { SparkplugUplink } from '@kedge/cloud-sync/uplink/sparkplug-uplink.ts';
+import { sparkplugMetricDefs } from '@kedge/cloud-sync/sparkplug/topics.ts';
+import type { Reading } from '@kedge/cloud-sync/model.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createDriver } from './drivers/registry.ts';
+import type { DeviceDriver } from './drivers/driver.ts';
+import { writePoint, type WriteResult, type WriteValue } from './commands/write-point.ts';
 import { ReadingLog, type LogStats } from './log/reading-log.ts';
 import { Pipeline, type LiveValue, type PipelinePoint } from './pipeline/pipeline.ts';
-import { Scheduler, type DeviceState, type PollGroup, type ScheduledDevice } from './scheduler/scheduler.ts';
+import { Scheduler, type DeviceState, type PollGroup, type PollListener, type ScheduledDevice } from './scheduler/scheduler.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -37,9 +43,13 @@ export class Gateway {
   readonly log: ReadingLog;
   private pipeline!: Pipeline;
   private scheduler!: Scheduler;
-  private drivers: Array<{ close(): Promise<void> }> = [];
-  private uplink: Uplink | null = null;
+  private drivers: DeviceDriver[] = [];
+  private uplink: Uplink | SparkplugUplink | null = null;
   private readonly startedAt = Date.now();
+  /** Set by the OTA agent (gateway/src/ota); its state rides in the retained birth message. */
+  otaStatus: (() => unknown) | null = null;
+  private readonly pollListeners = new Set<PollListener>();
+  private readonly readingListeners = new Set<(readings: readonly Reading[]) => void>();
 
   constructor(
     config: GatewayConfig,
@@ -81,60 +91,100 @@ export class Gateway {
         heartbeatMs: p.heartbeatMs,
       })),
     );
-    this.pipeline = new Pipeline(points, (readings) => this.log.append(readings));
-    const scheduled: ScheduledDevice[] = enabled.map((d) => {
-      const driver = createDriver(d);
+    this.pipeline = new Pipeline(points, (readings) => {
+      this.log.append(readings);
+      // After the append: a live consumer never sees a reading the log does not hold.
+      for (const listener of this.readingListeners) listener(readings);
+    });
+    const pipeline = this.pipeline;
+    const scheduled: ScheduledDevice[] = enabled.flatMap((d) => {
+      const driver = createDriver(d, { dataDir: this.config.dataDir, logger: this.logger });
       this.drivers.push(driver);
+      // Push drivers (OPC UA subscriptions) deliver their points themselves; the scheduler polls the rest.
+      const pushed = new Set(driver.subscribe?.((samples) => pipeline.ingest(d.id, samples)) ?? []);
       const byInterval = new Map<number, string[]>();
       for (const p of d.points) {
+        if (pushed.has(p.id)) continue;
         const interval = p.intervalMs ?? d.intervalMs;
         byInterval.set(interval, [...(byInterval.get(interval) ?? []), p.id]);
       }
       const groups: PollGroup[] = [...byInterval].map(([intervalMs, pointIds]) => ({ intervalMs, pointIds }));
-      return { driver, groups, backoff: d.backoff };
+      return groups.length ? [{ driver, groups, backoff: d.backoff }] : [];
     });
-    this.scheduler = new Scheduler(scheduled, (deviceId, result) => {
+    this.scheduler = new Scheduler(scheduled, (deviceId, result, durationMs) => {
       if (result.failed) this.logger.debug({ device: deviceId, err: result.error }, 'poll failed');
       this.pipeline.ingest(deviceId, result.samples);
+      for (const listener of this.pollListeners) listener(deviceId, result, durationMs);
     });
   }
 
-  private buildUplink(): Uplink {
+  private buildUplink(): Uplink | SparkplugUplink {
     const c = this.config;
     const u = c.uplink;
     const read = (path: string | undefined) => (path ? readFileSync(path) : undefined);
+    const secret = (path: string | undefined) => {
+      const problem = path ? secretFileProblem(path) : null;
+      if (problem) this.logger.warn({ file: path }, problem);
+      return read(path);
+    };
+    const password = u.password ?? secret(u.passwordFile)?.toString('utf8').trim();
     const tls = u.tls
       ? {
           ca: read(u.tls.ca),
           cert: read(u.tls.cert),
-          key: read(u.tls.key),
+          key: secret(u.tls.key),
           rejectUnauthorized: u.tls.rejectUnauthorized,
         }
       : undefined;
-    return new Uplink({
+    // The MQTT session settings both uplinks share (cloud-sync/src/uplink/log-publisher.ts).
+    const session = {
       log: this.log,
-      identity: { prefix: u.topicPrefix, region: c.gateway.region, municipality: c.gateway.municipality, gateway: c.gateway.id },
       url: u.url,
       clientId: u.clientId ?? `kedge-${c.gateway.id}`,
       username: u.username,
-      password: u.password ?? (u.passwordFile ? readFileSync(u.passwordFile, 'utf8').trim() : undefined),
+      password,
       tls,
-      codec: codecByName(u.codec),
       batchMaxReadings: u.batchMaxReadings,
       batchMaxDelayMs: u.batchMaxDelayMs,
       inflight: u.inflight,
       keepaliveSec: u.keepaliveSec,
+      ackTimeoutMs: u.ackTimeoutMs,
       reconnectMinMs: u.reconnectMinMs,
       reconnectMaxMs: u.reconnectMaxMs,
       logger: this.logger.child({ layer: 'uplink' }),
+    };
+    if (u.codec === 'sparkplug') {
+      // spBv1.0/<municipality>/{NBIRTH,DDATA,...}/<gateway id>/<device id>: see cloud-sync/src/sparkplug/README.md
+      return new SparkplugUplink({
+        ...session,
+        group: c.gateway.municipality,
+        edgeNode: c.gateway.id,
+        metrics: sparkplugMetricDefs(c.devices),
+      });
+    }
+    return new Uplink({
+      ...session,
+      identity: { prefix: u.topicPrefix, region: c.gateway.region, municipality: c.gateway.municipality, gateway: c.gateway.id },
+      codec: codecByName(u.codec),
+      maxReadingsPerSec: u.maxReadingsPerSec,
       birth: () => ({
         version: VERSION,
+        ota: this.otaStatus?.() ?? undefined,
         name: c.gateway.name,
         lastSeq: this.log.lastSeq(),
         evictedTotal: this.log.evictedTotal(),
         points: c.devices
           .filter((d) => d.enabled)
-          .flatMap((d) => d.points.map((p) => ({ point: `${d.id}/${p.id}`, unit: p.unit, name: p.name, writable: p.writable }))),
+          // unit is the UCUM code (normalized at config load); type tells the center how to read values.
+          .flatMap((d) =>
+            d.points.map((p) => ({
+              point: `${d.id}/${p.id}`,
+              unit: p.unit,
+              name: p.name,
+              writable: p.writable,
+              ...('type' in p ? { type: p.type } : {}),
+            })),
+          ),
       }),
     });
   }
@@ -165,6 +215,40 @@ export class Gateway {
     await Promise.all(this.drivers.map((d) => d.close()));
     this.drivers = [];
     this.log.flush();
+  }
+
+  /**
+   * Writes one point marked `writable: true`, in engineering units (scale and offset are
+   * reversed). Throws a WriteError (drivers/write-error.ts). The new value is logged by the
+   * next poll or data change, as read back from the device.
+   */
+  writePoint(deviceId: string, pointId: string, value: WriteValue): Promise<WriteResult> {
+    return writePoint(this.config, (id) => this.drivers.find((d) => d.deviceId === id), deviceId, pointId, value);
+  }
+
+  /** Re-sends the birth message; false while the uplink is offline (it is sent on connect anyway). */
+  rebirth(): boolean {
+    return this.uplink?.rebirth() ?? false;
+  }
+
+  /** The config in force (after the last successful reload). */
+  currentConfig(): GatewayConfig {
+    return this.config;
+  }
+
+  /** Observes every poll (metrics); returns the unsubscribe function. */
+  onPoll(listener: PollListener): () => void {
+    this.pollListeners.add(listener);
+    return () => this.pollListeners.delete(listener);
+  }
+
+  /**
+   * Observes every reading that passed the pipeline and went into the log (the web UI's live
+   * stream, Node-RED); returns the unsubscribe function. Listeners run synchronously: keep them cheap.
+   */
+  onReadings(listener: (readings: readonly Reading[]) => void): () => void {
+    this.readingListeners.add(listener);
+    return () => this.readingListeners.delete(listener);
   }
 
   status(): GatewayStatus {

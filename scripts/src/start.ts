@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole system on embedded defaults, on one machine.
- *   simulated meters (Modbus TCP) -> gateway daemon -> embedded MQTT broker (aedes) -> ingest
+ *   simulated meters (Modbus TCP) -> gateway daemon (+ web UI) -> embedded MQTT broker (aedes) -> ingest
  * The gateway and the ingest run as their own processes through their real command lines;
  * the ingest prints what arrives every few seconds. Ctrl-C stops everything.
  */
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     'data-dir': { type: 'string', default: join(ROOT, 'data', 'demo') },
     'broker-port': { type: 'string', default: process.env.KEDGE_BROKER_PORT ?? '1883' },
     'sim-port': { type: 'string', default: process.env.KEDGE_SIM_PORT ?? '5020' },
+    'web-port': { type: 'string', default: process.env.KEDGE_WEB_PORT ?? '8080' },
     config: { type: 'string', default: join(ROOT, 'config', 'kedge.example.yaml') },
     for: { type: 'string', description: 'stop after this many seconds (smoke tests)' },
     'report-every': { type: 'string', default: '5' },
@@ -37,6 +38,7 @@ const dataDir = resolve(args['data-dir']!);
 mkdirSync(dataDir, { recursive: true });
 const brokerPort = await portOr(Number(args['broker-port']));
 const simPort = await portOr(Number(args['sim-port']));
+const webPort = await portOr(Number(args['web-port']));
 
 const broker = await startEmbeddedBroker({ port: brokerPort });
 const sim = await startModbusSim({ port: simPort });
@@ -47,6 +49,8 @@ doc.setIn(['dataDir'], join(dataDir, 'gateway'));
 doc.setIn(['uplink', 'url'], broker.url);
 const devices = doc.get('devices') as { items: unknown[] } | undefined;
 devices?.items.forEach((_, i) => doc.setIn(['devices', i, 'port'], sim.port));
+// The demo's UI stays on this machine; a box in the field listens on all interfaces.
+doc.setIn(['web'], { enabled: true, host: '127.0.0.1', port: webPort });
 const configPath = join(dataDir, 'kedge.yaml');
 writeFileSync(configPath, doc.toString());
 
@@ -67,6 +71,7 @@ process.stdout.write(
     `  broker     ${broker.url} (embedded aedes)`,
     `  simulator  modbus tcp 127.0.0.1:${sim.port}, units ${sim.meters.map((m) => m.unitId).join(', ')}`,
     `  gateway    config ${configPath}`,
+    `  web UI     http://127.0.0.1:${webPort}/ (first start: the setup token is printed below)`,
     `  ingest     ${join(dataDir, 'center.db')}`,
     '',
   ].join('\n'),

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { runs } from '@kedge/scripts/testing/fuzz.ts';
 import { QUALITIES, type LogRecord, type Quality, type SeqRange, type Value } from '../model.ts';
 import { batchProblem, CodecError, type Batch } from './batch.ts';
 import { jsonCodec } from './json.ts';
@@ -85,7 +86,7 @@ test('any valid batch survives encode -> decode unchanged (every value kind, evi
       const decoded = jsonCodec.decode(jsonCodec.encode(batch));
       assert.deepStrictEqual(decoded, batch);
     }),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });
 
@@ -226,14 +227,14 @@ function decodeOrCodecError(payload: Buffer): void {
 test('decoding arbitrary bytes throws nothing but CodecError', () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => decodeOrCodecError(Buffer.from(bytes))),
-    { numRuns: 500 },
+    { numRuns: runs(500) },
   );
 });
 
 test('decoding arbitrary JSON throws nothing but CodecError', () => {
   fc.assert(
     fc.property(fc.json({ maxDepth: 4 }), (json) => decodeOrCodecError(Buffer.from(json))),
-    { numRuns: 500 },
+    { numRuns: runs(500) },
   );
 });
 
@@ -258,6 +259,6 @@ test('decoding a valid batch with one field replaced by arbitrary JSON throws no
       }
       decodeOrCodecError(Buffer.from(JSON.stringify(obj)));
     }),
-    { numRuns: 500 },
+    { numRuns: runs(500) },
   );
 });

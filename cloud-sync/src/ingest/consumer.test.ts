@@ -57,7 +57,6 @@ async function harness(t: test.TestContext, storePath = ':memory:'): Promise<Har
     clientId,
     prefix: PREFIX,
     store,
-    codec: jsonCodec,
     logger: quiet,
   });
   const h: Harness = {
@@ -225,7 +224,6 @@ test('batches published while the consumer is away are delivered when it comes b
     clientId: h.clientId,
     prefix: PREFIX,
     store: h.store,
-    codec: jsonCodec,
     logger: quiet,
   });
   const stored: StoreResult[] = [];

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { Batch, Codec } from '../codec/index.ts';
+import { detectCodec, type Batch } from '../codec/index.ts';
 import { filterFor, parseTopic, type GatewayIdentity } from '../topics.ts';
 import type { SeqRange } from '../model.ts';
-import type { IngestStore, StoreResult } from './store.ts';
+import type { IngestSink, StoreResult } from './sink.ts';
 
 export interface IngestLogger {
   info(obj: object, msg?: string): void;
@@ -16,9 +16,13 @@ export interface IngestOptions {
   /** Fixed so the broker keeps our session (and queues QoS 1 messages) while we are away. */
   clientId: string;
   prefix: string;
-  store: IngestStore;
-  codec: Codec;
+  store: IngestSink;
   logger: IngestLogger;
+  /**
+   * Several ingest processes with the same group split the data feed between them (MQTT 5
+   * shared subscription `$share/<group>/...`); status messages still reach every one.
+   */
+  shareGroup?: string;
   username?: string;
   password?: string;
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
@@ -34,7 +38,8 @@ export interface IngestEvents {
 /**
  * The center side of the uplink: subscribes to every gateway's data and status topics,
  * stores each batch, and only then lets mqtt.js send the PUBACK, so the broker redelivers
- * anything we had not committed when we crashed.
+ * anything we had not committed when we crashed. Each payload's codec is detected from its
+ * first bytes, so a fleet can change codecs gateway by gateway.
  */
 export class IngestConsumer extends EventEmitter<IngestEvents> {
   private client: MqttClient | null = null;
@@ -47,10 +52,13 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
   }
 
   start(): Promise<void> {
+    const shared = this.o.shareGroup !== undefined;
     const opts: IClientOptions = {
       clientId: this.o.clientId,
       clean: false,
-      protocolVersion: 4,
+      // Shared subscriptions are MQTT 5; a v5 session outlives the connection only with an expiry.
+      protocolVersion: shared ? 5 : 4,
+      ...(shared ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
       reconnectPeriod: 2000,
       username: this.o.username,
       password: this.o.password,
@@ -59,14 +67,15 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     const client = mqtt.connect(this.o.url, opts);
     this.client = client;
     client.handleMessage = (packet, done) => {
-      try {
-        this.handle(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
-        done();
-      } catch (err) {
-        // Not acknowledged: the broker will deliver it again.
-        this.o.logger.error({ err: (err as Error).message, topic: packet.topic }, 'ingest could not store a message');
-        done(err as Error);
-      }
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      this.handle(packet.topic, payload).then(
+        () => done(),
+        (err: Error) => {
+          // Not acknowledged: the broker will deliver it again.
+          this.o.logger.error({ err: err.message, topic: packet.topic }, 'ingest could not store a message');
+          done(err);
+        },
+      );
     };
     client.on('error', (err) => this.o.logger.warn({ err: err.message }, 'ingest mqtt error'));
     client.on('offline', () => this.o.logger.warn({ url: this.o.url }, 'ingest offline'));
@@ -79,8 +88,9 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
           resolve();
           return;
         }
+        const data = filterFor(this.o.prefix, 'data');
         client.subscribe(
-          [filterFor(this.o.prefix, 'data'), filterFor(this.o.prefix, 'status')],
+          [shared ? `$share/${this.o.shareGroup}/${data}` : data, filterFor(this.o.prefix, 'status')],
           { qos: 1 },
           (err) => {
             if (err) {
@@ -96,21 +106,21 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     });
   }
 
-  private handle(topic: string, payload: Buffer): void {
+  private async handle(topic: string, payload: Buffer): Promise<void> {
     const id = parseTopic(this.o.prefix, topic);
     if (!id) return this.reject(topic, payload, 'topic does not match <prefix>/<region>/<municipality>/<gateway>/<kind>');
     if (id.kind === 'status') return this.handleStatus(id, topic, payload);
     if (id.kind !== 'data') return this.reject(topic, payload, `unknown message kind "${id.kind}"`);
     let batch: Batch;
     try {
-      batch = this.o.codec.decode(payload);
+      batch = detectCodec(payload).decode(payload);
     } catch (err) {
       return this.reject(topic, payload, (err as Error).message);
     }
     if (batch.gateway !== id.gateway) {
       return this.reject(topic, payload, `payload gateway "${batch.gateway}" does not match topic gateway "${id.gateway}"`);
     }
-    const result = this.o.store.storeBatch(id, batch);
+    const result = await this.o.store.storeBatch(id, batch);
     this.counters.batches++;
     this.counters.inserted += result.inserted;
     this.counters.duplicates += result.duplicates;
@@ -122,7 +132,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     this.emit('batch', id, batch, result);
   }
 
-  private handleStatus(id: GatewayIdentity, topic: string, payload: Buffer): void {
+  private async handleStatus(id: GatewayIdentity, topic: string, payload: Buffer): Promise<void> {
     if (payload.length === 0) return; // a cleared retained message
     let status: Record<string, unknown>;
     try {
@@ -131,13 +141,13 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     } catch (err) {
       return this.reject(topic, payload, `bad status message: ${(err as Error).message}`);
     }
-    this.o.store.recordStatus(id, status.state as string, payload.toString('utf8'));
+    await this.o.store.recordStatus(id, status.state as string, payload.toString('utf8'));
     this.emit('status', id, status);
   }
 
-  private reject(topic: string, payload: Buffer, error: string): void {
+  private async reject(topic: string, payload: Buffer, error: string): Promise<void> {
     this.counters.rejected++;
-    this.o.store.reject(topic, payload, error);
+    await this.o.store.reject(topic, payload, error);
     this.o.logger.warn({ topic, error, bytes: payload.length }, 'ingest rejected a message (kept in the rejected table)');
     this.emit('rejected', topic, error);
   }

@@ -117,6 +117,15 @@ test('a gap before a batch that carries only evicted ranges is still a gap', (t)
   assert.deepEqual(store.gaps('gw1'), [{ first: 6, last: 10 }]);
 });
 
+test('a batch resent after a lost PUBACK may report its evicted range grown: the larger range counts, no gap', (t) => {
+  const store = memoryStore(t);
+  store.storeBatch(idOf('gw1'), batch('gw1', 1, 20, 10)); // stored, but the gateway never got the PUBACK
+  store.storeBatch(idOf('gw1'), batch('gw1', 1, 40, 30)); // resent from its cursor: 1-30 evicted by now
+  assert.deepEqual(store.gaps('gw1'), []);
+  assert.deepEqual(store.evictedRanges('gw1'), [{ first: 1, last: 30 }]);
+  assert.equal(store.summaries()[0]!.evicted, 30);
+});
+
 test('a gateway whose only batch was all evicted has no gap; one whose batch was all lost before it has', (t) => {
   const store = memoryStore(t);
   store.storeBatch(idOf('gw1'), { gateway: 'gw1', first: 1, last: 10, evicted: [{ first: 1, last: 10 }], readings: [] });

@@ -5,6 +5,7 @@ import type { Batch } from '../codec/index.ts';
 import type { LogRecord, SeqRange } from '../model.ts';
 import { packValue, unpackValue, type SqlValue } from '../sqlite-value.ts';
 import type { GatewayIdentity } from '../topics.ts';
+import type { IngestSink, StoreResult } from './sink.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS readings (
@@ -45,12 +46,7 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 `;
 
-export interface StoreResult {
-  inserted: number;
-  duplicates: number;
-  /** Highest sequence stored for this gateway before the batch. */
-  previousMax: number;
-}
+export type { StoreResult } from './sink.ts';
 
 export interface GatewaySummary {
   gateway: string;
@@ -69,7 +65,7 @@ export interface GatewaySummary {
  * The center's store. (gateway, seq) is the primary key, so a batch the uplink sent twice
  * (it resends from its cursor after every reconnect) is stored once and counted as duplicate.
  */
-export class IngestStore {
+export class IngestStore implements IngestSink {
   private readonly db: Database.Database;
   private readonly s;
 
@@ -84,7 +80,11 @@ export class IngestStore {
       insert: db.prepare(
         'INSERT OR IGNORE INTO readings (gateway, seq, point, ts, value, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      evicted: db.prepare('INSERT OR IGNORE INTO evicted (gateway, first, last) VALUES (?, ?, ?)'),
+      // A batch resent from the gateway's cursor (its PUBACK was lost) reports the evicted range
+      // from the same first sequence, grown by what was evicted since: keep the larger one.
+      evicted: db.prepare(
+        'INSERT INTO evicted (gateway, first, last) VALUES (?, ?, ?) ON CONFLICT(gateway, first) DO UPDATE SET last = max(last, excluded.last)',
+      ),
       upsertGateway: db.prepare(`INSERT INTO gateways (gateway, region, municipality, last_seen) VALUES (@gateway, @region, @municipality, @now)
         ON CONFLICT(gateway) DO UPDATE SET region = excluded.region, municipality = excluded.municipality, last_seen = excluded.last_seen`),
       maxSeq: db.prepare('SELECT max_seq FROM gateways WHERE gateway = ?').pluck(),

@@ -149,6 +149,18 @@ test('a link that swallows publishes without PUBACK is dropped and the batch res
   await waitFor(() => log.cursor('uplink') === 30, { what: 'the resent batch to be acknowledged' });
 });
 
+test('readings stamped in the future by a device clock running ahead still leave within batchMaxDelayMs', async (t) => {
+  const broker = await startEmbeddedBroker({ port: 0 });
+  t.after(() => broker.close());
+  const log = openLog(t, tempDir(t));
+  const uplink = uplinkFor(t, log, broker.url, { batchMaxReadings: 100, batchMaxDelayMs: 200 });
+  uplink.start();
+  await waitFor(() => uplink.status().state === 'online', { what: 'online' });
+  log.append([{ point: 'm/clock-ahead', ts: Date.now() + 3_600_000, value: 1, quality: 'good' }]);
+  log.flush();
+  await waitFor(() => log.cursor('uplink') === 1, { timeoutMs: 5000, what: 'the short batch to leave' });
+});
+
 test('a retained birth message says online with the version fields; a clean stop leaves a retained offline', async (t) => {
   const broker = await startMosquitto();
   t.after(() => broker.stop());
@@ -185,7 +197,7 @@ test('a broker outage mid-stream loses nothing: every sequence reaches the inges
   const log = openLog(t, dir);
   const store = new IngestStore(join(dir, 'center.db'));
   t.after(() => store.close());
-  const ingest = new IngestConsumer({ url: broker.url, clientId: 'ingest-outage', prefix: 'kedge/v1', store, codec: jsonCodec, logger });
+  const ingest = new IngestConsumer({ url: broker.url, clientId: 'ingest-outage', prefix: 'kedge/v1', store, logger });
   await ingest.start();
   t.after(() => ingest.stop());
   const uplink = uplinkFor(t, log, broker.url);
@@ -216,4 +228,27 @@ test('a broker outage mid-stream loses nothing: every sequence reaches the inges
   assert.ok(seqs.every((s, i) => s === i + 1), 'sequences 1..N without a hole');
   assert.deepEqual(store.gaps('gw-up'), []);
   assert.equal(store.summaries()[0]?.readings, last);
+});
+
+test('after an outage the backlog is flushed at the configured pace, not all at once', async (t) => {
+  const broker = await startEmbeddedBroker({ port: 0 });
+  t.after(() => broker.close());
+  const log = openLog(t, tempDir(t));
+  log.append(readings(400));
+  log.flush();
+  let now = 1_000_000;
+  // 100 readings/s with a 100-reading bucket, on a clock that only the test moves.
+  const uplink = uplinkFor(t, log, broker.url, { maxReadingsPerSec: 100, batchMaxReadings: 50, clock: () => now });
+  uplink.start();
+  await waitFor(() => log.cursor('uplink') === 100, { what: 'the first bucketful' });
+  await new Promise((r) => setTimeout(r, 1500)); // the uplink wakes up at least once a second
+  assert.equal(log.cursor('uplink'), 100, 'no more while the clock stands still');
+  now += 1000;
+  await waitFor(() => log.cursor('uplink') === 200, { what: 'one more second worth of readings' });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(log.cursor('uplink'), 200);
+  now += 60_000; // a long pause refills the bucket only up to its capacity
+  await waitFor(() => log.cursor('uplink') === 300, { what: 'one bucketful after a long pause' });
+  now += 1000;
+  await waitFor(() => log.cursor('uplink') === 400, { what: 'the rest' });
 });

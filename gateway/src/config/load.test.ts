@@ -50,9 +50,9 @@ test('a complete valid config loads with defaults applied', async () => {
     retainAckedMs: 3_600_000,
   });
   assert.equal(cfg.uplink.topicPrefix, 'kedge/v1');
-  assert.equal(cfg.uplink.codec, 'json');
-  assert.equal(cfg.uplink.batchMaxReadings, 500);
-  assert.equal(cfg.uplink.inflight, 4);
+  assert.equal(cfg.uplink.codec, 'compact');
+  assert.equal(cfg.uplink.batchMaxReadings, 2000);
+  assert.equal(cfg.uplink.inflight, 8);
   assert.equal(cfg.uplink.keepaliveSec, 30);
   assert.equal(cfg.uplink.tls?.rejectUnauthorized, true);
 

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { isCollection, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { gatewayConfigSchema, type GatewayConfig } from './schema.ts';
+import { resolveProfiles } from './profiles.ts';
 
 export interface ConfigIssue {
   /** Field path such as `devices[0].points[2].type`; empty for the file as a whole. */
@@ -214,11 +215,31 @@ export function parseConfig(text: string, source = '<config>', baseDir?: string)
     throw new ConfigError(source, [{ path: '', message: `YAML: ${(err as Error).message}` }]);
   }
 
+  // `profile: <name>` on a device becomes points before validation (profiles.ts).
+  const profiles = resolveProfiles(data);
+  data = profiles.data;
+  const profileIssues: ConfigIssue[] = profiles.issues.map((i) => ({ path: formatPath(i.path), ...locate(doc, lc, i.path), message: i.message }));
+  const failedProfiles = new Set(profiles.issues.map((i) => i.path[1]));
+
   const result = gatewayConfigSchema.safeParse(data, { error: errorMap });
-  if (!result.success) {
-    const issues: ConfigIssue[] = [];
-    for (const iss of result.error.issues) {
+  if (!result.success || profileIssues.length > 0) {
+    const issues: ConfigIssue[] = [...profileIssues];
+    for (const iss of result.error?.issues ?? []) {
       const path = iss.path.filter((s): s is PathSegment => typeof s === 'string' || typeof s === 'number');
+      // A device whose profile could not be loaded has no points: that is the same problem.
+      if (path[0] === 'devices' && failedProfiles.has(path[1] as number) && path[2] === 'points' && path.length === 3) continue;
+      const origin = path[0] === 'devices' && path[2] === 'points' ? profiles.origins.get(path[1] as number) : undefined;
+      const pointIndex = path[3];
+      if (origin && typeof pointIndex === 'number' && pointIndex >= origin.configPoints) {
+        // A point only the profile defines has no line in this file: report it at `profile:`.
+        const id = origin.profileOnly[pointIndex - origin.configPoints];
+        issues.push({
+          path: formatPath(path),
+          ...locate(doc, lc, ['devices', path[1] as number, 'profile']),
+          message: `${iss.message} (point "${id}" of profile "${origin.profile}")`,
+        });
+        continue;
+      }
       if (iss.code === 'unrecognized_keys') {
         // One problem per key, each at its own line; schema.ts writes one message line per key.
         const lines = iss.message.split('\n');

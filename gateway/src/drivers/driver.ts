@@ -27,10 +27,24 @@ export interface PollResult {
   error?: string;
 }
 
+/** Where a push driver delivers samples; the gateway feeds them to the same pipeline as polls. */
+export type SampleSink = (samples: Sample[]) => void;
+
 export interface DeviceDriver {
   readonly deviceId: string;
   /** Reads the given points once. */
   poll(pointIds: readonly string[]): Promise<PollResult>;
+  /**
+   * Push drivers (OPC UA monitored items) implement this: from now on, samples of the points
+   * they watch go to `sink`. Returns the ids of those points, which the scheduler must not poll.
+   */
+  subscribe?(sink: SampleSink): readonly string[];
+  /**
+   * Writes one point. `value` is raw, like the values poll() returns (the gateway has already
+   * reversed scale and offset). Throws a WriteError (write-error.ts); the new value reaches
+   * the log through the next poll or data change, never as a made-up reading.
+   */
+  write?(pointId: string, value: Value): Promise<void>;
   /** Releases connections; the driver is not used again. */
   close(): Promise<void>;
 }

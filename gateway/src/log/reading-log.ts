@@ -109,6 +109,10 @@ export class ReadingLog implements LogSource {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       addEviction: db.prepare('INSERT INTO evictions (first, last, count, at) VALUES (?, ?, ?, ?)'),
       evictions: db.prepare('SELECT first, last, count, at FROM evictions ORDER BY first DESC LIMIT ?'),
+      firstTsFrom: db.prepare('SELECT ts FROM readings WHERE seq >= ? ORDER BY seq LIMIT 1').pluck(),
+      recentOf: db.prepare(
+        'SELECT seq, ts, value, flags FROM readings WHERE seq >= ? AND point = ? AND ts >= ? ORDER BY seq DESC LIMIT ?',
+      ),
     };
   }
 
@@ -281,6 +285,26 @@ export class ReadingLog implements LogSource {
     const acked = this.cursor(UPLINK_CURSOR);
     const upTo = this.stmt.prunable.get(acked, this.opts.now() - this.opts.retainAckedMs) as number | null;
     if (upTo) this.stmt.deleteUpTo.run(upTo);
+  }
+
+  /**
+   * A point's readings since `sinceTs`, oldest first (at most `limit`, the newest kept): the
+   * local charts. Timestamps grow with seq, so a binary search on seq bounds the scan to the
+   * recent rows instead of the whole (possibly days-long, unsent) log.
+   */
+  recentReadings(pointKey: string, sinceTs: number, limit = 5000): LogRecord[] {
+    const id = this.pointIds.get(pointKey);
+    if (id === undefined) return [];
+    let lo = (this.stmt.firstSeq.get() as number | null) ?? 0;
+    let hi = this.lastSeq() + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const ts = this.stmt.firstTsFrom.get(mid) as number | undefined;
+      if (ts === undefined || ts >= sinceTs) hi = mid;
+      else lo = mid + 1;
+    }
+    const rows = this.stmt.recentOf.all(lo, id, sinceTs, limit) as Array<{ seq: number; ts: number; value: SqlValue; flags: number }>;
+    return rows.reverse().map((row) => ({ seq: row.seq, ts: row.ts, point: pointKey, ...unpackValue(row.value, row.flags) }));
   }
 
   evictedTotal(): number {

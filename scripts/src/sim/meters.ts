@@ -25,6 +25,11 @@ export interface SimMeter {
   unitId: number;
   name: string;
   points: SimPoint[];
+  /**
+   * Unmapped registers between mapped ones read as 0 instead of exception 2, as many meters
+   * answer block reads across their gaps. Default false: strict.
+   */
+  fillGaps?: boolean;
 }
 
 /** Totals count from here so 32-bit counters stay far from wrapping for decades. */

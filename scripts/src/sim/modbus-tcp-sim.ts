@@ -81,12 +81,14 @@ function buildIndex(meters: SimMeter[], now: number): AddressIndex {
   return index;
 }
 
-export async function startModbusSim(opts: ModbusSimOptions = {}): Promise<ModbusSim> {
-  const host = opts.host ?? '127.0.0.1';
-  const port = opts.port || (await freePort());
-  const meters = opts.meters ?? defaultMeters();
-  const clock = opts.clock ?? Date.now;
+/**
+ * The register image of `meters` as modbus-serial's service vector, routed on unit id: shared
+ * by this TCP server and the RTU (ServerSerial) mode of profile-sim.ts.
+ */
+export function createSimVector(meters: SimMeter[], clock: () => number = Date.now): IServiceVector {
   const index = buildIndex(meters, clock());
+  const fillGaps = new Set(meters.filter((m) => m.fillGaps).map((m) => m.unitId));
+  const lastAddr = (slots: Map<number, Slot>) => Math.max(...slots.keys());
   // Values written by clients; they win over the computed value until the simulator stops.
   const overrides = new Map<string, number>();
   const key = (unit: number, table: ModbusTable, addr: number) => `${unit}/${table}/${addr}`;
@@ -113,7 +115,11 @@ export async function startModbusSim(opts: ModbusSimOptions = {}): Promise<Modbu
         continue;
       }
       const slot = slots.get(a);
-      if (!slot) throw illegalAddress(`unit ${unitID} has no ${table} ${a}`);
+      if (!slot) {
+        if (!fillGaps.has(unitID) || !slots.has(addr) || a > lastAddr(slots)) throw illegalAddress(`unit ${unitID} has no ${table} ${a}`);
+        words.push(0);
+        continue;
+      }
       let regs = encoded.get(slot.point);
       if (!regs) encoded.set(slot.point, (regs = encodeRegisters(slot.point, slot.point.value(t))));
       words.push(regs[slot.offset] ?? 0);
@@ -144,6 +150,14 @@ export async function startModbusSim(opts: ModbusSimOptions = {}): Promise<Modbu
     setRegister: (addr: number, value: number, unitID: number) => write(unitID, 'holding', addr, [value]),
     setRegisterArray: (addr: number, value: number[], unitID: number) => write(unitID, 'holding', addr, value),
   };
+  return vector;
+}
+
+export async function startModbusSim(opts: ModbusSimOptions = {}): Promise<ModbusSim> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port || (await freePort());
+  const meters = opts.meters ?? defaultMeters();
+  const vector = createSimVector(meters, opts.clock ?? Date.now);
 
   const server = new ServerTCP(vector, { host, port, unitID: 255 });
   await new Promise<void>((resolve, reject) => {

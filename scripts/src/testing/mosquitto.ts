@@ -44,9 +44,11 @@ export function mosquittoConf(port: number, extraConf = '', persistenceDir?: str
           'persistence true',
           `persistence_location ${persistenceDir}/`,
           'autosave_interval 1',
-          ...(process.getuid?.() === 0 ? ['user root'] : []),
         ]
       : ['persistence false']),
+    // Run as root, mosquitto drops to its own user, which cannot read or write the test's
+    // root-owned temp dirs (persistence store, TLS keys); keep it as the invoking user.
+    ...(process.getuid?.() === 0 ? ['user root'] : []),
     // stderr, not stdout: mosquitto's stdout is block-buffered on a pipe, so its log would
     // only show up after it exits, too late to explain a failing test.
     'log_dest stderr',

@@ -74,3 +74,41 @@ export async function startPymodbus(opts: PymodbusOptions): Promise<PymodbusHand
     stop: () => p.stop(),
   };
 }
+
+export interface PymodbusSerialOptions {
+  /** Serial device the server opens, e.g. one end of a socat pair. */
+  device: string;
+  baudRate?: number;
+  parity?: 'none' | 'even' | 'odd';
+  image: RegisterImage;
+}
+
+export interface PymodbusSerialHandle {
+  device: string;
+  pid: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** pymodbus as a Modbus RTU slave on a serial device; unit ids outside `image.units` stay silent. */
+export async function startPymodbusSerial(opts: PymodbusSerialOptions): Promise<PymodbusSerialHandle> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kedge-pymodbus-'));
+  const imageFile = path.join(dir, 'image.json');
+  await writeFile(imageFile, JSON.stringify(opts.image));
+  const parity = { none: 'N', even: 'E', odd: 'O' }[opts.parity ?? 'none'];
+  try {
+    const p = await startProcess(
+      SYSTEM_PYTHON,
+      [PYMODBUS_SERVER_SCRIPT, '--serial', opts.device, '--baudrate', String(opts.baudRate ?? 9600), '--parity', parity, '--image-file', imageFile],
+      {
+        name: `pymodbus:${opts.device}`,
+        readyLine: /pymodbus server listening on/,
+        env: { ...process.env, PYTHONUNBUFFERED: '1' },
+        timeoutMs: 20_000,
+      },
+    );
+    return { device: opts.device, pid: p.pid, output: () => p.output(), stop: () => p.stop() };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Modbus TCP server backed by a fixed register image, for tests against a third-party stack.
+"""Modbus TCP or RTU (serial) server backed by a fixed register image, for tests against a third-party stack.
 
 Targets the pymodbus 3.0 API shipped by Debian 12 (python3-pymodbus); run it with
 /usr/bin/python3, a pyenv/venv python will not see Debian's dist-packages.
@@ -26,7 +26,8 @@ from pymodbus.datastore import (
     ModbusSlaveContext,
     ModbusSparseDataBlock,
 )
-from pymodbus.server import StartAsyncTcpServer
+from pymodbus.server import StartAsyncSerialServer, StartAsyncTcpServer
+from pymodbus.transaction import ModbusRtuFramer
 
 FULL_RANGE = 65536
 
@@ -66,6 +67,34 @@ def build_context(image):
     return ModbusServerContext(slaves=slave_context(image, sparse), single=True)
 
 
+async def run_serial(device, baudrate, parity, image):
+    context = build_context(image)
+    # ignore_missing_slaves: a unit id not in "units" stays silent, as on a real RS-485 line.
+    server = await StartAsyncSerialServer(
+        context=context,
+        framer=ModbusRtuFramer,
+        port=device,
+        baudrate=baudrate,
+        parity=parity,
+        bytesize=8,
+        stopbits=1,
+        ignore_missing_slaves=True,
+        defer_start=True,
+    )
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    units = image.get("units")
+    print(
+        f"pymodbus server listening on {device} (rtu, {baudrate} baud, units {','.join(map(str, units)) if units else 'any'})",
+        flush=True,
+    )
+    await stop.wait()
+    await server.shutdown()
+
+
 async def run(host, port, image):
     context = build_context(image)
     server = await StartAsyncTcpServer(
@@ -101,6 +130,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5020)
+    parser.add_argument("--serial", help="serve Modbus RTU on this serial device instead of TCP")
+    parser.add_argument("--baudrate", type=int, default=9600)
+    parser.add_argument("--parity", choices=["N", "E", "O"], default="N")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--image", help="register image as a JSON string")
     src.add_argument("--image-file", help="path of a JSON file holding the register image")
@@ -114,6 +146,9 @@ def main():
     else:
         image = json.loads(args.image or "{}")
 
+    if args.serial:
+        asyncio.run(run_serial(args.serial, args.baudrate, args.parity, image))
+        return
     try:
         asyncio.run(run(args.host, args.port, image))
     except OSError as exc:

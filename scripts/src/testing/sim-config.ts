@@ -9,6 +9,8 @@ export interface SimConfigOptions {
   meters?: SimMeter[];
   log?: Record<string, unknown>;
   uplink?: Record<string, unknown>;
+  /** The web UI is off unless asked for: test daemons must not bind 0.0.0.0:8080. */
+  web?: Record<string, unknown>;
 }
 
 /**
@@ -22,6 +24,7 @@ export function simGatewayConfig(o: SimConfigOptions): Record<string, unknown> {
     dataDir: o.dataDir,
     log: { flushMs: 50, synchronous: 'normal', ...o.log },
     uplink: { url: o.brokerUrl, batchMaxReadings: 200, batchMaxDelayMs: 100, reconnectMinMs: 200, reconnectMaxMs: 1000, ...o.uplink },
+    web: o.web ?? { enabled: false },
     devices: meters.map((m) => ({
       id: m.name.replace(/[^a-z0-9]+/g, '-'),
       driver: 'modbus-tcp',

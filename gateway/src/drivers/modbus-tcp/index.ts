@@ -1,44 +1,33 @@
 import type { ModbusTcpDeviceConfig } from '../../config/schema.ts';
-import { toModbusPointRef } from '../../config/schema.ts';
 import type { DeviceDriver } from '../driver.ts';
-import { ModbusDevice } from '../modbus/modbus-device.ts';
+import { modbusUnit, SharedLinks } from '../modbus/shared-links.ts';
+import { testReadModbus, type TestReadPoint } from '../modbus/test-read.ts';
 import { TcpTransport } from './tcp-transport.ts';
-
-interface Shared {
-  transport: TcpTransport;
-  users: number;
-}
 
 /**
  * Devices on the same host:port share one connection: behind a Modbus TCP gateway sit many
  * unit ids on one serial line, and most such gateways accept a single client connection.
  */
-const links = new Map<string, Shared>();
+const links = new SharedLinks<TcpTransport>();
+
+const linkKey = (device: ModbusTcpDeviceConfig) => `${device.host}:${device.port}`;
+const openLink = (device: ModbusTcpDeviceConfig) => new TcpTransport(device.host, device.port, Math.max(device.timeoutMs, 1000));
 
 export function createModbusTcpDriver(device: ModbusTcpDeviceConfig): DeviceDriver {
-  const key = `${device.host}:${device.port}`;
-  let shared = links.get(key);
-  if (!shared) {
-    shared = { transport: new TcpTransport(device.host, device.port, Math.max(device.timeoutMs, 1000)), users: 0 };
-    links.set(key, shared);
+  return links.driver(linkKey(device), () => openLink(device), device);
+}
+
+/**
+ * Reads every point of a (possibly unsaved) device once, keeping the raw registers, for the
+ * web UI's test read. Shares the polling connection when the device's host:port is already
+ * polled: many TCP-to-RTU gateways accept a single client.
+ */
+export async function testReadModbusTcp(device: ModbusTcpDeviceConfig): Promise<TestReadPoint[]> {
+  const shared = links.get(linkKey(device));
+  const transport = shared ?? openLink(device);
+  try {
+    return await testReadModbus({ ...modbusUnit(device), transport });
+  } finally {
+    if (!shared) await transport.close();
   }
-  shared.users++;
-  const link = shared;
-  let released = false;
-  return new ModbusDevice({
-    deviceId: device.id,
-    unitId: device.unitId,
-    timeoutMs: device.timeoutMs,
-    points: device.points.map((p) => toModbusPointRef(device, p)),
-    plan: { maxGap: device.maxGap, maxRegisters: device.maxRegisters, maxBits: device.maxBits },
-    transport: link.transport,
-    release: async () => {
-      if (released) return;
-      released = true;
-      if (--link.users === 0) {
-        links.delete(key);
-        await link.transport.close();
-      }
-    },
-  });
 }

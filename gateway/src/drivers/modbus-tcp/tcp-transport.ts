@@ -1,30 +1,17 @@
 import { ModbusRTU } from '../modbus/modbus-serial.ts';
-import type { ModbusTransport } from '../modbus/transport.ts';
-import { SerialQueue } from '../modbus/serial-queue.ts';
-import type { ModbusTable } from '../modbus/types.ts';
+import { ClientTransport } from '../modbus/client-transport.ts';
 
 /** One TCP connection to a Modbus server (or TCP-to-RTU gateway), opened on first use. */
-export class TcpTransport implements ModbusTransport {
-  private client: ModbusRTU | null = null;
-  private opening: Promise<ModbusRTU> | null = null;
-  private readonly queue = new SerialQueue();
-
+export class TcpTransport extends ClientTransport {
   constructor(
     readonly host: string,
     readonly port: number,
     private readonly connectTimeoutMs: number,
-  ) {}
-
-  private open(): Promise<ModbusRTU> {
-    if (this.client?.isOpen) return Promise.resolve(this.client);
-    this.opening ??= this.connect().finally(() => {
-      this.opening = null;
-    });
-    return this.opening;
+  ) {
+    super();
   }
 
-  private async connect(): Promise<ModbusRTU> {
-    await this.drop();
+  protected async openClient(): Promise<ModbusRTU> {
     const client = new ModbusRTU();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -44,40 +31,14 @@ export class TcpTransport implements ModbusTransport {
     } finally {
       clearTimeout(timer);
     }
-    this.client = client;
     return client;
   }
 
-  read(unitId: number, table: ModbusTable, address: number, count: number, timeoutMs: number): Promise<number[] | boolean[]> {
-    return this.queue.run(async () => {
-      const client = await this.open();
-      client.setID(unitId);
-      client.setTimeout(timeoutMs);
-      switch (table) {
-        case 'holding':
-          return (await client.readHoldingRegisters(address, count)).data;
-        case 'input':
-          return (await client.readInputRegisters(address, count)).data;
-        case 'coil':
-          return (await client.readCoils(address, count)).data.slice(0, count);
-        case 'discrete':
-          return (await client.readDiscreteInputs(address, count)).data.slice(0, count);
-      }
-    });
-  }
-
-  private drop(): Promise<void> {
-    const client = this.client;
-    this.client = null;
-    if (!client) return Promise.resolve();
+  protected closeClient(client: ModbusRTU): Promise<void> {
     return new Promise((resolve) => client.destroy(() => resolve()));
   }
 
   reset(): Promise<void> {
-    return this.queue.run(() => this.drop());
-  }
-
-  close(): Promise<void> {
-    return this.reset();
+    return this.close();
   }
 }

@@ -1,9 +1,24 @@
 import type { DeviceDriver, PollResult, Sample } from '../driver.ts';
-import { decodeBit, decodeRegisters } from './decode.ts';
+import type { Value } from '@kedge/cloud-sync/model.ts';
+import { WriteError } from '../write-error.ts';
+import { decodeBit, decodeRegisters, encodeRegisters, ModbusDecodeError, setBit } from './decode.ts';
 import { classifyModbusError } from './errors.ts';
 import { planReads } from './plan.ts';
 import type { ModbusTransport } from './transport.ts';
-import type { ModbusPointRef, PlanOptions, ReadBlock } from './types.ts';
+import type { ModbusPointRef, ModbusValue, PlanOptions, ReadBlock } from './types.ts';
+
+const INTEGER_TYPES = new Set(['int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64']);
+
+function expectBool(p: ModbusPointRef, value: ModbusValue): boolean {
+  if (typeof value !== 'boolean') throw new ModbusDecodeError(p.id, `type ${p.type} needs true or false, got ${JSON.stringify(String(value))}`);
+  return value;
+}
+
+function roundInteger(p: ModbusPointRef, value: ModbusValue): ModbusValue {
+  if (typeof value !== 'number' || !INTEGER_TYPES.has(p.type)) return value;
+  if (!Number.isFinite(value)) throw new ModbusDecodeError(p.id, `${p.type} cannot hold ${value}`);
+  return Math.round(value);
+}
 
 export interface ModbusDeviceOptions {
   deviceId: string;
@@ -81,6 +96,46 @@ export class ModbusDevice implements DeviceDriver {
       for (const { point, offset } of block.points) samples.push(this.decode(point, data, offset, ts));
     }
     return { samples, requests, failed: firstError !== null, ...(firstError ? { error: firstError } : {}) };
+  }
+
+  /**
+   * Writes one coil or holding point: coil FC 5, one register FC 6, wider values FC 16 in the
+   * point's byte order; a `bit` point rewrites its register with only that bit changed. Numbers
+   * for integer types are rounded (they arrive unscaled, e.g. 23.1 / 0.1 = 230.99999999999997).
+   */
+  async write(pointId: string, value: Value): Promise<void> {
+    const p = this.byId.get(pointId);
+    if (!p) throw new WriteError('not_found', `device ${this.deviceId} has no point "${pointId}"`);
+    if (p.table === 'discrete' || p.table === 'input') {
+      throw new WriteError('not_writable', `point ${this.deviceId}/${pointId} is in the ${p.table} table, which is read-only in Modbus`);
+    }
+    const transport = this.o.transport;
+    if (!transport.write || !transport.modifyRegister) {
+      throw new WriteError('unsupported', `the link of device ${this.deviceId} cannot write`);
+    }
+    const where = `${p.table} ${p.address}`;
+    let registers: number[] | boolean[] | null = null;
+    try {
+      if (value === null) throw new ModbusDecodeError(p.id, 'cannot write null');
+      if (p.type === 'bool') registers = [expectBool(p, value)];
+      else if (p.type !== 'bit') registers = encodeRegisters(p, roundInteger(p, value));
+      else expectBool(p, value);
+    } catch (err) {
+      throw new WriteError('invalid_value', `${this.deviceId}/${pointId}: ${(err as Error).message.replace(/^Modbus point "[^"]*": /, '')}`);
+    }
+    try {
+      if (registers) {
+        await transport.write(this.o.unitId, p.table, p.address, registers, this.o.timeoutMs);
+      } else {
+        const on = value === true;
+        await transport.modifyRegister(this.o.unitId, p.address, (r) => setBit(r, p.bit!, on), this.o.timeoutMs);
+      }
+    } catch (err) {
+      const c = classifyModbusError(err);
+      if (c.resetLink) await transport.reset().catch(() => {});
+      const code = c.quality === 'bad_no_response' ? 'timeout' : 'device_error';
+      throw new WriteError(code, `writing ${this.deviceId}/${pointId} (${where}) failed: ${c.message}`);
+    }
   }
 
   private decode(point: ModbusPointRef, data: number[] | boolean[], offset: number, ts: number): Sample {

@@ -1,0 +1,102 @@
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { GatewayIdentity } from '../topics.ts';
+import type { UplinkLogger } from '../uplink/uplink.ts';
+import { redactUrl } from '../redact.ts';
+import { commandFilter, kindOfTopic, responseTopic, type CommandResponse } from './envelope.ts';
+
+export interface DownlinkOptions {
+  identity: GatewayIdentity;
+  url: string;
+  /** The uplink's client id plus `-cmd`: a second, persistent session next to the clean uplink one. */
+  clientId: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  tls?: { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined; rejectUnauthorized?: boolean } | undefined;
+  keepaliveSec?: number;
+  reconnectMs?: number;
+  /** Executes one command message; never throws for a bad command, answers with ok: false. */
+  handle: (kind: string, payload: Buffer) => Promise<CommandResponse>;
+  logger: UplinkLogger;
+}
+
+/**
+ * Receives commands for one gateway and publishes the answers.
+ *
+ * A persistent session (clean: false, QoS 1 subscription) rather than the uplink's clean one:
+ * the broker keeps commands sent while the box is offline and delivers them on reconnect (the
+ * freshness check then refuses those that waited too long). The PUBACK of a command is sent
+ * only after it has been executed and its answer stored, so a power cut mid-command makes the
+ * broker deliver it again, and the command-id store turns that into a repeat of the answer.
+ * Commands are executed one at a time, in arrival order.
+ */
+export class Downlink {
+  private client: MqttClient | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private connected = false;
+
+  constructor(private readonly o: DownlinkOptions) {}
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    if (this.client) return;
+    const opts: IClientOptions = {
+      clientId: this.o.clientId,
+      clean: false,
+      protocolVersion: 4,
+      keepalive: this.o.keepaliveSec ?? 30,
+      // Jitter: a fleet reconnecting after a broker restart must not arrive in lockstep.
+      reconnectPeriod: Math.round((this.o.reconnectMs ?? 5000) * (0.8 + 0.4 * Math.random())),
+      connectTimeout: 15_000,
+      username: this.o.username,
+      password: this.o.password,
+      ...(this.o.tls ?? {}),
+    };
+    const client = mqtt.connect(this.o.url, opts);
+    this.client = client;
+    const filter = commandFilter(this.o.identity);
+    // mqtt.js acknowledges a QoS 1 message when `callback` is called: only after execution.
+    client.handleMessage = (packet: IPublishPacket, callback) => {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      this.chain = this.chain.then(() => this.process(client, packet.topic, payload)).finally(() => callback());
+    };
+    client.on('connect', (ack) => {
+      this.connected = true;
+      // Re-subscribing is harmless when the session survived and required when the broker lost it.
+      client.subscribe(filter, { qos: 1 }, (err) => {
+        if (err) this.o.logger.warn({ err: err.message, filter }, 'command subscription failed');
+        else this.o.logger.info({ filter, sessionPresent: ack.sessionPresent, url: redactUrl(this.o.url) }, 'command downlink subscribed');
+      });
+    });
+    client.on('close', () => {
+      this.connected = false;
+    });
+    client.on('error', (err) => this.o.logger.warn({ err: err.message }, 'command downlink error'));
+  }
+
+  private async process(client: MqttClient, topic: string, payload: Buffer): Promise<void> {
+    const kind = kindOfTopic(this.o.identity, topic);
+    if (kind === null) return;
+    let response: CommandResponse;
+    try {
+      response = await this.o.handle(kind, payload);
+    } catch (err) {
+      response = { id: null, ok: false, error: { code: 'internal', message: (err as Error).message } };
+    }
+    // Not awaited: mqtt.js reads no further packet (the PUBACK included) until the command's
+    // own acknowledgement callback has run. The outgoing store resends it after a reconnect.
+    client.publish(responseTopic(this.o.identity, kind), JSON.stringify(response), { qos: 1 }, (err) => {
+      if (err) this.o.logger.warn({ err: err.message, id: response.id }, 'command response not published');
+    });
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    await this.chain.catch(() => undefined);
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+}

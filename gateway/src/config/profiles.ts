@@ -1,0 +1,119 @@
+/**
+ * Expands `profile: <name>` on Modbus devices into points (and line defaults) before the
+ * config is validated, so profile points get exactly the checks and defaults of hand-written
+ * ones. Config points override the profile point with the same id field by field, or add new
+ * points; they keep their position first in the list so problems point at their own lines.
+ */
+import { loadProfile, PROFILES_DIR, ProfileError } from '@kedge/device-profiles/load.ts';
+import { POLL_CLASS_MS, type Profile, type ProfilePoint } from '@kedge/device-profiles/schema.ts';
+
+type Obj = Record<string, unknown>;
+
+export interface ProfileIssue {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** Per device index: which profile it used and how many points came from the config file. */
+export interface ProfileOrigin {
+  profile: string;
+  configPoints: number;
+  /** Point ids taken from the profile only, in their position after the config points. */
+  profileOnly: string[];
+}
+
+export interface ResolvedProfiles {
+  data: unknown;
+  issues: ProfileIssue[];
+  origins: Map<number, ProfileOrigin>;
+}
+
+const MODBUS_DRIVERS = new Set(['modbus-tcp', 'modbus-rtu']);
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A profile point as a gateway config point, in the device's address numbering. */
+function toConfigPoint(p: ProfilePoint, profile: Profile, addressBase: number): Obj {
+  const out: Obj = {
+    id: p.id,
+    name: p.name.en,
+    table: p.table,
+    address: p.address - profile.protocol.addressBase + addressBase,
+    type: p.type,
+    order: p.order ?? profile.protocol.order,
+  };
+  if (p.bit !== undefined) out['bit'] = p.bit;
+  if (p.length !== undefined) out['length'] = p.length;
+  if (p.scale !== undefined) out['scale'] = p.scale;
+  if (p.offset !== undefined) out['offset'] = p.offset;
+  if (p.unit !== undefined) out['unit'] = p.unit;
+  if (p.writable) out['writable'] = true;
+  // `fast` follows the device's intervalMs.
+  if (p.pollClass !== 'fast') out['intervalMs'] = POLL_CLASS_MS[p.pollClass];
+  return out;
+}
+
+function describeProfileError(name: string, err: unknown): string {
+  if (err instanceof ProfileError) {
+    if (err.issues.length === 1 && err.issues[0]!.line === undefined) return err.issues[0]!.message;
+    const first = err.issues.slice(0, 3).map((i) => `${err.source}:${i.line ?? '?'}:${i.column ?? 1} ${i.path}: ${i.message}`);
+    const more = err.issues.length > 3 ? ` (and ${err.issues.length - 3} more)` : '';
+    return `profile "${name}" is invalid: ${first.join('; ')}${more}`;
+  }
+  return `cannot load profile "${name}": ${(err as Error).message}`;
+}
+
+export function resolveProfiles(data: unknown, dir: string = PROFILES_DIR): ResolvedProfiles {
+  const issues: ProfileIssue[] = [];
+  const origins = new Map<number, ProfileOrigin>();
+  if (!isObj(data) || !Array.isArray(data['devices'])) return { data, issues, origins };
+  const devices = (data['devices'] as unknown[]).map((raw, i) => {
+    if (!isObj(raw) || raw['profile'] === undefined || !MODBUS_DRIVERS.has(String(raw['driver']))) return raw;
+    const name = raw['profile'];
+    if (typeof name !== 'string') {
+      issues.push({ path: ['devices', i, 'profile'], message: 'must be the name of a profile in device-profiles/profiles/' });
+      return raw;
+    }
+    let profile: Profile;
+    try {
+      profile = loadProfile(name, dir);
+    } catch (err) {
+      issues.push({ path: ['devices', i, 'profile'], message: describeProfileError(name, err) });
+      return raw;
+    }
+    const device: Obj = { ...raw };
+    const proto = profile.protocol;
+    const defaults: Obj = {
+      addressBase: proto.addressBase,
+      unitId: proto.unitId,
+      maxRegisters: proto.maxRegisters,
+      maxGap: proto.maxGap,
+      ...(raw['driver'] === 'modbus-rtu'
+        ? { baudRate: proto.baudRate, parity: proto.parity, dataBits: proto.dataBits, stopBits: proto.stopBits }
+        : {}),
+    };
+    for (const [k, v] of Object.entries(defaults)) if (v !== undefined && device[k] === undefined) device[k] = v;
+    const addressBase = typeof device['addressBase'] === 'number' ? device['addressBase'] : 0;
+
+    const fromProfile = new Map(profile.points.map((p) => [p.id, toConfigPoint(p, profile, addressBase)]));
+    const configPoints = Array.isArray(raw['points']) ? (raw['points'] as unknown[]) : [];
+    const merged = configPoints.map((p) => {
+      if (!isObj(p) || typeof p['id'] !== 'string') return p;
+      const base = fromProfile.get(p['id']);
+      if (!base) return p;
+      fromProfile.delete(p['id']);
+      const out = { ...base, ...p };
+      // A new type invalidates the profile's bit/length unless the override restates them.
+      if (p['type'] !== undefined && p['type'] !== base['type']) {
+        if (p['bit'] === undefined) delete out['bit'];
+        if (p['length'] === undefined) delete out['length'];
+      }
+      return out;
+    });
+    const profileOnly = [...fromProfile.values()];
+    device['points'] = [...merged, ...profileOnly];
+    origins.set(i, { profile: name, configPoints: merged.length, profileOnly: profileOnly.map((p) => p['id'] as string) });
+    return device;
+  });
+  return { data: { ...data, devices }, issues, origins };
+}

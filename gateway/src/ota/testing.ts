@@ -1,0 +1,83 @@
+/**
+ * Test fixtures for the OTA tests: fake releases (fixtures/fake-daemon.mjs + a behaviour),
+ * keys, bundles, a seeded slots dir, and a file server with Range support.
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildBundle } from '@kedge/scripts/ota/build.ts';
+import { generateKey, type GeneratedKey } from '@kedge/scripts/ota/keys.ts';
+import type { Manifest } from './manifest.ts';
+import { seed } from './slots.ts';
+import type { TrustedKey } from './verify.ts';
+
+export const FAKE_DAEMON = fileURLToPath(new URL('./fixtures/fake-daemon.mjs', import.meta.url));
+export const FAKE_ENTRY = ['daemon.mjs'];
+
+export type Behaviour = 'healthy' | 'unhealthy' | 'crash' | 'hang';
+
+export function tempDir(t: { after(fn: () => void): void }, name = 'kedge-ota-'): string {
+  const dir = mkdtempSync(join(tmpdir(), name));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A release tree: the fake daemon, its behaviour and version, and a little payload. */
+export function fakeRelease(dir: string, version: string, behaviour: Behaviour): string {
+  mkdirSync(join(dir, 'lib'), { recursive: true });
+  cpSync(FAKE_DAEMON, join(dir, 'daemon.mjs'));
+  writeFileSync(join(dir, 'behaviour.txt'), `${behaviour}\n`);
+  writeFileSync(join(dir, 'version.txt'), `${version}\n`);
+  writeFileSync(join(dir, 'lib', 'data.bin'), noise(version, 256 * 1024));
+  return dir;
+}
+
+/** Incompressible but repeatable bytes, so a bundle is big enough to be cut mid-download. */
+function noise(seed: string, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  let block = createHash('sha256').update(seed).digest();
+  for (let i = 0; i < size; i += block.length) {
+    block.copy(out, i);
+    block = createHash('sha256').update(block).digest();
+  }
+  return out;
+}
+
+export const trusted = (k: GeneratedKey): TrustedKey[] => [{ id: k.id, publicKey: k.publicKeyRaw }];
+
+export function newKey(id = 'test-key'): GeneratedKey {
+  return generateKey(id);
+}
+
+export async function fakeBundle(
+  work: string,
+  key: GeneratedKey,
+  version: string,
+  behaviour: Behaviour,
+  extra: { minPreviousVersion?: string } = {},
+): Promise<{ path: string; manifest: Manifest }> {
+  const root = fakeRelease(join(work, `release-${version}-${behaviour}`), version, behaviour);
+  const path = join(work, `bundle-${version}-${behaviour}.tar.gz`);
+  const manifest = await buildBundle({
+    root,
+    out: path,
+    privateKeyPem: key.privateKeyPem,
+    keyId: key.id,
+    version,
+    minPreviousVersion: extra.minPreviousVersion ?? '0.0.0',
+    paths: ['daemon.mjs', 'behaviour.txt', 'version.txt', 'lib'],
+    entry: FAKE_ENTRY,
+    nodeModules: false,
+    rebuild: false,
+  });
+  return { path, manifest };
+}
+
+/** A slots dir whose slot a runs `version` of the fake daemon. */
+export function seededSlots(work: string, version = '1.0.0', behaviour: Behaviour = 'healthy'): string {
+  const slots = join(work, 'slots');
+  seed(slots, fakeRelease(join(work, `seed-${version}`), version, behaviour), { version, entry: FAKE_ENTRY });
+  return slots;
+}

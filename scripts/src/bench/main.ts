@@ -1,0 +1,223 @@
+/**
+ * `npm run bench [-- --quick] [-- --out file.json]`: kedge's numbers on this machine, each next
+ * to its limit measured in the same run. Prints ONE table and writes the results as JSON.
+ * What each figure means and how it is measured: README.md beside this file.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startMosquitto } from '../testing/mosquitto.ts';
+import { benchBacklog, BACKLOG_READINGS, BACKLOG_STEPS } from './backlog.ts';
+import { startFarm } from './farm.ts';
+import { benchIngest } from './ingest.ts';
+import { meterReadings } from './meter-data.ts';
+import { benchPoll, runtimeFloorMB, type PollBenchResult } from './poll.ts';
+import { fmt, formatTable, verdict, type Row } from './report.ts';
+import { benchUplink, UPLINK_DEFAULTS } from './uplink.ts';
+import { benchWire } from './wire.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export const TARGETS = {
+  tagsPerSec: 20_000,
+  cpuPercent: 50,
+  rssMB: 80,
+  ingestRatio: 0.8,
+  uplinkReadingsPerSec: 100_000,
+  compactBytesPerReading: 8,
+} as const;
+
+export interface BenchPlan {
+  quick: boolean;
+  devices: number;
+  registers: number;
+  pollIntervals: number[];
+  warmupMs: number;
+  windowMs: number;
+  ingestReadings: number;
+  uplinkReadings: number;
+  backlogSteps: number;
+  backlogBudgetMs: number;
+}
+
+export function plan(quick: boolean): BenchPlan {
+  return quick
+    ? { quick, devices: 100, registers: 100, pollIntervals: [500], warmupMs: 3000, windowMs: 6000, ingestReadings: 50_000, uplinkReadings: 50_000, backlogSteps: 173, backlogBudgetMs: 20_000 }
+    : { quick, devices: 100, registers: 100, pollIntervals: [1000, 500, 250], warmupMs: 5000, windowMs: 20_000, ingestReadings: 500_000, uplinkReadings: 500_000, backlogSteps: BACKLOG_STEPS, backlogBudgetMs: 300_000 };
+}
+
+const t0 = Date.now();
+function progress(msg: string): void {
+  process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
+}
+
+/** Meter readings of the simulated meters, as many as asked (22 per simulated second). */
+function readingsOf(n: number) {
+  const r = meterReadings({ durationMs: Math.ceil(n / 22) * 1000 + 1000 });
+  return r.slice(0, n);
+}
+
+export async function runBench(p: BenchPlan, dir: string) {
+  const results: Record<string, unknown> = {};
+  const rows: Row[] = [];
+
+  progress(`poll throughput: starting ${p.devices} simulated Modbus TCP devices (one port each) in a separate process`);
+  const farm = await startFarm(p.devices, p.registers);
+  const broker = await startMosquitto();
+  const polls: PollBenchResult[] = [];
+  try {
+    for (const intervalMs of p.pollIntervals) {
+      const runDir = join(dir, `poll-${intervalMs}`);
+      const r = await benchPoll({ farm, registers: p.registers, intervalMs, brokerUrl: broker.url, dir: runDir, warmupMs: p.warmupMs, windowMs: p.windowMs, progress });
+      polls.push(r);
+      progress(`  ${fmt.int(r.tagsPerSec)} tags/s, CPU ${fmt.dec(r.cpuPercentOfOneCore)} %, RSS ${fmt.dec(r.rssMB)} MB`);
+      // Which daemon ran: the production bundle (dist/, `npm run build`) or TypeScript through tsx.
+      const at = `poll ${p.devices}x${p.registers} @${intervalMs} ms (${r.daemon})`;
+      rows.push(
+        {
+          metric: `${at}: tags/s logged`,
+          measured: fmt.int(r.tagsPerSec),
+          limit: `>= 98 % of nominal`,
+          baseline: `nominal ${fmt.int(r.nominalTagsPerSec)}`,
+          verdict: verdict(r.tagsPerSec >= 0.98 * r.nominalTagsPerSec),
+        },
+        { metric: `${at}: gateway CPU (% of one core)`, measured: fmt.dec(r.cpuPercentOfOneCore), limit: `< ${TARGETS.cpuPercent}`, baseline: '-', verdict: verdict(r.cpuPercentOfOneCore < TARGETS.cpuPercent) },
+        { metric: `${at}: gateway RSS MB (peak)`, measured: `${fmt.dec(r.rssMB)} (${fmt.dec(r.peakRssMB)})`, limit: `< ${TARGETS.rssMB}`, baseline: '-', verdict: verdict(r.peakRssMB < TARGETS.rssMB) },
+        {
+          metric: `${at}: Modbus requests per cycle`,
+          measured: fmt.dec(r.requestsPerCycle),
+          limit: `planned ${r.plannedRequestsPerCycle}`,
+          baseline: `minimum ${r.minimumRequestsPerCycle}`,
+          verdict: verdict(r.plannedRequestsPerCycle === r.minimumRequestsPerCycle && Math.abs(r.requestsPerCycle - r.plannedRequestsPerCycle) <= 0.03 * r.plannedRequestsPerCycle),
+        },
+      );
+    }
+  } finally {
+    await broker.stop();
+    await farm.stop();
+  }
+  results.poll = polls;
+  const withinCpu = polls.filter((r) => r.cpuPercentOfOneCore < TARGETS.cpuPercent).sort((a, b) => b.tagsPerSec - a.tagsPerSec)[0];
+  rows.push({
+    metric: `poll target: tags/s at < ${TARGETS.cpuPercent} % of one core (best interval)`,
+    measured: withinCpu ? `${fmt.int(withinCpu.tagsPerSec)} @${withinCpu.intervalMs} ms, ${fmt.dec(withinCpu.cpuPercentOfOneCore)} %` : 'none under the CPU limit',
+    limit: `>= ${fmt.int(TARGETS.tagsPerSec)}`,
+    baseline: '-',
+    verdict: verdict((withinCpu?.tagsPerSec ?? 0) >= TARGETS.tagsPerSec),
+  });
+  const floor = await runtimeFloorMB();
+  const nodeFloor = await runtimeFloorMB(false);
+  results.runtimeFloorMB = floor;
+  results.nodeFloorMB = nodeFloor;
+  const best = polls.filter((r) => r.daemon === 'dist').sort((a, b) => a.peakRssMB - b.peakRssMB)[0];
+  rows.push(
+    {
+      metric: `bundled daemon RSS MB (dist/gateway.mjs, ${p.devices} devices, lowest peak)`,
+      measured: best ? `${fmt.dec(best.rssMB)} (${fmt.dec(best.peakRssMB)}) @${best.intervalMs} ms` : 'not built: npm run build',
+      limit: `< ${TARGETS.rssMB}`,
+      baseline: `node alone ${fmt.dec(nodeFloor)}`,
+      verdict: best ? verdict(best.peakRssMB < TARGETS.rssMB) : 'FAIL',
+    },
+    { metric: 'RSS floor: node + tsx, no kedge code loaded', measured: fmt.dec(floor), limit: '-', baseline: `node alone ${fmt.dec(nodeFloor)}`, verdict: 'info' },
+  );
+
+  progress(`log ingest: ${fmt.int(p.ingestReadings)} readings through ReadingLog vs a raw better-sqlite3 loop`);
+  const ingest = benchIngest(readingsOf(p.ingestReadings), dir);
+  results.ingest = ingest;
+  rows.push(
+    {
+      metric: `log ingest readings/s (synchronous ${ingest.synchronous}, ${ingest.flushRows}/commit)`,
+      measured: fmt.int(ingest.logReadingsPerSec),
+      limit: `>= ${TARGETS.ingestRatio}x raw (${fmt.dec(ingest.ratio, 2)}x)`,
+      baseline: fmt.int(ingest.rawReadingsPerSec),
+      verdict: verdict(ingest.ratio >= TARGETS.ingestRatio),
+    },
+    { metric: 'disk bytes/reading (db file after close)', measured: fmt.dec(ingest.diskBytesPerReading), limit: '-', baseline: '-', verdict: 'info' },
+    {
+      metric: 'disk bytes written/reading (write_bytes: WAL + checkpoint)',
+      measured: ingest.writtenBytesPerReading === null ? 'n/a' : fmt.dec(ingest.writtenBytesPerReading),
+      limit: '-',
+      baseline: '-',
+      verdict: 'info',
+    },
+  );
+
+  progress(`uplink: ${fmt.int(p.uplinkReadings)} readings from a pre-filled log to mosquitto, QoS 1 (batch ${UPLINK_DEFAULTS.batchMaxReadings}, ${UPLINK_DEFAULTS.inflight} in flight)`);
+  const uplink = await benchUplink(readingsOf(p.uplinkReadings), dir);
+  results.uplink = uplink;
+  progress(`  ${fmt.int(uplink.uplinkReadingsPerSec)} readings/s (raw mqtt.js ${fmt.int(uplink.rawReadingsPerSec)})`);
+  rows.push({
+    metric: `uplink readings/s (compact, QoS 1, cursor on PUBACK)`,
+    measured: fmt.int(uplink.uplinkReadingsPerSec),
+    limit: `>= ${fmt.int(TARGETS.uplinkReadingsPerSec)}`,
+    baseline: fmt.int(uplink.rawReadingsPerSec),
+    verdict: verdict(uplink.uplinkReadingsPerSec >= TARGETS.uplinkReadingsPerSec),
+  });
+
+  progress(`backlog drain: ${fmt.int(p.backlogSteps * 1000)} readings (1,000 points x ${p.backlogSteps} steps at 10 s) then the broker comes back`);
+  const backlog = await benchBacklog(dir, p.backlogSteps, p.backlogBudgetMs, progress);
+  results.backlog = backlog;
+  rows.push({
+    metric: `backlog drain 24 h x 1,000 points (${fmt.int(BACKLOG_READINGS)} readings)`,
+    measured: `${fmt.dec(backlog.fullDrainSec)} s${backlog.extrapolated ? ` EXTRAPOLATED from ${fmt.int(backlog.readings)} (${fmt.dec(backlog.fraction * 100, 1)} %)` : ''}`,
+    limit: '-',
+    baseline: `${fmt.int(backlog.readingsPerSec)} readings/s`,
+    verdict: 'info',
+  });
+
+  progress(`bytes per reading: one hour of the simulated meters at 1 s, batches of ${UPLINK_DEFAULTS.batchMaxReadings} (the default)`);
+  const wire = benchWire(meterReadings({ durationMs: 3_600_000, intervalMs: 1000 }), UPLINK_DEFAULTS.batchMaxReadings);
+  results.wire = wire;
+  for (const w of wire) {
+    const compact = w.codec === 'compact';
+    rows.push({
+      metric: `wire bytes/reading: ${w.codec} (payload ${fmt.dec(w.payloadBytesPerReading, 2)})`,
+      measured: fmt.dec(w.wireBytesPerReading, 2),
+      limit: compact ? `<= ${TARGETS.compactBytesPerReading}` : '-',
+      baseline: '-',
+      verdict: compact ? verdict(w.wireBytesPerReading <= TARGETS.compactBytesPerReading) : 'info',
+    });
+  }
+  return { results, rows };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } }, strict: true });
+  const p = plan(values.quick ?? false);
+  const out = resolve(values.out ?? join(ROOT, values.quick ? 'bench-results-quick.json' : 'bench-results.json'));
+  const cpus = os.cpus();
+  progress(`kedge bench${p.quick ? ' --quick' : ''}: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, node ${process.version}`);
+  const loadAtStart = os.loadavg();
+  progress(`load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} (figures are pessimistic when it exceeds ${cpus.length})`);
+  const dir = mkdtempSync(join(os.tmpdir(), 'kedge-bench-'));
+  try {
+    const { results, rows } = await runBench(p, dir);
+    process.stdout.write(`\n${formatTable(rows)}\n\n`);
+    const json = {
+      at: new Date().toISOString(),
+      machine: { cpus: cpus.length, model: cpus[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
+      // The cores are shared: a load average above the core count means every figure is pessimistic.
+      loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },
+      plan: p,
+      targets: TARGETS,
+      results,
+      table: rows,
+    };
+    writeFileSync(out, JSON.stringify(json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
+    process.stdout.write(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\nresults written to ${out}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

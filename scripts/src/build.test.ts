@@ -1,0 +1,136 @@
+/**
+ * The production build is what a box runs: bundle it, then run the bundled daemon (plain node,
+ * no tsx) against the Modbus simulator with an unreachable broker.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { startModbusSim } from './sim/modbus-tcp-sim.ts';
+import { DIST_ENTRY, TSX_ENTRY, releaseEntry } from '@kedge/gateway/ota/entry.ts';
+import { buildDist, ENTRIES, ROOT, type BuildResult } from './build.ts';
+import { buildBundle } from './ota/build.ts';
+import { startProcess } from './testing/proc.ts';
+import { freePort } from './testing/ports.ts';
+import { simGatewayConfig } from './testing/sim-config.ts';
+import { waitFor } from './testing/wait.ts';
+
+const run = promisify(execFile);
+
+// Inside the repository so that the externals (better-sqlite3, node-opcua) resolve from
+// node_modules exactly as they do for dist/; node_modules/.cache is ignored by git.
+const CACHE = join(ROOT, 'node_modules', '.cache');
+mkdirSync(CACHE, { recursive: true });
+const OUT = mkdtempSync(join(CACHE, 'kedge-build-test-'));
+let built: BuildResult;
+
+test.before(async () => {
+  built = await buildDist({ outDir: OUT });
+});
+test.after(() => rmSync(OUT, { recursive: true, force: true }));
+
+test('the build writes one ESM bundle per command and copies the runtime files the code opens', () => {
+  for (const name of Object.keys(ENTRIES)) assert.ok(built.outputs[`${name}.mjs`] !== undefined, `dist/${name}.mjs missing`);
+  assert.deepEqual(built.assets, [
+    'cloud-sync/src/sparkplug/sparkplug_b.proto',
+    'device-profiles/profiles',
+    'gateway/package.json',
+    'gateway/src/web/ui',
+  ]);
+  assert.equal(readFileSync(join(OUT, 'assets/gateway/src/web/ui/i18n/ru.json'), 'utf8'), readFileSync(join(ROOT, 'gateway/src/web/ui/i18n/ru.json'), 'utf8'));
+  // node-opcua stays external and is reached only through the OPC UA driver's dynamic import.
+  const js = Object.keys(built.outputs).filter((f) => f.endsWith('.mjs'));
+  const code = new Map(js.map((f) => [f, readFileSync(join(OUT, f), 'utf8')]));
+  const opcuaChunk = js.find((f) => /^opcua-device-[\w-]+\.mjs$/.test(f));
+  assert.ok(opcuaChunk, `no lazy OPC UA chunk among ${js.join(', ')}`);
+  assert.deepEqual(js.filter((f) => /\bfrom\s*["']node-opcua[\w-]*["']/.test(code.get(f)!)), [opcuaChunk]);
+  assert.deepEqual(js.filter((f) => code.get(f)!.includes(`import("./${opcuaChunk}")`)).length, 1);
+  assert.ok(!js.some((f) => code.get(f)!.includes(`from"./${opcuaChunk}"`) || code.get(f)!.includes(`from "./${opcuaChunk}"`)), 'the OPC UA chunk is imported statically');
+});
+
+test('the bundled daemon checks a config and reports the version of gateway/package.json', async () => {
+  const version = (JSON.parse(readFileSync(join(ROOT, 'gateway/package.json'), 'utf8')) as { version: string }).version;
+  const check = await run(process.execPath, [join(OUT, 'gateway.mjs'), '--config', 'config/kedge.example.yaml', '--check'], { cwd: ROOT });
+  assert.equal(check.stdout, 'config/kedge.example.yaml: OK (4 devices)\n');
+  assert.equal((await run(process.execPath, [join(OUT, 'gateway.mjs'), '--version'])).stdout.trim(), version);
+});
+
+test('the bundled daemon polls the simulator into its log and serves the web UI while the broker is unreachable', async (t) => {
+  const sim = await startModbusSim();
+  t.after(() => sim.close());
+  const dir = mkdtempSync(join(CACHE, 'kedge-build-run-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const webPort = await freePort();
+  const deadBroker = await freePort();
+  const config = simGatewayConfig({
+    gatewayId: 'gw-dist',
+    simPort: sim.port,
+    brokerUrl: `mqtt://127.0.0.1:${deadBroker}`,
+    dataDir: dir,
+    web: { enabled: true, host: '127.0.0.1', port: webPort },
+  });
+  const configPath = join(dir, 'kedge.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  const gw = await startProcess(process.execPath, [join(OUT, 'gateway.mjs'), '--config', configPath], {
+    name: 'bundled gateway',
+    cwd: dir,
+    readyLine: /web UI: http:\/\/127\.0\.0\.1:\d+/,
+    timeoutMs: 30_000,
+  });
+  t.after(() => gw.stop());
+
+  const expected = (config.devices as Array<{ id: string; points: Array<{ id: string }> }>).flatMap((d) => d.points.map((p) => `${d.id}/${p.id}`)).sort();
+  const db = new Database(join(dir, 'log.db'), { readonly: true, fileMustExist: true });
+  t.after(() => db.close());
+  const logged = () => db.prepare('SELECT DISTINCT p.key FROM readings r JOIN points p ON p.id = r.point ORDER BY p.key').pluck().all() as string[];
+  await waitFor(() => logged().length === expected.length, { timeoutMs: 20_000, what: `readings of all ${expected.length} points in the log` });
+  assert.deepEqual(logged(), expected);
+
+  const health = await waitFor(async () => {
+    const res = await fetch(`http://127.0.0.1:${webPort}/healthz`);
+    return res.status === 200 ? ((await res.json()) as { status: string; checks: Record<string, { ok: boolean }> }) : null;
+  }, { timeoutMs: 15_000, what: '/healthz 200' });
+  assert.equal(health.status, 'ok');
+  assert.deepEqual(Object.fromEntries(Object.entries(health.checks).map(([k, v]) => [k, v.ok])), Object.fromEntries(Object.keys(health.checks).map((k) => [k, true])));
+
+  const index = await fetch(`http://127.0.0.1:${webPort}/`);
+  assert.equal(index.status, 200);
+  assert.equal(await index.text(), readFileSync(join(ROOT, 'gateway/src/web/ui/index.html'), 'utf8'));
+  const docs = await fetch(`http://127.0.0.1:${webPort}/api/docs/json`);
+  assert.equal(docs.status, 200);
+  assert.ok('/healthz' in ((await docs.json()) as { paths: Record<string, unknown> }).paths);
+  assert.doesNotMatch(gw.output(), /"level":[56]\d/, 'no error or fatal log record');
+});
+
+test('an OTA bundle built beside dist/ ships the bundle and the package.json files, runs dist, and rebuilds without dev dependencies', async (t) => {
+  const root = mkdtempSync(join(CACHE, 'kedge-build-ota-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'kedge', version: '0.3.0', workspaces: ['gateway', 'cloud-sync'] }));
+  writeFileSync(join(root, 'package-lock.json'), '{}');
+  for (const w of ['gateway', 'cloud-sync']) {
+    mkdirSync(join(root, w, 'src'), { recursive: true });
+    writeFileSync(join(root, w, 'package.json'), '{}');
+    writeFileSync(join(root, w, 'src', 'main.ts'), '');
+  }
+  assert.deepEqual(releaseEntry(root), TSX_ENTRY);
+  mkdirSync(join(root, 'dist', 'assets'), { recursive: true });
+  writeFileSync(join(root, 'dist', 'gateway.mjs'), '');
+  writeFileSync(join(root, 'dist', 'assets', 'x.json'), '{}');
+  assert.deepEqual(releaseEntry(root), DIST_ENTRY);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const manifest = await buildBundle({
+    root,
+    out: join(root, 'out.tar.gz'),
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    version: '0.3.0',
+    minPreviousVersion: '0.0.0',
+    nodeModules: false,
+  });
+  assert.deepEqual(manifest.entry, DIST_ENTRY);
+  assert.deepEqual(manifest.files.map((f) => f.path).sort(), ['cloud-sync/package.json', 'dist/assets/x.json', 'dist/gateway.mjs', 'gateway/package.json', 'package-lock.json', 'package.json']);
+  assert.deepEqual(manifest.rebuild?.command, ['npm', 'ci', '--no-audit', '--no-fund', '--omit=dev']);
+});

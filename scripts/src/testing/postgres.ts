@@ -1,0 +1,62 @@
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+import { startProcess, type ManagedProcess } from './proc.ts';
+
+export interface PostgresHandle {
+  port: number;
+  /** postgres://postgres@127.0.0.1:<port>/postgres (trust auth on loopback: test only). */
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Debian's server binaries; the version folder is whatever `postgresql` installed. */
+export function postgresBinDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) if (existsSync(join(root, v, 'bin', 'postgres'))) return join(root, v, 'bin');
+  throw new Error('PostgreSQL server not found under /usr/lib/postgresql: apt-get install postgresql');
+}
+
+/**
+ * A throwaway PostgreSQL cluster in a temp dir, on a free loopback port. PostgreSQL refuses to
+ * run as root, so as root the cluster is owned by and run as the `postgres` system user.
+ */
+export async function startPostgres(): Promise<PostgresHandle> {
+  const bin = postgresBinDir();
+  const dir = mkdtempSync(join(tmpdir(), 'kedge-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  const as = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, 'data');
+  const [initCmd, initArgs] = as(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  execFileSync(initCmd, initArgs, { stdio: 'pipe' });
+  const port = await freePort();
+  const [cmd, args] = as(join(bin, 'postgres'), [
+    '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir,
+    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=50',
+  ]);
+  let proc: ManagedProcess;
+  try {
+    proc = await startProcess(cmd, args, { name: `postgres:${port}`, readyPort: port, readyLine: /ready to accept connections/, timeoutMs: 30_000 });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    pid: proc.pid,
+    async stop() {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
