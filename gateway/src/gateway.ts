@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { secretFileProblem } from './secrets.ts';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { codecByName, Uplink, type UplinkStatus } from '@kedge/cloud-sync';
@@ -11,6 +10,7 @@ import { createDriver } from './drivers/registry.ts';
 import type { DeviceDriver } from './drivers/driver.ts';
 import { writePoint, type WriteResult, type WriteValue } from './commands/write-point.ts';
 import { ReadingLog, type LogStats } from './log/reading-log.ts';
+import { secretFileProblem } from './secrets.ts';
 import { Pipeline, type LiveValue, type PipelinePoint } from './pipeline/pipeline.ts';
 import { Scheduler, type DeviceState, type PollGroup, type PollListener, type ScheduledDevice } from './scheduler/scheduler.ts';
 
