@@ -151,6 +151,7 @@ export class Gateway {
       ackTimeoutMs: u.ackTimeoutMs,
       reconnectMinMs: u.reconnectMinMs,
       reconnectMaxMs: u.reconnectMaxMs,
+      maxReadingsPerSec: u.maxReadingsPerSec,
       logger: this.logger.child({ layer: 'uplink' }),
     };
     if (u.codec === 'sparkplug') {
@@ -166,7 +167,6 @@ export class Gateway {
       ...session,
       identity: { prefix: u.topicPrefix, region: c.gateway.region, municipality: c.gateway.municipality, gateway: c.gateway.id },
       codec: codecByName(u.codec),
-      maxReadingsPerSec: u.maxReadingsPerSec,
       birth: () => ({
         version: VERSION,
         ota: this.otaStatus?.() ?? undefined,

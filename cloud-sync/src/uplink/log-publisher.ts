@@ -3,6 +3,7 @@ import type { LogRecord } from '../model.ts';
 import type { LogSource } from './log-source.ts';
 import { reconnectDelay } from './backoff.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { redactUrl } from '../redact.ts';
 
 export interface UplinkLogger {
   info(obj: object, msg?: string): void;
@@ -74,8 +75,6 @@ export interface StatusMessage extends Message {
 export interface PublisherFormat {
   /** Names the uplink in log lines ('uplink', 'sparkplug uplink'). */
   label: string;
-  /** The broker address as status and logs show it. */
-  shownUrl: string;
   /** The Will of the next connection attempt; called once per attempt, just before it. */
   will(): StatusMessage;
   /** Extra fields of the "connected" log line. */
@@ -134,7 +133,8 @@ export class LogPublisher {
     this.bucket = new TokenBucket(this.o.maxReadingsPerSec, Math.max(this.o.maxReadingsPerSec, this.o.batchMaxReadings), this.o.clock);
     this.st = {
       state: 'offline',
-      url: format.shownUrl,
+      // Credentials in the URL never reach status pages or logs.
+      url: redactUrl(options.url),
       ackedSeq: options.log.cursor(this.o.cursorName),
       sentSeq: 0,
       lastSeq: options.log.lastSeq(),

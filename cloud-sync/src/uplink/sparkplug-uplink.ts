@@ -64,7 +64,6 @@ export class SparkplugUplink {
     for (const m of options.metrics) if (m.datatype !== undefined) this.define(m.point, m.datatype);
     this.publisher = new LogPublisher(options, {
       label: 'sparkplug uplink',
-      shownUrl: options.url,
       will: () => this.nextSessionWill(),
       connectedInfo: () => ({ bdSeq: this.bdSeq }),
       onOnline: (session) => this.onOnline(session),

@@ -1,6 +1,5 @@
 import type { Batch, Codec } from '../codec/index.ts';
 import { topicFor, type GatewayIdentity } from '../topics.ts';
-import { redactUrl } from '../redact.ts';
 import type { LogRecord } from '../model.ts';
 import { LogPublisher, type LogPublisherOptions, type Session, type UplinkStatus } from './log-publisher.ts';
 
@@ -24,7 +23,6 @@ export class Uplink {
   constructor(private readonly o: UplinkOptions) {
     this.publisher = new LogPublisher(o, {
       label: 'uplink',
-      shownUrl: redactUrl(o.url),
       will: () => ({ topic: this.statusTopic, payload: this.statusPayload('offline', 'connection lost'), retain: true }),
       onOnline: (session) => this.publishBirth(session),
       encode: (_session, records, first) => [{ topic: this.dataTopic, payload: this.encode(records, first) }],

@@ -474,7 +474,7 @@ const opcuaPointSchema = strict({
   deadband: z.union([z.number().min(0), opcuaDeadbandFilter], { error: 'must be a number (absolute) or {type: absolute | percent, value}' }).default(0),
   scale: z.number().default(1),
   offset: z.number().default(0),
-  unit: z.string().optional(),
+  unit: unitSchema.optional(),
   heartbeatMs: int(0).default(60_000),
   writable: z.boolean().default(false),
 })

@@ -89,3 +89,15 @@ test('the example config beside the driver is valid', async () => {
   assert.equal(d.driver, 'opcua');
   assert.deepEqual(d.points.map((p) => p.mode), ['subscribe', 'subscribe', 'subscribe', 'subscribe', 'poll']);
 });
+
+test('OPC UA point units are normalised to UCUM like Modbus ones, and an unknown unit names its field', () => {
+  const base = (unit: string) =>
+    JSON.stringify({
+      gateway: { id: 'gw-ucum', region: 'kuzbass', municipality: 'kemerovo' },
+      uplink: { url: 'mqtt://127.0.0.1:1' },
+      devices: [{ id: 'river', driver: 'opcua', endpointUrl: 'opc.tcp://127.0.0.1:4840', points: [{ id: 't', nodeId: 'ns=1;s=Temp', unit }] }],
+    });
+  const cfg = parseConfig(base('°C'));
+  assert.equal((cfg.devices[0] as { points: Array<{ unit?: string }> }).points[0]!.unit, 'Cel');
+  assert.throws(() => parseConfig(base('furlongs')), /devices\[0\]\.points\[0\]\.unit/);
+});
