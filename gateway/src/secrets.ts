@@ -1,21 +1,9 @@
-import { closeSync, fsyncSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { writeFileAtomic } from './write-file-atomic.ts';
 
-/**
- * Writes a secret (key, password hash, token) readable by the daemon's user only, atomically:
- * a power cut leaves the old file or the new one, never half of either.
- */
+/** Writes a secret (key, password hash, token) readable by the daemon's user only, atomically. */
 export function writeSecretFile(path: string, data: string | Buffer): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, data, 0o600);
 }
 
 /** A warning when a secret file can be read by other users, else null. */

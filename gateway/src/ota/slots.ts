@@ -9,10 +9,12 @@
  * link + rename), and the order of the two renames is chosen so a power cut between them
  * leaves a state the launcher's reconcile() can finish: state.json records a trial BEFORE
  * the link moves to it, and a rollback is recorded BEFORE the link moves back. Only builtins
- * here: the launcher that must survive a broken release imports this file.
+ * here (write-file-atomic.ts uses nothing else): the launcher that must survive a broken
+ * release imports this file.
  */
-import { closeSync, cpSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { fsyncDir, writeFileAtomic } from '../write-file-atomic.ts';
 
 /** Written into every installed slot so the launcher knows the version and how to start it. */
 export const RELEASE_INFO_NAME = 'kedge-release.json';
@@ -62,29 +64,6 @@ export const statePath = (dir: string) => join(dir, 'state.json');
 export const currentLink = (dir: string) => join(dir, 'current');
 export const stagingDir = (dir: string) => join(dir, '.staging');
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** temp + fsync + rename + fsync(dir): after a power cut the file is the old or the new one. */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDir(join(path, '..'));
-}
-
 export function readState(dir: string): SlotState | null {
   let text: string;
   try {
@@ -102,7 +81,7 @@ export function readState(dir: string): SlotState | null {
 
 export function writeState(dir: string, state: SlotState): void {
   const trimmed = { ...state, history: state.history.slice(-HISTORY_MAX) };
-  writeFileAtomic(statePath(dir), `${JSON.stringify(trimmed, null, 2)}\n`);
+  writeFileAtomic(statePath(dir), `${JSON.stringify(trimmed, null, 2)}\n`, 0o644);
 }
 
 export function readCurrentLink(dir: string): SlotName | null {
@@ -171,7 +150,7 @@ export function seed(dir: string, from: string, info: ReleaseInfo): SlotState {
   const tmp = stagingDir(dir);
   rmSync(tmp, { recursive: true, force: true });
   cpSync(from, tmp, { recursive: true, verbatimSymlinks: true, filter: (src) => !src.startsWith(dir) });
-  writeFileAtomic(join(tmp, RELEASE_INFO_NAME), `${JSON.stringify(info)}\n`);
+  writeFileAtomic(join(tmp, RELEASE_INFO_NAME), `${JSON.stringify(info)}\n`, 0o644);
   rmSync(join(dir, 'a'), { recursive: true, force: true });
   renameSync(tmp, join(dir, 'a'));
   fsyncDir(dir);
@@ -195,7 +174,7 @@ export function installFromStaging(dir: string, staging: string, info: ReleaseIn
   const state = reconcile(dir);
   if (state.pending) throw new Error(`an update to ${state.pending.version} is already on trial in slot ${state.pending.slot}`);
   const target = other(state.current);
-  writeFileAtomic(join(staging, RELEASE_INFO_NAME), `${JSON.stringify(info)}\n`);
+  writeFileAtomic(join(staging, RELEASE_INFO_NAME), `${JSON.stringify(info)}\n`, 0o644);
   rmSync(join(dir, target), { recursive: true, force: true });
   renameSync(staging, join(dir, target));
   fsyncDir(dir);

@@ -1,50 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parseDocument, type Document } from 'yaml';
 import { ConfigError, parseConfig } from '../config/load.ts';
 import type { GatewayConfig } from '../config/schema.ts';
+import { writeFileAtomic } from '../write-file-atomic.ts';
 
 /** Applying a valid config failed (e.g. a TLS file unreadable); the previous file was restored. */
 export class ConfigApplyError extends Error {
   override name = 'ConfigApplyError';
 }
 
-/**
- * Writes `text` so that a reader (or a power cut) sees either the old or the new file, never
- * a torn one: temp file in the same folder, fsync, rename, fsync of the folder.
- */
-export function writeFileAtomic(path: string, text: string): void {
-  let mode = 0o600;
-  try {
-    mode = statSync(path).mode & 0o777;
-  } catch {
-    // New file: private by default, it may hold broker credentials.
-  }
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    unlinkSync(tmp);
-    throw err;
-  }
-  const dirFd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
-}
 
 /**
  * The config file as the UI changes it: every change is validated by the same loader as the

@@ -1,6 +1,7 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { writeSecretFile } from '../secrets.ts';
 
 /**
  * The web UI's HTTPS certificate: self-signed, generated once into <dataDir>/web/tls/ (key
@@ -32,8 +33,7 @@ export async function ensureWebCertificate(webDir: string): Promise<{ key: strin
       { name: 'subjectAltName', altNames: [{ type: 2, value: hostname() }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
     ],
   });
-  writeFileSync(keyPath, pems.private, { mode: 0o600 });
-  chmodSync(keyPath, 0o600);
+  writeSecretFile(keyPath, pems.private);
   writeFileSync(certPath, pems.cert, { mode: 0o644 });
   return { key: pems.private, cert: pems.cert, created: true };
 }

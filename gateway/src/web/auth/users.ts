@@ -1,6 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeSecretFile } from '../../secrets.ts';
 
 /** Parameters stored with each hash, so they can be raised later without breaking old hashes. */
 export interface ScryptParams {
@@ -82,9 +83,6 @@ export class UserStore {
       createdAt: Date.now(),
     };
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify({ users: [record] }, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.path);
+    writeSecretFile(this.path, `${JSON.stringify({ users: [record] }, null, 2)}\n`);
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
@@ -7,6 +7,7 @@ import type { Document } from 'yaml';
 import type { WebContext } from '../context.ts';
 import { errorResponses, sendError } from '../errors.ts';
 import { looseObject } from './json.ts';
+import { writeSecretFile } from '../../secrets.ts';
 
 const TLS_KINDS = ['ca', 'cert', 'key'] as const;
 type TlsKind = (typeof TLS_KINDS)[number];
@@ -176,8 +177,7 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
       }
       mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
       const path = join(tlsDir, `${kind}.pem`);
-      writeFileSync(path, pem, { mode: 0o600 });
-      chmodSync(path, 0o600);
+      writeSecretFile(path, pem);
       return { path };
     },
   );
