@@ -5,6 +5,7 @@
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
+import { canonicalJson } from '@kedge/cloud-sync/canonical-json.ts';
 
 export const MANIFEST_FORMAT = 'kedge-ota/1';
 export const MANIFEST_NAME = 'manifest.json';
@@ -49,18 +50,6 @@ export type Manifest = z.output<typeof manifestSchema>;
 export type ManifestFile = z.output<typeof manifestFileSchema>;
 export type UnsignedManifest = Omit<Manifest, 'signature'>;
 
-/** JSON with object keys sorted at every level: the bytes that are signed. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj)
-      .filter((k) => obj[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export function signedBytes(manifest: UnsignedManifest | Manifest): Buffer {
   const { signature: _ignored, ...rest } = manifest as Manifest;
