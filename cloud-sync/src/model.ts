@@ -15,6 +15,9 @@ export const QUALITIES = [
   'bad_comm', // connection refused/closed, framing or CRC error
   'bad_decode', // answer received but not decodable into the configured type
   'bad_config', // the point cannot be read as configured
+  // The device's value, stamped while the box's wall clock was known to be wrong (clock.ts):
+  // the timestamp cannot be trusted. Last, so older payloads and logs keep their indexes.
+  'uncertain_clock',
 ] as const;
 
 export type Quality = (typeof QUALITIES)[number];

@@ -6,7 +6,8 @@ export interface GatewayIdentity {
   gateway: string;
 }
 
-export type TopicKind = 'data' | 'status';
+/** data and status go up; ack comes down (the center's confirmation, cloud-sync/src/center-ack.ts). */
+export type TopicKind = 'data' | 'status' | 'ack';
 
 export function topicFor(id: GatewayIdentity, kind: TopicKind): string {
   return `${id.prefix}/${id.region}/${id.municipality}/${id.gateway}/${kind}`;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { SerialPort } from 'serialport';
 import ModbusSerial from 'modbus-serial';
 import { startSocatPair, type SocatPair } from '@kedge/scripts/testing/socat.ts';
-import { sleep, waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import { crc16 } from './crc16.ts';
 import { startRtuSlave, type RtuSlave } from './modbus-slave.ts';
 import { REGISTER_MAP, STATUS_BITS } from './register-map.ts';
@@ -172,13 +172,18 @@ test('a request with a bad CRC is not answered and is counted in crc_errors', as
   const crc = crc16(request.subarray(0, 6));
   request.writeUInt16LE(crc ^ 0x0101, 6);
   raw.write(request);
-  await sleep(300); // nothing may come back; an answer would arrive within a few ms
-  assert.equal(Buffer.concat(received).length, 0);
+  // The slave has seen and dropped the frame once its counter moves (a positive event, not a
+  // guess at how long an answer would take).
+  const crcErrors = () => [...rig.node.values('input')].find(([d]) => d.id === 'crc_errors')![1];
+  await waitFor(() => crcErrors() === 1, { what: 'the bad frame to be counted' });
 
+  // The slave answers in order: had it answered the bad frame, that answer would come before
+  // this one, and more than one reply's bytes would arrive.
   request.writeUInt16LE(crc, 6);
   raw.write(request);
   const reply = await waitFor(() => (Buffer.concat(received).length >= 9 ? Buffer.concat(received) : undefined), { what: 'the reply' });
   await new Promise<void>((r) => raw.close(() => r()));
+  assert.equal(reply.length, 9, 'exactly one reply: the bad frame got none');
   assert.deepEqual([...reply.subarray(0, 3)], [UNIT, 0x04, 4]);
   assert.equal(reply.readUInt32BE(3), 1);
 });

@@ -1,18 +1,27 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { codecByName, Uplink, type UplinkStatus } from '@kedge/cloud-sync';
+import type { ResendAnswer } from '@kedge/cloud-sync/uplink/uplink.ts';
 import { SparkplugUplink } from '@kedge/cloud-sync/uplink/sparkplug-uplink.ts';
 import { sparkplugMetricDefs } from '@kedge/cloud-sync/sparkplug/topics.ts';
-import type { Reading } from '@kedge/cloud-sync/model.ts';
+import type { LogRecord, Reading } from '@kedge/cloud-sync/model.ts';
+import { systemClock, type Clock, type ClockStatus, type ClockWatch } from '@kedge/cloud-sync/clock.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { createDriver } from './drivers/registry.ts';
 import type { DeviceDriver } from './drivers/driver.ts';
 import { writePoint, type WriteResult, type WriteValue } from './commands/write-point.ts';
 import { ReadingLog, type LogStats } from './log/reading-log.ts';
-import { secretFileProblem } from './secrets.ts';
+import { configBrokerConnection } from './mqtt-connection.ts';
 import { Pipeline, type LiveValue, type PipelinePoint } from './pipeline/pipeline.ts';
+import { watchBoxClock } from './pipeline/box-clock.ts';
 import { Scheduler, type DeviceState, type PollGroup, type PollListener, type ScheduledDevice } from './scheduler/scheduler.ts';
+import { DeviceHealthLog } from './scheduler/health-log.ts';
+import { GatewaySparkplugDevices, sparkplugWriter, type SparkplugSouth } from './sparkplug-devices.ts';
+
+/** `{ key: value }` when value is defined, else `{}`: births leave unknown fields out. */
+const optional = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -31,6 +40,10 @@ export interface GatewayStatus {
   log: LogStats;
   devices: DeviceState[];
   live: Record<string, LiveValue>;
+  /** The wall clock as the box judges it (jumps, known wrong); cloud-sync/src/clock.ts. */
+  clock: ClockStatus;
+  /** Clock.mono when this status was taken: ages of DeviceState.lastPollMono are measured from it. */
+  monoNow: number;
 }
 
 /**
@@ -45,24 +58,48 @@ export class Gateway {
   private scheduler!: Scheduler;
   private drivers: DeviceDriver[] = [];
   private uplink: Uplink | SparkplugUplink | null = null;
-  private readonly startedAt = Date.now();
+  /** Wall clock for stamps, monotonic for every wait (scheduler, heartbeats, uptime). */
+  readonly clock: Clock;
+  private readonly clockWatch: ClockWatch;
+  private readonly startedAt: number;
+  private readonly startedMono: number;
   /** Set by the OTA agent (gateway/src/ota); its state rides in the retained birth message. */
   otaStatus: (() => unknown) | null = null;
   private readonly pollListeners = new Set<PollListener>();
   private readonly readingListeners = new Set<(readings: readonly Reading[]) => void>();
+  /** The console and UI log lines about devices failing, refusing reads and recovering. */
+  private readonly health: DeviceHealthLog;
+  private readonly reloadListeners = new Set<(next: GatewayConfig, prev: GatewayConfig) => void>();
+  /** The tail of the queue of reloads (reload()). */
+  private reloads: Promise<unknown> = Promise.resolve();
 
   constructor(
     config: GatewayConfig,
     private readonly logger: Logger,
+    /** Test seam: a clock whose wall time the test jumps (cloud-sync/src/clock.ts OffsetClock). */
+    options: { clock?: Clock } = {},
   ) {
     this.config = config;
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.wall();
+    this.startedMono = this.clock.mono();
+    this.clockWatch = watchBoxClock({
+      clock: this.clock,
+      dataDir: config.dataDir,
+      logger: logger.child({ layer: 'clock' }),
+      // The retained status tells the center at once (readings carry uncertain_clock anyway).
+      onChange: () => setImmediate(() => this.uplink?.rebirth()),
+    });
+    this.health = new DeviceHealthLog(logger.child({ layer: 'south' }));
     this.log = new ReadingLog(join(config.dataDir, 'log.db'), {
       maxBytes: config.log.maxBytes,
       flushMs: config.log.flushMs,
       flushRows: config.log.flushRows,
       synchronous: config.log.synchronous,
       retainAckedMs: config.log.retainAckedMs,
+      maxBufferedReadings: config.log.maxBufferedReadings,
       onWarn: (msg, details) => logger.warn(details, msg),
+      onInfo: (msg, details) => logger.info(details, msg),
     });
     if (this.log.recoveredFromCrash) {
       logger.warn({ lastSeq: this.log.lastSeq() }, 'reading log was not closed cleanly (crash or power loss); integrity check passed');
@@ -82,6 +119,7 @@ export class Gateway {
 
   private buildSouth(): void {
     const enabled = this.config.devices.filter((d) => d.enabled);
+    const sessionLogged = new Set(enabled.filter((d) => d.driver === 'opcua').map((d) => d.id));
     const points: PipelinePoint[] = enabled.flatMap((d) =>
       d.points.map((p) => ({
         key: `${d.id}/${p.id}`,
@@ -91,15 +129,26 @@ export class Gateway {
         heartbeatMs: p.heartbeatMs,
       })),
     );
-    this.pipeline = new Pipeline(points, (readings) => {
-      this.log.append(readings);
-      // After the append: a live consumer never sees a reading the log does not hold.
-      for (const listener of this.readingListeners) listener(readings);
-    });
+    this.pipeline = new Pipeline(
+      points,
+      (readings) => {
+        this.log.append(readings);
+        // After the append: a live consumer never sees a reading the log does not hold.
+        for (const listener of this.readingListeners) listener(readings);
+      },
+      { mono: () => this.clock.mono(), clockWrong: (since) => this.clockWatch.wrongSince(since) },
+    );
     const pipeline = this.pipeline;
     const scheduled: ScheduledDevice[] = enabled.flatMap((d) => {
       const driver = createDriver(d, { dataDir: this.config.dataDir, logger: this.logger });
       this.drivers.push(driver);
+      // Types learnt from the device (OPC UA DataType) belong in the birth: send it again with them.
+      driver.onPointTypes?.(() => {
+        if (!this.drivers.includes(driver)) return;
+        // Sparkplug: datatypes are fixed per birth; only a born device whose types changed is born again.
+        if (this.uplink instanceof SparkplugUplink) this.uplink.pointTypesLearnt(d.id);
+        else this.uplink?.rebirth();
+      });
       // Push drivers (OPC UA subscriptions) deliver their points themselves; the scheduler polls the rest.
       const pushed = new Set(driver.subscribe?.((samples) => pipeline.ingest(d.id, samples)) ?? []);
       const byInterval = new Map<number, string[]>();
@@ -111,43 +160,28 @@ export class Gateway {
       const groups: PollGroup[] = [...byInterval].map(([intervalMs, pointIds]) => ({ intervalMs, pointIds }));
       return groups.length ? [{ driver, groups, backoff: d.backoff }] : [];
     });
-    this.scheduler = new Scheduler(scheduled, (deviceId, result, durationMs) => {
-      if (result.failed) this.logger.debug({ device: deviceId, err: result.error }, 'poll failed');
-      this.pipeline.ingest(deviceId, result.samples);
-      for (const listener of this.pollListeners) listener(deviceId, result, durationMs);
-    });
+    this.scheduler = new Scheduler(scheduled, (deviceId, result, durationMs, state) => {
+      // From the poll's start: a clock known wrong at any time during the poll marks its readings.
+      this.pipeline.ingest(deviceId, result.samples, state.lastPollMono ?? undefined);
+      // After the readings: a listener or the console failing must not cost a reading. OPC UA
+      // drivers say when their session goes and comes themselves (one line, not two).
+      if (!sessionLogged.has(deviceId)) this.health.observe(deviceId, result, state);
+      for (const listener of this.pollListeners) listener(deviceId, result, durationMs, state);
+    }, this.clock);
   }
 
   private buildUplink(): Uplink | SparkplugUplink {
     const c = this.config;
     const u = c.uplink;
-    const read = (path: string | undefined) => (path ? readFileSync(path) : undefined);
-    const secret = (path: string | undefined) => {
-      const problem = path ? secretFileProblem(path) : null;
-      if (problem) this.logger.warn({ file: path }, problem);
-      return read(path);
-    };
-    const password = u.password ?? secret(u.passwordFile)?.toString('utf8').trim();
-    const tls = u.tls
-      ? {
-          ca: read(u.tls.ca),
-          cert: read(u.tls.cert),
-          key: secret(u.tls.key),
-          rejectUnauthorized: u.tls.rejectUnauthorized,
-        }
-      : undefined;
+    // Secret files only from the secrets folders, links resolved (mqtt-connection.ts, secrets.ts).
+    const broker = configBrokerConnection(c, { warn: (file, problem) => this.logger.warn({ file }, problem) });
     // The MQTT session settings both uplinks share (cloud-sync/src/uplink/log-publisher.ts).
     const session = {
       log: this.log,
-      url: u.url,
-      clientId: u.clientId ?? `kedge-${c.gateway.id}`,
-      username: u.username,
-      password,
-      tls,
+      ...broker,
       batchMaxReadings: u.batchMaxReadings,
       batchMaxDelayMs: u.batchMaxDelayMs,
       inflight: u.inflight,
-      keepaliveSec: u.keepaliveSec,
       ackTimeoutMs: u.ackTimeoutMs,
       reconnectMinMs: u.reconnectMinMs,
       reconnectMaxMs: u.reconnectMaxMs,
@@ -156,15 +190,36 @@ export class Gateway {
     };
     if (u.codec === 'sparkplug') {
       // spBv1.0/<municipality>/{NBIRTH,DDATA,...}/<gateway id>/<device id>: see cloud-sync/src/sparkplug/README.md
+      // Device presence, current values, point types and DCMD writes (gateway/src/sparkplug-devices.ts).
+      const south: SparkplugSouth = {
+        config: () => this.config,
+        live: (key) => this.pipeline.liveValues().get(key),
+        driver: (id) => this.drivers.find((d) => d.deviceId === id),
+        polled: (id) => this.scheduler.states().some((s) => s.deviceId === id),
+        onPoll: (listener) => this.onPoll(listener),
+        onReadings: (listener) => this.onReadings(listener),
+        writePoint: (device, point, value) => this.writePoint(device, point, value),
+        ingest: (device, samples) => void this.pipeline.ingest(device, samples),
+      };
       return new SparkplugUplink({
         ...session,
         group: c.gateway.municipality,
         edgeNode: c.gateway.id,
         metrics: sparkplugMetricDefs(c.devices),
+        devices: new GatewaySparkplugDevices(south),
+        write: sparkplugWriter(south),
+        ddataQos: u.sparkplug.ddataQos,
+        birthWaitMs: u.sparkplug.birthWaitMs,
+        primaryHostId: u.sparkplug.primaryHostId,
+        maxQueuedWritesPerDevice: u.sparkplug.maxQueuedWrites,
+        rebirthMinIntervalMs: u.sparkplug.rebirthMinIntervalMs,
       });
     }
     return new Uplink({
       ...session,
+      // Sparkplug hosts do not confirm (broker mode above); kedge's ingest does.
+      ackMode: u.ackMode,
+      resendAfterSilenceMs: u.resendAfterSilenceMs,
       identity: { prefix: u.topicPrefix, region: c.gateway.region, municipality: c.gateway.municipality, gateway: c.gateway.id },
       codec: codecByName(u.codec),
       birth: () => ({
@@ -173,6 +228,10 @@ export class Gateway {
         name: c.gateway.name,
         lastSeq: this.log.lastSeq(),
         evictedTotal: this.log.evictedTotal(),
+        // The box's own judgement of its wall clock; re-sent when it changes (watchBoxClock onChange).
+        clock: (({ state, reason, jumps }) => ({ state, reason, jumps }))(this.clockWatch.check()),
+        // How this log came to be: a reset (damaged or missing file) names the previous epoch and why.
+        log: this.log.identity,
         points: c.devices
           .filter((d) => d.enabled)
           // unit is the UCUM code (normalized at config load); type tells the center how to read values.
@@ -182,7 +241,7 @@ export class Gateway {
               unit: p.unit,
               name: p.name,
               writable: p.writable,
-              ...('type' in p ? { type: p.type } : {}),
+              ...optional('type', this.pointType(d.id, p)),
             })),
           ),
       }),
@@ -193,7 +252,15 @@ export class Gateway {
    * Applies a new, already validated config. Devices are rebuilt; the uplink is restarted only
    * when its settings or the gateway identity changed. The log keeps running throughout.
    */
-  async reload(next: GatewayConfig): Promise<void> {
+  reload(next: GatewayConfig): Promise<void> {
+    // One at a time, in the order asked (SIGHUP, UI and commands may overlap): two reloads
+    // interleaved would both stop the same scheduler and each start one, leaving one orphaned.
+    const run = this.reloads.then(() => this.reloadNow(next));
+    this.reloads = run.catch(() => {});
+    return run;
+  }
+
+  private async reloadNow(next: GatewayConfig): Promise<void> {
     const prev = this.config;
     if (next.dataDir !== prev.dataDir || JSON.stringify(next.log) !== JSON.stringify(prev.log)) {
       this.logger.warn('dataDir and log settings take effect at the next restart');
@@ -202,12 +269,32 @@ export class Gateway {
     this.config = { ...next, dataDir: prev.dataDir, log: prev.log };
     this.buildSouth();
     this.scheduler.start();
-    if (JSON.stringify(next.uplink) !== JSON.stringify(prev.uplink) || JSON.stringify(next.gateway) !== JSON.stringify(prev.gateway)) {
+    // Sparkplug births list every metric of the session: other devices or points need a new session.
+    const birthChanged = next.uplink.codec === 'sparkplug' && JSON.stringify(next.devices) !== JSON.stringify(prev.devices);
+    if (birthChanged || JSON.stringify(next.uplink) !== JSON.stringify(prev.uplink) || JSON.stringify(next.gateway) !== JSON.stringify(prev.gateway)) {
       await this.uplink?.stop();
       this.uplink = this.buildUplink();
       this.uplink.start();
     }
     this.logger.info({ devices: next.devices.length }, 'config reloaded');
+    for (const listener of this.reloadListeners) {
+      try {
+        listener(this.config, prev);
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message }, 'a reload listener failed');
+      }
+    }
+  }
+
+  /**
+   * Observes every applied config (the command downlink and the OTA agent reconnect when the
+   * broker settings changed); returns the unsubscribe function. Called after the reload, not
+   * awaited by it: a listener that waits for a command in progress (which may be the one that
+   * asked for this reload) must not hold the reload up.
+   */
+  onReload(listener: (next: GatewayConfig, prev: GatewayConfig) => void): () => void {
+    this.reloadListeners.add(listener);
+    return () => this.reloadListeners.delete(listener);
   }
 
   private async stopSouth(): Promise<void> {
@@ -231,6 +318,34 @@ export class Gateway {
     return this.uplink?.rebirth() ?? false;
   }
 
+  /**
+   * The center's request for a range it is missing (the `resend` command): answered from the
+   * log. Null when the uplink cannot (Sparkplug hosts have their own rebirth-based recovery).
+   */
+  resend(first: number, last: number): ResendAnswer | null {
+    return this.uplink instanceof Uplink ? this.uplink.resend(first, last) : null;
+  }
+
+  /**
+   * A point's type as births describe it: the config's `type`, else what its driver learnt
+   * from the device before the first value (an OPC UA node's DataType attribute); undefined
+   * while an OPC UA server has not been reached yet.
+   */
+  pointType(deviceId: string, point: { id: string; type?: string | undefined }): string | undefined {
+    return point.type ?? this.drivers.find((d) => d.deviceId === deviceId)?.pointTypes?.().get(point.id);
+  }
+
+  /** The config's devices with every point's type resolved by pointType(): the metadata of births. */
+  describedDevices(): GatewayConfig['devices'] {
+    return this.config.devices.map((d) => ({
+      ...d,
+      points: d.points.map((p) => {
+        const type = this.pointType(d.id, p);
+        return type === undefined ? p : { ...p, type };
+      }),
+    })) as GatewayConfig['devices'];
+  }
+
   /** The config in force (after the last successful reload). */
   currentConfig(): GatewayConfig {
     return this.config;
@@ -251,6 +366,27 @@ export class Gateway {
     return () => this.readingListeners.delete(listener);
   }
 
+  /**
+   * One point's logged readings since `sinceTs` (the UI's chart): a query, so the web layer
+   * never holds the log itself.
+   */
+  recentReadings(pointKey: string, sinceTs: number): LogRecord[] {
+    return this.log.recentReadings(pointKey, sinceTs);
+  }
+
+  /**
+   * The log's state for /healthz: its stats, after checking that the file and its folder can
+   * still be written (throws with the reason when not: read-only remount, removed folder).
+   */
+  logHealth(): LogStats {
+    const stats = this.log.stats();
+    if (this.log.path !== ':memory:') {
+      accessSync(dirname(this.log.path), constants.W_OK);
+      accessSync(this.log.path, constants.W_OK);
+    }
+    return stats;
+  }
+
   status(): GatewayStatus {
     return {
       gateway: this.config.gateway.id,
@@ -258,20 +394,25 @@ export class Gateway {
       municipality: this.config.gateway.municipality,
       version: VERSION,
       startedAt: this.startedAt,
-      uptimeMs: Date.now() - this.startedAt,
+      uptimeMs: Math.round(this.clock.mono() - this.startedMono),
       uplink: this.uplink?.status() ?? null,
       log: this.log.stats(),
       devices: this.scheduler.states(),
       live: Object.fromEntries(this.pipeline.liveValues()),
+      clock: this.clockWatch.check(),
+      monoNow: this.clock.mono(),
     };
   }
 
   /** Stops polling, commits every polled reading, says goodbye to the broker, closes the log. */
   async stop(): Promise<void> {
+    // A reload under way finishes first: its new scheduler must not outlive the stop.
+    await this.reloads;
     await this.stopSouth();
     await this.uplink?.stop(STOP_DRAIN_MS);
     this.uplink = null;
     this.log.close();
+    this.clockWatch.stop();
     this.logger.info('gateway stopped');
   }
 }

@@ -60,6 +60,15 @@ test('--check validates a file without starting anything', async (t) => {
   assert.match(stdout, /OK \(1 devices\)/);
 });
 
+test('--check warns about a probably wrong config but accepts it (exit 0), naming the line', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'kedge.yaml');
+  writeFileSync(path, BAD.replace('float23', 'float32').replace('address: 0', 'address: 40001'));
+  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, '--config', path, '--check'], { cwd: ROOT });
+  assert.match(stdout, /OK \(1 devices, 1 warning\)/);
+  assert.match(stderr, new RegExp(`${path}:14:18 devices\\[0\\]\\.points\\[0\\]\\.address: warning: address 40001 looks like Modicon notation 4xxxx`));
+});
+
 test('SIGHUP reloads the config; a bad file is refused and the running config keeps polling', async (t) => {
   const dir = tempDir(t);
   const sim = await startModbusSim();
@@ -94,4 +103,27 @@ test('SIGHUP reloads the config; a bad file is refused and the running config ke
   await waitFor(() => /config reloaded/.test(daemon.output()), { what: 'the reload' });
   await waitFor(() => points().includes('heat-meter'), { what: 'readings of the added device' });
   assert.doesNotThrow(() => process.kill(daemon.pid, 0), 'the daemon is still running');
+});
+
+test('under systemd (stdout not a terminal) the daemon writes JSON lines, and says at start what looks wrong in its config', async (t) => {
+  const dir = tempDir(t);
+  const sim = await startModbusSim();
+  t.after(() => sim.close());
+  const [water] = defaultMeters();
+  const config = simGatewayConfig({ gatewayId: 'gw-warn', simPort: sim.port, brokerUrl: `mqtt://127.0.0.1:${await freePort()}`, dataDir: join(dir, 'data'), intervalMs: 100, meters: [water!] });
+  const device = (config.devices as Array<{ points: Array<Record<string, unknown>> }>)[0]!;
+  device.points.push({ id: 'twin', table: 'holding', address: 1, type: 'float32' }); // overlaps the flow float32 at 0..1
+  const configPath = join(dir, 'kedge.yaml');
+  writeFileSync(configPath, JSON.stringify(config));
+  const daemon = await startProcess(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], { cwd: ROOT, name: 'gateway', readyLine: /gateway started/, timeoutMs: 30_000 });
+  t.after(() => daemon.stop());
+  const records = daemon
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
+  const warning = records.find((r) => /warning: point "twin" \(float32, holding 1\.\.2\) overlaps point "flow"/.test(r.msg));
+  assert.ok(warning, daemon.output());
+  assert.equal(warning.level, 40);
+  assert.ok(warning.msg.startsWith(`config ${configPath}:`), warning.msg);
 });

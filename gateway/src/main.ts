@@ -2,13 +2,16 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { multistream, pino } from 'pino';
-import { ConfigError, loadConfigFile } from './config/load.ts';
+import { checkConfigFile, ConfigError, formatWarnings, type CheckedConfig } from './config/load.ts';
+import { ConfigService } from './config/config-service.ts';
+import { consoleDestination } from './console-format.ts';
 import { createLogger } from './logger.ts';
 import { Gateway, VERSION } from './gateway.ts';
-import { startOta } from './ota/index.ts';
-import { startCommands } from './commands/index.ts';
+import { startOta, type OtaRuntime } from './ota/index.ts';
+import { startCommands, type RunningCommands } from './commands/index.ts';
 import { LogRing } from './web/log-ring.ts';
 import type { RunningWeb } from './web/start-web.ts';
+import { installTestWallOffset, WALL_OFFSET_FILE_ENV } from '@kedge/cloud-sync/clock.ts';
 
 const program = new Command('kedge-gateway')
   .description('kedge edge gateway: polls meters, logs every reading durably, syncs to the regional broker')
@@ -26,15 +29,60 @@ const logger = createLogger({
   name: 'kedge-gateway',
   level: ringLevel,
   destination: multistream([
-    { level: opts.logLevel as pino.Level, stream: process.stdout },
+    // Human lines on a terminal, JSON lines for journald (console-format.ts).
+    { level: opts.logLevel as pino.Level, stream: consoleDestination() },
     { level: ringLevel as pino.Level, stream: logRing },
   ]),
 });
 
+// ---------------------------------------------------------------------------------------
+// Stopping. Installed before anything starts, so that a SIGTERM during start-up (a broker that
+// does not answer, a web port that is taken) stops what has started so far instead of being
+// ignored or racing it. Every stop step is bounded by one grace: a client waiting for a broker
+// that never acknowledges must not keep the daemon up (systemd's TimeoutStopSec is 30 s, the
+// launcher kills after LAUNCHER_STOP_KILL_MS).
+
+/** How long a clean stop may take before the daemon exits anyway (exit code 1). */
+const SHUTDOWN_GRACE_MS = Number(process.env.KEDGE_SHUTDOWN_GRACE_MS ?? 10_000);
+let gateway: Gateway | undefined;
+let ota: OtaRuntime | undefined;
+let commands: RunningCommands | undefined;
+let web: RunningWeb | null = null;
+let stopping = false;
+/** Start-up awaits this once a stop began: nothing more is started, shutdown() ends the process. */
+const untilExit = new Promise<never>(() => {});
+
+async function shutdown(reason: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal: reason }, 'stopping');
+  // Referenced: it keeps the process alive until it fires, whatever the steps wait for.
+  setTimeout(() => {
+    logger.error({ graceMs: SHUTDOWN_GRACE_MS }, `stop did not finish within ${SHUTDOWN_GRACE_MS} ms: exiting anyway`);
+    process.exit(1);
+  }, SHUTDOWN_GRACE_MS);
+  await web?.close().catch(() => {});
+  await ota?.stop();
+  await commands?.stop();
+  await gateway?.stop();
+  process.exit(0);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    // A second signal while stopping: the operator means it.
+    if (stopping) {
+      logger.warn({ signal }, 'second stop signal while stopping: exiting now');
+      process.exit(1);
+    }
+    void shutdown(signal);
+  });
+}
+logger.info({ config: opts.config, pid: process.pid }, 'starting');
+
 /** The config, or null after printing every problem (file:line:column field: message). */
-async function load(onError: (err: ConfigError) => void) {
+async function load(onError: (err: ConfigError) => void): Promise<CheckedConfig | null> {
   try {
-    return await loadConfigFile(opts.config);
+    return await checkConfigFile(opts.config);
   } catch (err) {
     if (err instanceof ConfigError) {
       onError(err);
@@ -44,36 +92,64 @@ async function load(onError: (err: ConfigError) => void) {
   }
 }
 
-const config = await load((err) => process.stderr.write(`${err.message}\n`));
-if (!config) process.exit(2);
-if (opts.check) {
-  process.stdout.write(`${opts.config}: OK (${config.devices.length} devices)\n`);
-  process.exit(0);
+/** Warnings never refuse a config; they go to the log (console and the UI's log page). */
+function logWarnings(checked: CheckedConfig): void {
+  const lines = formatWarnings(opts.config, checked.warnings);
+  checked.warnings.forEach((w, i) => logger.warn({ config: opts.config, path: w.path, line: w.line }, `config ${lines[i]}`));
 }
 
-const gateway = new Gateway(config, logger);
-gateway.start();
+const checked = await load((err) => process.stderr.write(`${err.message}\n`));
+if (!checked) process.exit(2);
+const config = checked.config;
+if (opts.check) {
+  for (const line of formatWarnings(opts.config, checked.warnings)) process.stderr.write(`${line}\n`);
+  const n = checked.warnings.length;
+  process.stdout.write(`${opts.config}: OK (${config.devices.length} devices${n ? `, ${n} ${n === 1 ? 'warning' : 'warnings'}` : ''})\n`);
+  process.exit(0);
+}
+logWarnings(checked);
+
+// Tests only (cloud-sync/src/clock.ts): jumps this process's wall clock without root.
+const wallOffsetFile = installTestWallOffset();
+if (wallOffsetFile) logger.warn({ file: wallOffsetFile }, `${WALL_OFFSET_FILE_ENV} is set: Date.now() is shifted by the offset in that file (tests only)`);
+if (stopping) await untilExit;
+let running: Gateway;
+try {
+  running = new Gateway(config, logger);
+} catch (err) {
+  // E.g. a new log that cannot even be created (disk full, read-only): one line, and systemd
+  // starts us again later (deploy/kedge-gateway.service has no start limit).
+  logger.fatal({ code: (err as { code?: string }).code }, `cannot start: ${(err as Error).message}`);
+  process.exit(1);
+}
+gateway = running;
+running.start();
+// The one owner of the config file: SIGHUP, the web UI and the center's commands change it through it.
+const configService = new ConfigService({ path: resolve(opts.config), apply: (next) => running.reload(next), dataDir: config.dataDir });
 // OTA (gateway/src/ota): takes update offers; under kedge-boot it also reports this release's health.
-const ota = startOta({ config, gateway, logger, restart: (why) => void shutdown(why) });
+const otaRuntime = startOta({ config, gateway: running, logger, restart: (why) => void shutdown(why) });
+ota = otaRuntime;
 // Signed commands from the center over MQTT (gateway/src/commands): off without `commands:` in the config.
-const commands = startCommands({ gateway, logger, configPath: resolve(opts.config) });
+commands = startCommands({ gateway: running, logger, configPath: resolve(opts.config), configService });
 
 // The UI is secondary to polling: if it cannot start (port taken), the gateway keeps running.
-let web: RunningWeb | null = null;
-if (config.web.enabled) {
+if (config.web.enabled && !stopping) {
   try {
     // Loaded only when enabled: fastify and its plugins cost ~0.6 s of start-up on every boot.
     const { startWebServer } = await import('./web/start-web.ts');
     web = await startWebServer(
       {
-        gateway,
+        gateway: running,
         configPath: resolve(opts.config),
+        configService,
         logger: logger.child({ layer: 'web' }),
         logRing,
         restart: () => void shutdown('restart from web UI'),
-        ...(ota.agent ? { otaStatus: ota.agent.webStatus, otaAgent: ota.agent } : {}),
-        // The setup token goes to the console only, not into the log records the UI shows.
+        ...(otaRuntime.agent ? { otaStatus: otaRuntime.agent.webStatus, otaAgent: otaRuntime.agent } : {}),
+        // Start-up lines go to the console, not into the log records the UI shows. The setup
+        // token itself only when the console is a terminal; else (journald) it is in a 0600 file.
         announce: (line) => process.stdout.write(`${line}\n`),
+        consoleIsTerminal: process.stdout.isTTY === true,
       },
       opts.webPort !== undefined ? { port: Number(opts.webPort) } : {},
     );
@@ -86,32 +162,17 @@ process.on('SIGUSR2', () => {
   if (web) web.issueSetupToken('reset');
 });
 
-let reloading = false;
+// A hand edit on the box: through the config service's queue, after any UI or command change under way.
 process.on('SIGHUP', () => {
-  if (reloading) return;
-  reloading = true;
-  void (async () => {
-    const next = await load((err) =>
-      logger.error({ config: opts.config, problems: err.issues }, `config reload refused, the running config stays in force: ${err.message}`),
-    );
-    if (next) await gateway.reload(next);
-  })()
-    .catch((err: Error) => logger.error({ err: err.message }, 'config reload failed'))
-    .finally(() => {
-      reloading = false;
-    });
+  configService.reloadFile({ source: 'sighup', what: 'SIGHUP (file edited on the box)' }).then(
+    (next) => logWarnings(next),
+    (err: Error) => {
+      if (err instanceof ConfigError) {
+        logger.error({ config: opts.config, problems: err.issues }, `config reload refused, the running config stays in force: ${err.message}`);
+      } else logger.error({ err: err.message }, 'config reload failed');
+    },
+  );
 });
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  await web?.close().catch(() => {});
-  await ota.stop();
-  await commands.stop();
-  await gateway.stop();
-  process.exit(0);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+if (stopping) await untilExit;
+logger.info({ pid: process.pid }, 'start-up complete');

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,7 +10,7 @@ import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import { parseConfig } from './config/load.ts';
 import { Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
-import { secretFileProblem, writeSecretFile } from './secrets.ts';
+import { readSecretFile, SecretPathError, secretFileProblem, secretPathIssues, secretRoots, writeSecretFile } from './secrets.ts';
 
 function tempDir(t: test.TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-secrets-'));
@@ -53,7 +53,8 @@ test('passwords never reach the log, the status or the birth message', async (t)
     aedes: { authenticate: (_c, user, pass, done) => done(null, user === 'gw' && ['pw-in-file-91', 'url-secret-77'].includes(String(pass))) },
   });
   t.after(() => broker.close());
-  const passwordFile = join(dir, 'mqtt-password');
+  mkdirSync(join(dir, 'data', 'secrets'), { recursive: true });
+  const passwordFile = join(dir, 'data', 'secrets', 'mqtt-password');
   writeFileSync(passwordFile, 'pw-in-file-91\n');
   chmodSync(passwordFile, 0o640);
   const config = parseConfig(
@@ -83,4 +84,33 @@ test('passwords never reach the log, the status or the birth message', async (t)
   for (const secret of ['pw-in-file-91', 'url-secret-77', 'tok-55']) assert.ok(!everything.includes(secret), `${secret} leaked`);
   assert.match(seen.join(''), /has mode 0640; run: chmod 600/);
   assert.match(seen.join(''), /\[redacted\]/);
+});
+
+test('secret and TLS files are read only from <dataDir>/secrets, <dataDir>/tls or secretsDir, links resolved', (t) => {
+  const dir = tempDir(t);
+  const dataDir = join(dir, 'data');
+  mkdirSync(join(dataDir, 'secrets'), { recursive: true });
+  mkdirSync(join(dir, 'etc-kedge'));
+  writeFileSync(join(dataDir, 'secrets', 'mqtt.pass'), 'pw\n');
+  writeFileSync(join(dir, 'etc-kedge', 'ca.pem'), 'ca');
+  writeFileSync(join(dir, 'hostname'), 'not a secret of ours');
+  const roots = secretRoots({ dataDir, secretsDir: join(dir, 'etc-kedge') });
+  assert.deepEqual(roots, [join(dataDir, 'secrets'), join(dataDir, 'tls'), join(dir, 'etc-kedge')]);
+  assert.equal(readSecretFile(join(dataDir, 'secrets', 'mqtt.pass'), roots).toString(), 'pw\n');
+  assert.equal(readSecretFile(join(dir, 'etc-kedge', 'ca.pem'), roots).toString(), 'ca');
+  for (const outside of [join(dir, 'hostname'), '/etc/hostname', join(dataDir, 'secrets', '..', '..', 'hostname'), join(dataDir, 'secrets')]) {
+    assert.throws(() => readSecretFile(outside, roots), SecretPathError, outside);
+  }
+  // A link planted in the secrets folder must not lead out of it.
+  symlinkSync(join(dir, 'hostname'), join(dataDir, 'secrets', 'innocent.pass'));
+  assert.throws(() => readSecretFile(join(dataDir, 'secrets', 'innocent.pass'), roots), /leads to .*hostname, outside the folders secret files may be read from/);
+  // The config check names each field.
+  assert.deepEqual(
+    secretPathIssues({
+      dataDir,
+      uplink: { passwordFile: '/etc/hostname', tls: { ca: join(dataDir, 'tls', 'ca.pem'), key: '/etc/ssl/private/other.key' } },
+      devices: [{ auth: { username: 'u', passwordFile: join(dataDir, 'secrets', 'opcua.pass') } }, { auth: { certificateFile: '/root/cert.pem', privateKeyFile: join(dataDir, 'secrets', 'k') } }],
+    }).map((i) => i.path),
+    ['uplink.passwordFile', 'uplink.tls.key', 'devices[1].auth.certificateFile'],
+  );
 });

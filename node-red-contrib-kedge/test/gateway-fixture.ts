@@ -59,7 +59,8 @@ export async function startKedgeGateway(): Promise<KedgeGateway> {
     method: 'POST',
     url: '/api/tokens',
     headers: { cookie: `kedge_session=${cookie.value}`, 'x-csrf-token': setup.json<{ csrfToken: string }>().csrfToken },
-    payload: { name: 'node-red test' },
+    // What the Node-RED nodes need: live values, status, point writes (config and restart stay session-only).
+    payload: { name: 'node-red test', scopes: ['live', 'read', 'write-points'] },
   });
   if (created.statusCode !== 201) throw new Error(`token creation failed: ${created.body}`);
 

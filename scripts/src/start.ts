@@ -4,30 +4,43 @@
  * The gateway and the ingest run as their own processes through their real command lines;
  * the ingest prints what arrives every few seconds. Ctrl-C stops everything.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { parseDocument } from 'yaml';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { startModbusSim } from './sim/modbus-tcp-sim.ts';
 import { canConnect } from './testing/wait.ts';
 import { freePort } from './testing/ports.ts';
+import { usageExit } from './cli-args.ts';
 import { startProcess, type ManagedProcess } from './testing/proc.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    'data-dir': { type: 'string', default: join(ROOT, 'data', 'demo') },
-    'broker-port': { type: 'string', default: process.env.KEDGE_BROKER_PORT ?? '1883' },
-    'sim-port': { type: 'string', default: process.env.KEDGE_SIM_PORT ?? '5020' },
-    'web-port': { type: 'string', default: process.env.KEDGE_WEB_PORT ?? '8080' },
-    config: { type: 'string', default: join(ROOT, 'config', 'kedge.example.yaml') },
-    for: { type: 'string', description: 'stop after this many seconds (smoke tests)' },
-    'report-every': { type: 'string', default: '5' },
-  },
-});
+const program = usageExit(
+  new Command('kedge-start')
+    .description('the demo: broker, Modbus simulator, gateway and ingest on this machine')
+    .option('--data-dir <dir>', 'where the demo keeps its data', join(ROOT, 'data', 'demo'))
+    .option('--broker-port <port>', 'MQTT port (another free one when taken)', process.env.KEDGE_BROKER_PORT ?? '1883')
+    .option('--sim-port <port>', 'Modbus simulator port (another free one when taken)', process.env.KEDGE_SIM_PORT ?? '5020')
+    .option('--web-port <port>', 'web UI port (another free one when taken)', process.env.KEDGE_WEB_PORT ?? '8080')
+    .option('--config <file>', 'the gateway config to start from', join(ROOT, 'config', 'kedge.example.yaml'))
+    .option('--for <seconds>', 'stop after this many seconds (smoke tests)')
+    .option('--report-every <seconds>', "seconds between the ingest's reports", '5'),
+);
+program.parse();
+const opts = program.opts<{ dataDir: string; brokerPort: string; simPort: string; webPort: string; config: string; for?: string; reportEvery: string }>();
+// The option names as the rest of this script reads them.
+const args: Record<'data-dir' | 'broker-port' | 'sim-port' | 'web-port' | 'config' | 'report-every', string> & { for?: string | undefined } = {
+  'data-dir': opts.dataDir,
+  'broker-port': opts.brokerPort,
+  'sim-port': opts.simPort,
+  'web-port': opts.webPort,
+  config: opts.config,
+  for: opts.for,
+  'report-every': opts.reportEvery,
+};
 
 /** The preferred port when it is free, else any free one: a box may already run a broker on 1883. */
 async function portOr(preferred: number): Promise<number> {
@@ -92,6 +105,15 @@ const gateway = await startProcess(process.execPath, ['--import', 'tsx', join(RO
 });
 children.push(gateway);
 const timers = children.map(echo);
+// The daemon's stdout is a pipe here (as under journald), so it puts the setup token only in
+// its 0600 file; this is the developer's own machine, so the demo shows it.
+const setupTokenFile = join(dataDir, 'gateway', 'web', 'setup-token');
+const showSetupToken = setInterval(() => {
+  if (!existsSync(setupTokenFile)) return;
+  clearInterval(showSetupToken);
+  process.stdout.write(`demo: web UI one-time setup token: ${readFileSync(setupTokenFile, 'utf8').trim()} (from ${setupTokenFile})\n`);
+}, 250);
+timers.push(showSetupToken);
 
 let stopping = false;
 async function stop(code: number): Promise<void> {

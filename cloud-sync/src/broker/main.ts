@@ -1,30 +1,22 @@
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError } from 'commander';
 import { startEmbeddedBroker } from './embedded.ts';
 
-const USAGE = 'usage: node --import tsx cloud-sync/src/broker/main.ts [--port 1883] [--host 127.0.0.1] [--verbose]';
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('a TCP port 0..65535 (0: a free one)');
+  return n;
+};
+const program = new Command('kedge-broker')
+  .description('embedded aedes MQTT broker for development and tests')
+  .option('-p, --port <port>', 'TCP port (0: a free one)', port, 1883)
+  .option('-H, --host <host>', 'address to listen on', '127.0.0.1')
+  .option('-v, --verbose', 'log clients and publishes', false)
+  // Usage errors exit 2, as before the move to commander.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+program.parse();
+const values = program.opts<{ port: number; host: string; verbose: boolean }>();
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', short: 'p', default: '1883' },
-    host: { type: 'string', short: 'H', default: '127.0.0.1' },
-    verbose: { type: 'boolean', short: 'v', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
-});
-
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`invalid --port ${values.port}\n${USAGE}`);
-  process.exit(2);
-}
-
-const b = await startEmbeddedBroker({ port, host: values.host });
+const b = await startEmbeddedBroker({ port: values.port, host: values.host });
 console.log(`broker listening on mqtt://${values.host}:${b.port}`);
 
 if (values.verbose) {

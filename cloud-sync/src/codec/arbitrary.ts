@@ -11,6 +11,8 @@ export interface BatchArbOptions {
   /** Smallest timestamp; Sparkplug timestamps are unsigned. */
   minTs?: number;
   maxReadings?: number;
+  /** Some batches carry a log epoch, some do not (as older gateways send). */
+  epochs?: boolean;
 }
 
 const TWO_53 = 2n ** 53n;
@@ -65,9 +67,10 @@ export function batchArb(o: BatchArbOptions): fc.Arbitrary<Batch> {
       first: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 2 ** 50 })),
       readings: fc.array(reading, { maxLength: o.maxReadings ?? 60 }),
       trailingGap: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 500 })),
+      epoch: o.epochs ? fc.option(fc.stringMatching(/^[0-9A-Za-z_-]{1,64}$/), { nil: undefined }) : fc.constant(undefined),
     })
     .filter((b) => b.readings.length > 0 || b.trailingGap > 0)
-    .map(({ gateway, first, readings, trailingGap }) => {
+    .map(({ gateway, first, readings, trailingGap, epoch }) => {
       const evicted: SeqRange[] = [];
       const out: LogRecord[] = [];
       let seq = first;
@@ -82,6 +85,6 @@ export function batchArb(o: BatchArbOptions): fc.Arbitrary<Batch> {
         evicted.push({ first: seq, last: seq + trailingGap - 1 });
         seq += trailingGap;
       }
-      return { gateway, first, last: seq - 1, evicted, readings: out };
+      return { gateway, ...(epoch !== undefined ? { epoch } : {}), first, last: seq - 1, evicted, readings: out };
     });
 }

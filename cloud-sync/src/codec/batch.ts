@@ -7,6 +7,11 @@ import type { LogRecord, SeqRange } from '../model.ts';
  */
 export interface Batch {
   gateway: string;
+  /**
+   * Identity of the gateway's log (random, given when the log file was created): sequence
+   * numbers only mean something within one epoch. Absent in payloads of older gateways.
+   */
+  epoch?: string;
   first: number;
   last: number;
   evicted: SeqRange[];
@@ -28,8 +33,12 @@ export class CodecError extends Error {
   }
 }
 
+/** What an epoch may look like: short, printable, safe in topics, file names and SQL text. */
+export const EPOCH_PATTERN = /^[0-9A-Za-z_-]{1,64}$/;
+
 /** Checks the invariants every codec's output must satisfy; returns the first violation. */
 export function batchProblem(b: Batch): string | null {
+  if (b.epoch !== undefined && !EPOCH_PATTERN.test(b.epoch)) return `epoch ${JSON.stringify(b.epoch)} must be 1-64 letters, digits, "_" or "-"`;
   if (!Number.isSafeInteger(b.first) || b.first < 1) return `first must be a positive integer, got ${b.first}`;
   if (!Number.isSafeInteger(b.last) || b.last < b.first) return `last (${b.last}) must be >= first (${b.first})`;
   for (const e of b.evicted) {

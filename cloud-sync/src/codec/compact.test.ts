@@ -38,11 +38,21 @@ test('the reading sequence numbers are implied by first, last and the evicted ra
 
 test('an unknown version is refused by name rather than misread', () => {
   const payload = compactCodec.encode(batch);
-  payload[1] = 2;
+  payload[1] = 3;
   assert.throws(() => compactCodec.decode(payload), {
     name: 'CodecError',
-    message: 'compact: unsupported kedge-compact version 2 (this decoder reads 1)',
+    message: 'compact: unsupported kedge-compact version 3 (this decoder reads 1 and 2)',
   });
+});
+
+test('a batch with a log epoch is version 2 and carries it; one without stays version 1, as older gateways send', () => {
+  const withEpoch = compactCodec.encode({ ...batch, epoch: '9f2c4a1be0d37a55' });
+  assert.equal(withEpoch[1], 2);
+  assert.deepStrictEqual(compactCodec.decode(withEpoch), { ...batch, epoch: '9f2c4a1be0d37a55' });
+  const old = compactCodec.encode(batch);
+  assert.equal(old[1], 1);
+  assert.equal(compactCodec.decode(old).epoch, undefined);
+  assert.throws(() => compactCodec.encode({ ...batch, epoch: 'not an epoch!' }), { name: 'CodecError', message: /epoch "not an epoch!" must be/ });
 });
 
 test('a body that claims more readings than it holds is refused with what is wrong', () => {

@@ -9,6 +9,8 @@ import { ByteReader, ByteWriter } from './bytes.ts';
  */
 export const COMPACT_MAGIC = 0xcb;
 export const COMPACT_VERSION = 1;
+/** Version 2 = version 1 plus the log epoch (a string right after the gateway). */
+export const COMPACT_VERSION_EPOCH = 2;
 const NAME = 'compact';
 /** A batch is at most a few MB inflated; anything claiming more is corrupt or hostile. */
 const MAX_INFLATED = 64 * 1024 * 1024;
@@ -77,6 +79,7 @@ function readRuns(r: ByteReader, n: number, symbols: number, what: string): Uint
 function encodeBody(b: Batch): Buffer {
   const w = new ByteWriter();
   w.string(b.gateway);
+  if (b.epoch !== undefined) w.string(b.epoch);
   w.uvarint(b.first);
   w.uvarint(b.last - b.first);
 
@@ -138,10 +141,11 @@ function encodeBody(b: Batch): Buffer {
   return w.finish();
 }
 
-function decodeBody(body: Buffer): Batch {
+function decodeBody(body: Buffer, version: number): Batch {
   const r = new ByteReader(body, (m) => new CodecError(NAME, m));
   const gateway = r.string('gateway');
   if (gateway.length === 0) throw new CodecError(NAME, 'gateway is empty');
+  const epoch = version === COMPACT_VERSION_EPOCH ? r.string('epoch') : undefined;
   const first = r.uvarint('first');
   if (first < 1) throw new CodecError(NAME, 'first must be >= 1');
   const last = first + r.uvarint('last - first');
@@ -221,7 +225,7 @@ function decodeBody(body: Buffer): Batch {
     readings[i] = { seq, point: points[i]!, ts: ts[i]!, value: values[i]!, quality: QUALITIES[qualities[i]!]! };
     seq++;
   }
-  const batch: Batch = { gateway, first, last, evicted, readings };
+  const batch: Batch = { gateway, ...(epoch !== undefined ? { epoch } : {}), first, last, evicted, readings };
   const problem = batchProblem(batch);
   if (problem) throw new CodecError(NAME, problem);
   return batch;
@@ -234,17 +238,22 @@ export const compactCodec: Codec = {
     const problem = batchProblem(b);
     if (problem) throw new CodecError(NAME, `cannot encode an invalid batch: ${problem}`);
     const body = deflateRawSync(encodeBody(b));
-    return Buffer.concat([Buffer.from([COMPACT_MAGIC, COMPACT_VERSION]), body]);
+    // A batch without an epoch stays version 1, byte for byte what older centers read.
+    const version = b.epoch === undefined ? COMPACT_VERSION : COMPACT_VERSION_EPOCH;
+    return Buffer.concat([Buffer.from([COMPACT_MAGIC, version]), body]);
   },
   decode(payload: Buffer): Batch {
     if (payload.length < 2 || payload[0] !== COMPACT_MAGIC) throw new CodecError(NAME, 'not a kedge-compact payload (magic byte 0xcb missing)');
-    if (payload[1] !== COMPACT_VERSION) throw new CodecError(NAME, `unsupported kedge-compact version ${payload[1]} (this decoder reads ${COMPACT_VERSION})`);
+    const version = payload[1]!;
+    if (version !== COMPACT_VERSION && version !== COMPACT_VERSION_EPOCH) {
+      throw new CodecError(NAME, `unsupported kedge-compact version ${version} (this decoder reads ${COMPACT_VERSION} and ${COMPACT_VERSION_EPOCH})`);
+    }
     let body: Buffer;
     try {
       body = inflateRawSync(payload.subarray(2), { maxOutputLength: MAX_INFLATED });
     } catch (err) {
       throw new CodecError(NAME, `body does not inflate: ${(err as Error).message}`);
     }
-    return decodeBody(body);
+    return decodeBody(body, version);
   },
 };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { QUALITIES, type Value } from '../model.ts';
-import { batchProblem, CodecError, type Batch, type Codec } from './batch.ts';
+import { batchProblem, CodecError, EPOCH_PATTERN, type Batch, type Codec } from './batch.ts';
 
 /**
  * Readable JSON, for debugging with mosquitto_sub. Values that JSON cannot carry exactly
@@ -19,6 +19,8 @@ const wireValue = z.union([
 const wireBatch = z.strictObject({
   format: z.literal(FORMAT),
   gateway: z.string().min(1),
+  // Optional: gateways before log epochs did not send it.
+  epoch: z.string().regex(EPOCH_PATTERN, '1-64 letters, digits, "_" or "-"').optional(),
   first: z.number().int().positive(),
   last: z.number().int().positive(),
   evicted: z.array(z.strictObject({ first: z.number().int().positive(), last: z.number().int().positive() })).default([]),
@@ -49,6 +51,7 @@ export const jsonCodec: Codec = {
       JSON.stringify({
         format: FORMAT,
         gateway: b.gateway,
+        ...(b.epoch !== undefined ? { epoch: b.epoch } : {}),
         first: b.first,
         last: b.last,
         evicted: b.evicted,
@@ -71,6 +74,7 @@ export const jsonCodec: Codec = {
     const w = parsed.data;
     const batch: Batch = {
       gateway: w.gateway,
+      ...(w.epoch !== undefined ? { epoch: w.epoch } : {}),
       first: w.first,
       last: w.last,
       evicted: w.evicted,

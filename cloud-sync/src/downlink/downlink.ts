@@ -1,4 +1,5 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { jittered } from '../uplink/backoff.ts';
 import type { GatewayIdentity } from '../topics.ts';
 import type { UplinkLogger } from '../uplink/uplink.ts';
 import { redactUrl } from '../redact.ts';
@@ -48,7 +49,7 @@ export class Downlink {
       protocolVersion: 4,
       keepalive: this.o.keepaliveSec ?? 30,
       // Jitter: a fleet reconnecting after a broker restart must not arrive in lockstep.
-      reconnectPeriod: Math.round((this.o.reconnectMs ?? 5000) * (0.8 + 0.4 * Math.random())),
+      reconnectPeriod: Math.round(jittered(this.o.reconnectMs ?? 5000, 0.2)),
       connectTimeout: 15_000,
       username: this.o.username,
       password: this.o.password,

@@ -5,12 +5,28 @@ import { canonicalJson } from '../canonical-json.ts';
  * Commands from the center to one gateway (gateway/src/commands/README.md).
  * Topic `<prefix>/<region>/<municipality>/<gateway>/cmd/<kind>`, answer on `.../cmd/<kind>/response`.
  */
-export const COMMAND_KINDS = ['write', 'config', 'rebirth', 'loglevel'] as const;
+/** `trust` (a rotation of commands/ota trustedKeys) is signed by a maintainer key (ota.trustedKeys), the others by a center key. */
+// resend: the center asks for a range of the log it is missing (gateway/src/commands/README.md).
+export const COMMAND_KINDS = ['write', 'config', 'rebirth', 'loglevel', 'trust', 'resend'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
+
+/**
+ * Which gateway a command is for: signed with it, so a command cannot be replayed on another
+ * box, nor on a box of the same names in another deployment on the same broker (the topic
+ * prefix, uplink.topicPrefix, is part of it).
+ */
+export interface CommandAddress {
+  prefix: string;
+  region: string;
+  municipality: string;
+  gateway: string;
+}
 
 export interface CommandEnvelope {
   /** UUID chosen by the sender; the gateway executes an id at most once. */
   id: string;
+  /** The one gateway that may act on it; any other refuses it with `wrong_target`. */
+  target: CommandAddress;
   /** When the center issued it (ms since epoch). */
   ts: number;
   /** Optional deadline (ms since epoch) after which the gateway must not act. */
@@ -28,12 +44,15 @@ export type CommandErrorCode =
   | 'unsigned'
   | 'untrusted_key'
   | 'bad_signature'
+  | 'wrong_target'
   | 'stale'
   | 'expired'
   | 'future'
   | 'not_configured'
   | 'unknown_kind'
   | 'invalid_config'
+  | 'protected_section'
+  | 'overloaded'
   | 'not_found'
   | 'not_writable'
   | 'invalid_value'
@@ -74,11 +93,23 @@ export function kindOfTopic(id: GatewayIdentity, topic: string): string | null {
 }
 
 
+/** Tag inside the signed bytes: a signature of another format (or of an OTA manifest) never verifies as a command. */
+export const COMMAND_FORMAT = 'kedge-cmd/2';
+
 /**
- * The bytes a command signature covers: the envelope without `signature`, plus the kind, so
- * a signed write cannot be replayed on the config topic.
+ * The bytes a command signature covers: the envelope without `signature` (its `target`
+ * included, so a command for one gateway cannot be replayed on another), plus the kind (so a
+ * signed write cannot be replayed on the config topic) and the format tag.
  */
 export function signedBytes(kind: string, envelope: Omit<CommandEnvelope, 'signature'> | CommandEnvelope): Buffer {
   const { signature: _drop, ...rest } = envelope as CommandEnvelope;
-  return Buffer.from(canonicalJson({ ...rest, kind }), 'utf8');
+  return Buffer.from(canonicalJson({ ...rest, kind, format: COMMAND_FORMAT }), 'utf8');
 }
+
+export const addressOf = (id: GatewayIdentity): CommandAddress => ({ prefix: id.prefix, region: id.region, municipality: id.municipality, gateway: id.gateway });
+
+export const sameAddress = (a: CommandAddress, b: CommandAddress): boolean =>
+  a.prefix === b.prefix && a.region === b.region && a.municipality === b.municipality && a.gateway === b.gateway;
+
+/** As the topic names it: `<prefix>/<region>/<municipality>/<gateway>`. */
+export const formatAddress = (a: CommandAddress): string => `${a.prefix}/${a.region}/${a.municipality}/${a.gateway}`;

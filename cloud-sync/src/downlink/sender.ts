@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { GatewayIdentity } from '../topics.ts';
-import { commandTopic, responseTopic, signedBytes, type CommandEnvelope, type CommandKind, type CommandResponse } from './envelope.ts';
+import { commandTopic, responseTopic, signedBytes, type CommandAddress, type CommandEnvelope, type CommandKind, type CommandResponse } from './envelope.ts';
 
 /** Signs the bytes of a command; Ed25519 in practice (node:crypto `sign(null, bytes, key)`). */
 export type Signer = (bytes: Buffer) => Buffer;
 
 export interface BuildCommandOptions {
   kind: CommandKind | string;
+  /** The gateway the command is for, topic prefix included (a GatewayIdentity); all of it is signed. */
+  target: CommandAddress;
   args: Record<string, unknown>;
   keyId: string;
   sign: Signer;
@@ -17,7 +19,14 @@ export interface BuildCommandOptions {
 }
 
 export function buildCommand(o: BuildCommandOptions): CommandEnvelope {
-  const unsigned = { ...o.args, id: o.id ?? randomUUID(), ts: o.ts ?? Date.now(), keyId: o.keyId, ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}) };
+  const unsigned = {
+    ...o.args,
+    id: o.id ?? randomUUID(),
+    ts: o.ts ?? Date.now(),
+    target: { prefix: o.target.prefix, region: o.target.region, municipality: o.target.municipality, gateway: o.target.gateway },
+    keyId: o.keyId,
+    ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}),
+  };
   const signature = o.sign(signedBytes(o.kind, unsigned as CommandEnvelope)).toString('base64');
   return { ...unsigned, signature } as CommandEnvelope;
 }

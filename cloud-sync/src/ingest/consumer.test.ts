@@ -93,7 +93,7 @@ test('a valid batch on kedge/v1/kuzbass/kemerovo/gw1/data is stored with the ide
   assert.deepStrictEqual(h.store.readings('gw1'), b.readings);
   assert.deepStrictEqual(h.batches[0]!.batch, b);
   assert.deepEqual(h.batches[0]!.id, { prefix: PREFIX, region: 'kuzbass', municipality: 'kemerovo', gateway: 'gw1', kind: 'data' });
-  assert.deepEqual(h.batches[0]!.result, { inserted: 6, duplicates: 0, previousMax: 0 });
+  assert.deepEqual(h.batches[0]!.result, { inserted: 6, duplicates: 0, previousMax: 0, epoch: '', confirmed: 6 });
   const [summary] = h.store.summaries();
   assert.equal(summary!.gateway, 'gw1');
   assert.equal(summary!.region, 'kuzbass');
@@ -201,10 +201,17 @@ test('the consumer stops cleanly: it disconnects and handles nothing afterwards'
 
   await h.consumer.stop();
   await waitFor(() => h.broker.broker.connectedClients === 1, { what: 'the consumer to disconnect' });
+  // A probe subscribed to the same topic: once it has both messages, the broker has routed
+  // them, and a consumer that still listened would have had them as well.
+  const probe = await mqtt.connectAsync(h.broker.url, { clientId: `probe-${process.pid}-${++clientNo}`, reconnectPeriod: 0 });
+  t.after(() => probe.endAsync());
+  const seen: string[] = [];
+  probe.on('message', (_topic, payload) => seen.push(payload.toString('utf8')));
+  await probe.subscribeAsync(DATA, { qos: 1 });
   await h.publish(DATA, jsonCodec.encode(batch('gw1', 3, 4)));
   await h.publish(DATA, 'garbage');
-  // give a stray delivery the chance to show up
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitFor(() => seen.includes('garbage'), { what: 'the probe to see both messages' });
+  assert.equal(seen.length, 2);
   assert.equal(h.batches.length, 1);
   assert.deepEqual(h.store.sequences('gw1'), [1, 2]);
   assert.equal(h.store.rejectedCount(), 0);
@@ -231,6 +238,6 @@ test('batches published while the consumer is away are delivered when it comes b
   await again.start();
   t.after(() => again.stop());
   await waitFor(() => stored.length === 1, { what: 'the batch queued in the session' });
-  assert.deepEqual(stored[0], { inserted: 3, duplicates: 0, previousMax: 2 });
+  assert.deepEqual(stored[0], { inserted: 3, duplicates: 0, previousMax: 2, epoch: '', confirmed: 5 });
   assert.deepEqual(h.store.sequences('gw1'), [1, 2, 3, 4, 5]);
 });

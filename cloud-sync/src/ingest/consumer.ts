@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { detectCodec, type Batch } from '../codec/index.ts';
-import { filterFor, parseTopic, type GatewayIdentity } from '../topics.ts';
+import { filterFor, parseTopic, topicFor, type GatewayIdentity } from '../topics.ts';
 import type { SeqRange } from '../model.ts';
-import type { IngestSink, StoreResult } from './sink.ts';
+import type { EpochChange, IngestSink, StoreResult } from './sink.ts';
+import { encodeAck } from '../center-ack.ts';
 
 export interface IngestLogger {
   info(obj: object, msg?: string): void;
@@ -23,6 +24,12 @@ export interface IngestOptions {
    * shared subscription `$share/<group>/...`); status messages still reach every one.
    */
   shareGroup?: string;
+  /**
+   * Publish the center's confirmation (kedge-ack/1, retained) to each gateway after every
+   * durable commit, so gateways forget only what the center holds. Default true; off for an
+   * ingest that shares a broker with another center-side consumer that confirms.
+   */
+  confirm?: boolean;
   username?: string;
   password?: string;
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
@@ -33,13 +40,21 @@ export interface IngestEvents {
   gap: [gateway: string, gap: SeqRange];
   status: [id: GatewayIdentity, status: Record<string, unknown>];
   rejected: [topic: string, error: string];
+  /** A gateway's log was recreated: a new epoch, with what the center held of the old one. */
+  epoch: [change: EpochChange];
+  /** The confirmation published to a gateway (after its broker PUBACK). */
+  confirmed: [id: GatewayIdentity, epoch: string, confirmed: number];
 }
+
+/** How long stop() waits for confirmations in flight. */
+const STOP_ACK_WAIT_MS = 2000;
 
 /**
  * The center side of the uplink: subscribes to every gateway's data and status topics,
- * stores each batch, and only then lets mqtt.js send the PUBACK, so the broker redelivers
- * anything we had not committed when we crashed. Each payload's codec is detected from its
- * first bytes, so a fleet can change codecs gateway by gateway.
+ * stores each batch durably, and only then lets mqtt.js send the PUBACK (so the broker
+ * redelivers anything we had not committed when we crashed) and publishes the gateway's
+ * confirmed position (so the gateway forgets only what we hold). Each payload's codec is
+ * detected from its first bytes, so a fleet can change codecs gateway by gateway.
  */
 export class IngestConsumer extends EventEmitter<IngestEvents> {
   private client: MqttClient | null = null;
@@ -85,6 +100,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       client.on('connect', (connack) => {
         client.off('error', onError);
         if (connack.sessionPresent) {
+          this.o.logger.info({ url: this.o.url, prefix: this.o.prefix }, 'ingest connected: the broker kept its session and queue');
           resolve();
           return;
         }
@@ -124,12 +140,54 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     this.counters.batches++;
     this.counters.inserted += result.inserted;
     this.counters.duplicates += result.duplicates;
+    if (result.epochChange) {
+      const c = result.epochChange;
+      this.o.logger.warn(
+        { gateway: id.gateway, previousEpoch: c.previousEpoch, previousLastSeq: c.previousLastSeq, previousConfirmed: c.previousConfirmed, epoch: c.epoch },
+        `gateway ${id.gateway} started a new log (epoch ${c.epoch}): the old epoch ${c.previousEpoch || '(none)'} ends at sequence ${c.previousLastSeq} here, held without a hole up to ${c.previousConfirmed}`,
+      );
+      this.emit('epoch', c);
+    }
     if (batch.first > result.previousMax + 1) {
       const gap = { first: result.previousMax + 1, last: batch.first - 1 };
-      this.o.logger.warn({ gateway: id.gateway, ...gap }, 'sequence gap: readings missing before this batch');
+      this.o.logger.warn({ gateway: id.gateway, epoch: result.epoch, ...gap }, 'sequence gap: readings missing before this batch');
       this.emit('gap', id.gateway, gap);
     }
+    // The commit above is durable: now the gateway may forget what it covers.
+    this.confirmTo(id, result.epoch, result.confirmed);
     this.emit('batch', id, batch, result);
+  }
+
+  /** Latest confirmation per ack topic still to publish, and the topics with one in flight. */
+  private readonly acksDue = new Map<string, { id: GatewayIdentity; epoch: string; confirmed: number }>();
+  private readonly acksInFlight = new Set<string>();
+
+  /**
+   * Publishes the confirmation, retained (a gateway that reconnects while the ingest is away
+   * still learns the position). One in flight per gateway; a newer one replaces a waiting one.
+   */
+  private confirmTo(id: GatewayIdentity, epoch: string, confirmed: number): void {
+    const client = this.client;
+    if (this.o.confirm === false || !client) return;
+    const topic = topicFor(id, 'ack');
+    this.acksDue.set(topic, { id, epoch, confirmed });
+    if (this.acksInFlight.has(topic)) return;
+    const next = () => {
+      const due = this.acksDue.get(topic);
+      if (!due || this.client !== client) {
+        this.acksInFlight.delete(topic);
+        return;
+      }
+      this.acksDue.delete(topic);
+      this.acksInFlight.add(topic);
+      const payload = encodeAck({ gateway: due.id.gateway, epoch: due.epoch, confirmed: due.confirmed });
+      client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
+        if (err) this.o.logger.warn({ err: err.message, topic }, 'center confirmation not published (sent again with the next batch or birth)');
+        else this.emit('confirmed', due.id, due.epoch, due.confirmed);
+        next();
+      });
+    };
+    next();
   }
 
   private async handleStatus(id: GatewayIdentity, topic: string, payload: Buffer): Promise<void> {
@@ -142,6 +200,12 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       return this.reject(topic, payload, `bad status message: ${(err as Error).message}`);
     }
     await this.o.store.recordStatus(id, status.state as string, payload.toString('utf8'));
+    // A gateway coming online learns where the center stands for its epoch, even when the
+    // retained confirmation was lost with a broker crash.
+    if (status.state === 'online' && this.o.store.confirmed) {
+      const epoch = typeof status.epoch === 'string' ? status.epoch : '';
+      this.confirmTo(id, epoch, await this.o.store.confirmed(id.gateway, epoch));
+    }
     this.emit('status', id, status);
   }
 
@@ -155,6 +219,12 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
   async stop(): Promise<void> {
     const client = this.client;
     this.client = null;
-    if (client) await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    if (!client) return;
+    // A confirmation still in flight gets a moment; a broker already gone must not hold the
+    // stop forever (end() without force waits for in-flight QoS 1 messages).
+    const deadline = Date.now() + STOP_ACK_WAIT_MS;
+    while (this.acksInFlight.size > 0 && client.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const force = this.acksInFlight.size > 0 || !client.connected;
+    await new Promise<void>((resolve) => client.end(force, {}, () => resolve()));
   }
 }

@@ -16,6 +16,7 @@ const program = new Command('kedge-ingest')
   .option('--prefix <prefix>', 'topic prefix', 'kedge/v1')
   .option('--client-id <id>', 'MQTT client id (fixed, for a persistent session)', 'kedge-ingest')
   .option('--report-every <seconds>', 'print a summary this often (0 = never)', '5')
+  .option('--no-confirm', 'publish no kedge-ack/1 confirmations (gateways in center ack mode then keep everything: only for a second, read-only ingest)')
   .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info');
 
 program.parse();
@@ -26,6 +27,7 @@ const opts = program.opts<{
   share?: string;
   prefix: string;
   clientId: string;
+  confirm: boolean;
   reportEvery: string;
   logLevel: string;
 }>();
@@ -36,6 +38,7 @@ const store: IngestSink = (sqlite ?? pgStore)!;
 const consumer = new IngestConsumer({
   url: opts.url,
   clientId: opts.clientId,
+  confirm: opts.confirm,
   prefix: opts.prefix,
   store,
   logger,

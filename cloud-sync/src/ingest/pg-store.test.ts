@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { pino } from 'pino';
 import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
 import { startMosquitto } from '@kedge/scripts/testing/mosquitto.ts';
@@ -32,8 +33,8 @@ function batch(gateway: string, first: number, last: number, evictedUpTo = 0): B
 test('PostgreSQL store: a resent batch is stored once, gaps and evictions are told apart, values keep their kind', async (t) => {
   const store = await PgIngestStore.open(pgServer.url);
   t.after(() => store.close());
-  assert.deepEqual(await store.storeBatch(id('pg1'), batch('pg1', 1, 10)), { inserted: 10, duplicates: 0, previousMax: 0 });
-  assert.deepEqual(await store.storeBatch(id('pg1'), batch('pg1', 1, 10)), { inserted: 0, duplicates: 10, previousMax: 10 });
+  assert.deepEqual(await store.storeBatch(id('pg1'), batch('pg1', 1, 10)), { inserted: 10, duplicates: 0, previousMax: 0, epoch: '', confirmed: 10 });
+  assert.deepEqual(await store.storeBatch(id('pg1'), batch('pg1', 1, 10)), { inserted: 0, duplicates: 10, previousMax: 10, epoch: '', confirmed: 10 });
   await store.storeBatch(id('pg1'), batch('pg1', 21, 30));
   await store.storeBatch(id('pg1'), batch('pg1', 31, 45, 40));
   assert.deepEqual(await store.gaps('pg1'), [{ first: 11, last: 20 }]);
@@ -54,6 +55,80 @@ test('PostgreSQL store: a resent batch is stored once, gaps and evictions are to
     ],
   });
   assert.deepEqual(await store.counts('pg2'), { readings: 4, distinct: 4, duplicates: 0, maxSeq: 4 });
+});
+
+test('PostgreSQL store: sequences past 2^31 (a busy box after months) are stored, covered and evicted like any other', async (t) => {
+  const store = await PgIngestStore.open(pgServer.url);
+  t.after(() => store.close());
+  const base = 2 ** 31 - 3;
+  // One batch across 2^31, then one ending in an evicted range: every range query takes 64-bit values.
+  const across = await store.storeBatch(id('pgbig'), batch('pgbig', base, base + 5));
+  assert.equal(across.inserted, 6);
+  const evicted = await store.storeBatch(id('pgbig'), batch('pgbig', base + 6, base + 10, base + 8));
+  assert.equal(evicted.inserted, 2);
+  assert.deepEqual(await store.gaps('pgbig'), [{ first: 1, last: base - 1 }]);
+});
+
+test('PostgreSQL store: a new log epoch restarting at 1 is new data, the change is recorded, confirmations are per epoch, evicted never overlaps stored', async (t) => {
+  const store = await PgIngestStore.open(pgServer.url);
+  t.after(() => store.close());
+  const e = (first: number, last: number, epoch: string, evictedUpTo = 0): Batch => ({ ...batch('pge', first, last, evictedUpTo), epoch });
+  assert.equal((await store.storeBatch(id('pge'), e(1, 900, 'aaaa'))).confirmed, 900);
+  const next = await store.storeBatch(id('pge'), e(1, 400, 'bbbb'));
+  assert.equal(next.inserted, 400, 'not dropped as duplicates of the old epoch');
+  assert.deepEqual(
+    next.epochChange && { previousEpoch: next.epochChange.previousEpoch, previousLastSeq: next.epochChange.previousLastSeq, previousConfirmed: next.epochChange.previousConfirmed },
+    { previousEpoch: 'aaaa', previousLastSeq: 900, previousConfirmed: 900 },
+  );
+  assert.equal((await store.epochChanges('pge')).length, 1);
+  assert.equal(await store.epochOf('pge'), 'bbbb');
+  assert.equal(await store.confirmed('pge'), 400);
+  assert.equal(await store.confirmed('pge', 'aaaa'), 900);
+  assert.equal((await store.storeBatch(id('pge'), e(501, 600, 'bbbb'))).confirmed, 400, 'a hole at 401-500');
+  // 401-450 were stored; the gateway then reports 401-500 evicted (it never got the confirmation).
+  await store.storeBatch(id('pge'), e(401, 450, 'bbbb'));
+  assert.equal((await store.storeBatch(id('pge'), e(401, 500, 'bbbb', 500))).confirmed, 600);
+  assert.deepEqual(await store.gaps('pge'), []);
+  assert.deepEqual(await store.gaps('pge', 'aaaa'), []);
+  const db = new pg.Client(pgServer.url);
+  await db.connect();
+  t.after(() => db.end());
+  const evicted = await db.query<{ first: string; last: string }>("SELECT first, last FROM kedge_evicted WHERE gateway = 'pge' ORDER BY first");
+  assert.deepEqual(evicted.rows.map((r) => [Number(r.first), Number(r.last)]), [[451, 500]]);
+});
+
+test('PostgreSQL store: a database written before epochs is migrated; its data becomes epoch "" and stays accounted', async (t) => {
+  const admin = new pg.Client(pgServer.url);
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS kedge_before_epochs');
+  await admin.query('CREATE DATABASE kedge_before_epochs');
+  await admin.end();
+  const url = pgServer.url.replace(/\/postgres$/, '/kedge_before_epochs');
+  const old = new pg.Client(url);
+  await old.connect();
+  await old.query(`CREATE TABLE kedge_readings (gateway TEXT NOT NULL, seq BIGINT NOT NULL, point TEXT NOT NULL, ts TIMESTAMPTZ NOT NULL,
+      num DOUBLE PRECISION, txt TEXT, bool BOOLEAN, quality TEXT NOT NULL, received_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (gateway, seq));
+    CREATE TABLE kedge_evicted (gateway TEXT NOT NULL, first BIGINT NOT NULL, last BIGINT NOT NULL, PRIMARY KEY (gateway, first, last));
+    CREATE TABLE kedge_gateways (gateway TEXT PRIMARY KEY, region TEXT NOT NULL, municipality TEXT NOT NULL, status TEXT, status_json JSONB,
+      status_at TIMESTAMPTZ, last_seen TIMESTAMPTZ, max_seq BIGINT NOT NULL DEFAULT 0, readings BIGINT NOT NULL DEFAULT 0, duplicates BIGINT NOT NULL DEFAULT 0);
+    INSERT INTO kedge_gateways (gateway, region, municipality, max_seq, readings) VALUES ('old1', 'kuzbass', 'kemerovo', 12, 10);
+    INSERT INTO kedge_evicted VALUES ('old1', 1, 2);
+    INSERT INTO kedge_readings (gateway, seq, point, ts, num, quality) SELECT 'old1', s, 'm/p', now(), s, 'good' FROM generate_series(3, 12) s;`);
+  await old.end();
+
+  const store = await PgIngestStore.open(url);
+  t.after(() => store.close());
+  assert.deepEqual(await store.gaps('old1'), [], 'the old data is whole: 1-2 evicted, 3-12 stored');
+  assert.equal(await store.confirmed('old1', ''), 12, 'coverage is built from what the old store holds');
+  // The gateway continues its old log (no epoch, the legacy epoch ''): confirmed from where it is.
+  const legacy = await store.storeBatch(id('old1'), { ...batch('old1', 13, 14) });
+  assert.equal(legacy.confirmed, 14);
+  assert.equal(legacy.epochChange, undefined);
+  const r = await store.storeBatch(id('old1'), { ...batch('old1', 1, 5), epoch: 'new0' });
+  assert.equal(r.inserted, 5, 'a new epoch restarting at 1 is new data');
+  assert.equal(r.epochChange?.previousLastSeq, 14);
+  assert.deepEqual(await store.gaps('old1', ''), []);
+  assert.deepEqual(await store.counts('old1'), { readings: 17, distinct: 17, duplicates: 0, maxSeq: 5 });
 });
 
 test('two ingest processes on an MQTT 5 shared subscription split 50 gateways without loss or duplicates', async (t) => {

@@ -2,8 +2,9 @@ import pg from 'pg';
 import type { Batch } from '../codec/index.ts';
 import type { SeqRange, Value } from '../model.ts';
 import type { GatewayIdentity } from '../topics.ts';
-import type { IngestSink, StoreResult } from './sink.ts';
+import type { EpochChange, IngestSink, StoreResult } from './sink.ts';
 import { subtractRanges } from './store.ts';
+import { rebuildCoveredSql } from './covered-rebuild.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS kedge_readings (
@@ -37,6 +38,44 @@ CREATE TABLE IF NOT EXISTS kedge_gateways (
   readings BIGINT NOT NULL DEFAULT 0,
   duplicates BIGINT NOT NULL DEFAULT 0
 );
+-- Log epochs (see store.ts): stores of the time before them get epoch '' and the new keys.
+ALTER TABLE kedge_readings ADD COLUMN IF NOT EXISTS epoch TEXT NOT NULL DEFAULT '';
+ALTER TABLE kedge_evicted ADD COLUMN IF NOT EXISTS epoch TEXT NOT NULL DEFAULT '';
+ALTER TABLE kedge_gateways ADD COLUMN IF NOT EXISTS epoch TEXT NOT NULL DEFAULT '';
+-- The last birth (point metadata) survives the offline status that follows it.
+ALTER TABLE kedge_gateways ADD COLUMN IF NOT EXISTS birth_json JSONB;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.key_column_usage WHERE table_name = 'kedge_readings' AND constraint_name = 'kedge_readings_pkey' AND column_name = 'epoch') THEN
+    ALTER TABLE kedge_readings DROP CONSTRAINT kedge_readings_pkey, ADD CONSTRAINT kedge_readings_pkey PRIMARY KEY (gateway, epoch, seq);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.key_column_usage WHERE table_name = 'kedge_evicted' AND constraint_name = 'kedge_evicted_pkey' AND column_name = 'epoch') THEN
+    ALTER TABLE kedge_evicted DROP CONSTRAINT kedge_evicted_pkey, ADD CONSTRAINT kedge_evicted_pkey PRIMARY KEY (gateway, epoch, first, last);
+  END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS kedge_epochs (
+  gateway TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  first_seen TIMESTAMPTZ NOT NULL DEFAULT now(),
+  max_seq BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (gateway, epoch)
+);
+INSERT INTO kedge_epochs (gateway, epoch, max_seq) SELECT gateway, epoch, max_seq FROM kedge_gateways WHERE max_seq > 0 ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS kedge_covered (
+  gateway TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  first BIGINT NOT NULL,
+  last BIGINT NOT NULL,
+  PRIMARY KEY (gateway, epoch, first)
+);
+CREATE TABLE IF NOT EXISTS kedge_epoch_changes (
+  id BIGSERIAL PRIMARY KEY,
+  gateway TEXT NOT NULL,
+  previous_epoch TEXT NOT NULL,
+  previous_last_seq BIGINT NOT NULL,
+  previous_confirmed BIGINT NOT NULL,
+  epoch TEXT NOT NULL,
+  at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS kedge_rejected (
   id BIGSERIAL PRIMARY KEY,
   topic TEXT NOT NULL,
@@ -69,7 +108,12 @@ export class PgIngestStore implements IngestSink {
     const client = await pool.connect();
     try {
       await client.query('SELECT pg_advisory_lock(7355608)');
+      const before = await client.query<{ covered: string | null }>("SELECT to_regclass('kedge_covered')::text AS covered");
       await client.query(SCHEMA);
+      // A store from before the covered table: build it from what it holds (stored + evicted).
+      if (before.rows[0]?.covered == null) {
+        await client.query(rebuildCoveredSql({ readings: 'kedge_readings', evicted: 'kedge_evicted', covered: 'kedge_covered' }));
+      }
       await client.query('SELECT pg_advisory_unlock(7355608)');
     } finally {
       client.release();
@@ -87,14 +131,32 @@ export class PgIngestStore implements IngestSink {
         [id.gateway, id.region, id.municipality],
       );
       // Row lock: batches of one gateway handled by two ingest processes serialize here.
-      const prev = await client.query<{ max_seq: string }>('SELECT max_seq FROM kedge_gateways WHERE gateway = $1 FOR UPDATE', [id.gateway]);
-      const previousMax = Number(prev.rows[0]?.max_seq ?? 0);
+      const gw = await client.query<{ epoch: string }>('SELECT epoch FROM kedge_gateways WHERE gateway = $1 FOR UPDATE', [id.gateway]);
+      const current = gw.rows[0]?.epoch ?? '';
+      const epoch = batch.epoch ?? '';
+      const row = await client.query<{ max_seq: string }>('SELECT max_seq FROM kedge_epochs WHERE gateway = $1 AND epoch = $2', [id.gateway, epoch]);
+      let epochChange: EpochChange | undefined;
+      if (row.rows.length === 0) {
+        const prev = await client.query<{ max_seq: string }>('SELECT max_seq FROM kedge_epochs WHERE gateway = $1 AND epoch = $2', [id.gateway, current]);
+        await client.query('INSERT INTO kedge_epochs (gateway, epoch) VALUES ($1, $2)', [id.gateway, epoch]);
+        const prevMax = Number(prev.rows[0]?.max_seq ?? 0);
+        if (prevMax > 0) {
+          const previousConfirmed = await this.confirmedIn(client, id.gateway, current);
+          epochChange = { gateway: id.gateway, previousEpoch: current, previousLastSeq: prevMax, previousConfirmed, epoch, at: Date.now() };
+          await client.query(
+            'INSERT INTO kedge_epoch_changes (gateway, previous_epoch, previous_last_seq, previous_confirmed, epoch) VALUES ($1, $2, $3, $4, $5)',
+            [id.gateway, current, prevMax, previousConfirmed, epoch],
+          );
+        }
+        if (epoch !== current) await client.query('UPDATE kedge_gateways SET epoch = $2, max_seq = 0 WHERE gateway = $1', [id.gateway, epoch]);
+      }
+      const previousMax = Number(row.rows[0]?.max_seq ?? 0);
       const r = batch.readings;
       const cols = r.map((x) => columns(x.value));
       const inserted = await client.query(
-        `INSERT INTO kedge_readings (gateway, seq, point, ts, num, txt, bool, quality)
-         SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[], $7::boolean[], $8::text[])
-         ON CONFLICT (gateway, seq) DO NOTHING`,
+        `INSERT INTO kedge_readings (gateway, epoch, seq, point, ts, num, txt, bool, quality)
+         SELECT $1, $9, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[], $7::boolean[], $8::text[])
+         ON CONFLICT (gateway, epoch, seq) DO NOTHING`,
         [
           id.gateway,
           r.map((x) => x.seq),
@@ -104,18 +166,35 @@ export class PgIngestStore implements IngestSink {
           cols.map((c) => c[1]),
           cols.map((c) => c[2]),
           r.map((x) => x.quality),
+          epoch,
         ],
       );
-      for (const e of batch.evicted) {
-        await client.query('INSERT INTO kedge_evicted (gateway, first, last) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [id.gateway, e.first, e.last]);
+      // As in store.ts: evicted ranges never overlap a stored reading or each other.
+      if (r.length > 0) {
+        const inside = await client.query<{ first: string; last: string }>(
+          'DELETE FROM kedge_evicted WHERE gateway = $1 AND epoch = $2 AND last >= $3 AND first <= $4 RETURNING first, last',
+          [id.gateway, epoch, r[0]!.seq, r[r.length - 1]!.seq],
+        );
+        for (const e of inside.rows) await this.recordEvicted(client, id.gateway, epoch, { first: Number(e.first), last: Number(e.last) });
       }
+      for (const e of batch.evicted) await this.recordEvicted(client, id.gateway, epoch, e);
       const n = inserted.rowCount ?? 0;
-      await client.query(
-        'UPDATE kedge_gateways SET readings = readings + $2, duplicates = duplicates + $3, max_seq = greatest(max_seq, $4) WHERE gateway = $1',
-        [id.gateway, n, r.length - n, batch.last],
+      await client.query('UPDATE kedge_gateways SET readings = readings + $2, duplicates = duplicates + $3 WHERE gateway = $1', [id.gateway, n, r.length - n]);
+      await client.query('UPDATE kedge_gateways SET max_seq = greatest(max_seq, $3) WHERE gateway = $1 AND epoch = $2', [id.gateway, epoch, batch.last]);
+      await client.query('UPDATE kedge_epochs SET max_seq = greatest(max_seq, $3) WHERE gateway = $1 AND epoch = $2', [id.gateway, epoch, batch.last]);
+      // first..last is now all stored or reported evicted: merge it into the covered ranges.
+      // ::bigint: an untyped `$3 - 1` is integer arithmetic and fails from sequence 2^31 on.
+      const touching = await client.query<{ first: string; last: string }>(
+        'DELETE FROM kedge_covered WHERE gateway = $1 AND epoch = $2 AND last >= $3::bigint - 1 AND first <= $4::bigint + 1 RETURNING first, last',
+        [id.gateway, epoch, batch.first, batch.last],
       );
+      const lo = Math.min(batch.first, ...touching.rows.map((x) => Number(x.first)));
+      const hi = Math.max(batch.last, ...touching.rows.map((x) => Number(x.last)));
+      await client.query('INSERT INTO kedge_covered (gateway, epoch, first, last) VALUES ($1, $2, $3, $4)', [id.gateway, epoch, lo, hi]);
+      const confirmed = await this.confirmedIn(client, id.gateway, epoch);
+      // The PUBACK to the broker and the confirmation to the gateway both wait for this commit.
       await client.query('COMMIT');
-      return { inserted: n, duplicates: r.length - n, previousMax };
+      return { inserted: n, duplicates: r.length - n, previousMax, epoch, confirmed, ...(epochChange ? { epochChange } : {}) };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
@@ -124,12 +203,74 @@ export class PgIngestStore implements IngestSink {
     }
   }
 
+  /** A reported evicted range minus the stored readings, merged with the evicted ranges it touches. */
+  private async recordEvicted(client: pg.PoolClient, gateway: string, epoch: string, e: SeqRange): Promise<void> {
+    const stored = await client.query<{ seq: string }>(
+      'SELECT seq FROM kedge_readings WHERE gateway = $1 AND epoch = $2 AND seq BETWEEN $3 AND $4 ORDER BY seq',
+      [gateway, epoch, e.first, e.last],
+    );
+    const parts: SeqRange[] = [];
+    let from = e.first;
+    for (const row of stored.rows) {
+      const seq = Number(row.seq);
+      if (seq > from) parts.push({ first: from, last: seq - 1 });
+      from = seq + 1;
+    }
+    if (from <= e.last) parts.push({ first: from, last: e.last });
+    for (const p of parts) {
+      const touching = await client.query<{ first: string; last: string }>(
+        'DELETE FROM kedge_evicted WHERE gateway = $1 AND epoch = $2 AND last >= $3::bigint - 1 AND first <= $4::bigint + 1 RETURNING first, last',
+        [gateway, epoch, p.first, p.last],
+      );
+      const lo = Math.min(p.first, ...touching.rows.map((x) => Number(x.first)));
+      const hi = Math.max(p.last, ...touching.rows.map((x) => Number(x.last)));
+      await client.query('INSERT INTO kedge_evicted (gateway, epoch, first, last) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [gateway, epoch, lo, hi]);
+    }
+  }
+
+  private async confirmedIn(client: pg.PoolClient | pg.Pool, gateway: string, epoch: string): Promise<number> {
+    const r = await client.query<{ last: string }>('SELECT last FROM kedge_covered WHERE gateway = $1 AND epoch = $2 AND first = 1', [gateway, epoch]);
+    return Number(r.rows[0]?.last ?? 0);
+  }
+
+  async epochOf(gateway: string): Promise<string> {
+    return (await this.pool.query<{ epoch: string }>('SELECT epoch FROM kedge_gateways WHERE gateway = $1', [gateway])).rows[0]?.epoch ?? '';
+  }
+
+  /** Highest sequence n of the epoch (default: the current one) with 1..n all stored or evicted. */
+  async confirmed(gateway: string, epoch?: string): Promise<number> {
+    return this.confirmedIn(this.pool, gateway, epoch ?? (await this.epochOf(gateway)));
+  }
+
+  async epochChanges(gateway: string): Promise<EpochChange[]> {
+    const rows = await this.pool.query(
+      'SELECT previous_epoch, previous_last_seq, previous_confirmed, epoch, at FROM kedge_epoch_changes WHERE gateway = $1 ORDER BY id',
+      [gateway],
+    );
+    return rows.rows.map((r) => ({
+      gateway,
+      previousEpoch: r.previous_epoch as string,
+      previousLastSeq: Number(r.previous_last_seq),
+      previousConfirmed: Number(r.previous_confirmed),
+      epoch: r.epoch as string,
+      at: new Date(r.at as string).getTime(),
+    }));
+  }
+
   async recordStatus(id: GatewayIdentity, status: string, json: string): Promise<void> {
     await this.pool.query(
-      `INSERT INTO kedge_gateways (gateway, region, municipality, status, status_json, status_at) VALUES ($1, $2, $3, $4, $5, now())
-       ON CONFLICT (gateway) DO UPDATE SET status = excluded.status, status_json = excluded.status_json, status_at = now()`,
+      `INSERT INTO kedge_gateways (gateway, region, municipality, status, status_json, status_at, birth_json)
+       VALUES ($1, $2, $3, $4, $5, now(), CASE WHEN $4 = 'online' THEN $5::jsonb END)
+       ON CONFLICT (gateway) DO UPDATE SET status = excluded.status, status_json = excluded.status_json, status_at = now(),
+         birth_json = coalesce(excluded.birth_json, kedge_gateways.birth_json)`,
       [id.gateway, id.region, id.municipality, status, json],
     );
+  }
+
+  /** The gateway's last birth message (its points with unit, type, name), kept while it is offline. */
+  async lastBirth(gateway: string): Promise<Record<string, unknown> | undefined> {
+    const r = await this.pool.query('SELECT birth_json FROM kedge_gateways WHERE gateway = $1', [gateway]);
+    return (r.rows[0]?.birth_json as Record<string, unknown> | null | undefined) ?? undefined;
   }
 
   async reject(topic: string, payload: Buffer, error: string): Promise<void> {
@@ -137,19 +278,23 @@ export class PgIngestStore implements IngestSink {
   }
 
   /** Sequences neither stored nor reported evicted, from 1 to the highest seen: the gap report. */
-  async gaps(gateway: string): Promise<SeqRange[]> {
-    const max = Number((await this.pool.query('SELECT max_seq FROM kedge_gateways WHERE gateway = $1', [gateway])).rows[0]?.max_seq ?? 0);
+  async gaps(gateway: string, epoch?: string): Promise<SeqRange[]> {
+    const ep = epoch ?? (await this.epochOf(gateway));
+    const max = Number(
+      (await this.pool.query('SELECT max_seq FROM kedge_epochs WHERE gateway = $1 AND epoch = $2', [gateway, ep])).rows[0]?.max_seq ?? 0,
+    );
     if (max === 0) return [];
     const holes = await this.pool.query<{ first: string; last: string }>(
       `SELECT prev + 1 AS first, seq - 1 AS last FROM (
-         SELECT seq, coalesce(lag(seq) OVER (ORDER BY seq), 0) AS prev FROM kedge_readings WHERE gateway = $1
-         UNION ALL SELECT $2::bigint + 1, (SELECT coalesce(max(seq), 0) FROM kedge_readings WHERE gateway = $1)
+         SELECT seq, coalesce(lag(seq) OVER (ORDER BY seq), 0) AS prev FROM kedge_readings WHERE gateway = $1 AND epoch = $3
+         UNION ALL SELECT $2::bigint + 1, (SELECT coalesce(max(seq), 0) FROM kedge_readings WHERE gateway = $1 AND epoch = $3)
        ) s WHERE seq > prev + 1`,
-      [gateway, max],
+      [gateway, max, ep],
     );
-    const evicted = await this.pool.query<{ first: string; last: string }>('SELECT first, last FROM kedge_evicted WHERE gateway = $1 ORDER BY first', [
-      gateway,
-    ]);
+    const evicted = await this.pool.query<{ first: string; last: string }>(
+      'SELECT first, last FROM kedge_evicted WHERE gateway = $1 AND epoch = $2 ORDER BY first',
+      [gateway, ep],
+    );
     const ranges = holes.rows.map((h) => ({ first: Number(h.first), last: Number(h.last) })).sort((a, b) => a.first - b.first);
     return subtractRanges(ranges, evicted.rows.map((e) => ({ first: Number(e.first), last: Number(e.last) })));
   }

@@ -17,7 +17,7 @@ export function formatSummary(
     const gaps = store.gaps(g.gateway);
     const missing = gaps.reduce((n, r) => n + r.last - r.first + 1, 0);
     lines.push(
-      `  ${g.region}/${g.municipality}/${g.gateway} [${g.status ?? 'unknown'}] seq<=${g.maxSeq} readings=${g.readings} evicted=${g.evicted} missing=${missing}` +
+      `  ${g.region}/${g.municipality}/${g.gateway} [${g.status ?? 'unknown'}]${g.epoch ? ` epoch=${g.epoch}${g.epochs > 1 ? ` (${g.epochs} epochs)` : ''}` : ''} seq<=${g.maxSeq} confirmed=${g.confirmed} readings=${g.readings} evicted=${g.evicted} missing=${missing}` +
         (gaps.length ? ` gaps=${gaps.slice(0, 5).map((r) => `${r.first}-${r.last}`).join(',')}` : ''),
     );
     for (const r of store.latest(g.gateway)) {

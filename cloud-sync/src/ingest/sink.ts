@@ -4,8 +4,29 @@ import type { GatewayIdentity } from '../topics.ts';
 export interface StoreResult {
   inserted: number;
   duplicates: number;
-  /** Highest sequence stored for this gateway before the batch. */
+  /** Highest sequence stored for this gateway (in the batch's epoch) before the batch. */
   previousMax: number;
+  /** The batch's log epoch ('' for gateways older than epochs). */
+  epoch: string;
+  /**
+   * Highest sequence n of the epoch with 1..n all stored or reported evicted, after this
+   * batch was committed durably: what the ingest confirms to the gateway.
+   */
+  confirmed: number;
+  /** Set when this batch is the first of a new epoch of a gateway that had data in another one. */
+  epochChange?: EpochChange;
+}
+
+/** A gateway's log was recreated (damaged, lost): the center says what it held of the old one. */
+export interface EpochChange {
+  gateway: string;
+  previousEpoch: string;
+  /** Highest sequence of the old epoch the center has seen. */
+  previousLastSeq: number;
+  /** Highest sequence of the old epoch held without a hole. */
+  previousConfirmed: number;
+  epoch: string;
+  at: number;
 }
 
 /**
@@ -17,4 +38,6 @@ export interface IngestSink {
   recordStatus(id: GatewayIdentity, status: string, json: string): void | Promise<void>;
   /** Keeps what could not be decoded, with the reason, so nothing is lost on the way in. */
   reject(topic: string, payload: Buffer, error: string): void | Promise<void>;
+  /** Highest sequence n of the gateway's epoch with 1..n stored or evicted (told to a gateway that comes online). */
+  confirmed?(gateway: string, epoch: string): number | Promise<number>;
 }

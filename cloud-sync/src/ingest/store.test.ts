@@ -39,8 +39,8 @@ function batch(gateway: string, first: number, last: number, evictedUpTo?: numbe
 test('storing the same batch twice keeps one copy and counts the second as duplicates', (t) => {
   const store = memoryStore(t);
   const b = batch('gw1', 1, 10);
-  assert.deepEqual(store.storeBatch(idOf('gw1'), b, T0), { inserted: 10, duplicates: 0, previousMax: 0 });
-  assert.deepEqual(store.storeBatch(idOf('gw1'), b, T0 + 1), { inserted: 0, duplicates: 10, previousMax: 10 });
+  assert.deepEqual(store.storeBatch(idOf('gw1'), b, T0), { inserted: 10, duplicates: 0, previousMax: 0, epoch: '', confirmed: 10 });
+  assert.deepEqual(store.storeBatch(idOf('gw1'), b, T0 + 1), { inserted: 0, duplicates: 10, previousMax: 10, epoch: '', confirmed: 10 });
   assert.deepEqual(
     store.sequences('gw1'),
     Array.from({ length: 10 }, (_, i) => i + 1),
@@ -54,7 +54,7 @@ test('storing the same batch twice keeps one copy and counts the second as dupli
 test('a batch overlapping one already stored inserts only the new part', (t) => {
   const store = memoryStore(t);
   store.storeBatch(idOf('gw1'), batch('gw1', 1, 10));
-  assert.deepEqual(store.storeBatch(idOf('gw1'), batch('gw1', 6, 15)), { inserted: 5, duplicates: 5, previousMax: 10 });
+  assert.deepEqual(store.storeBatch(idOf('gw1'), batch('gw1', 6, 15)), { inserted: 5, duplicates: 5, previousMax: 10, epoch: '', confirmed: 15 });
   assert.equal(store.sequences('gw1').length, 15);
 });
 
@@ -117,13 +117,24 @@ test('a gap before a batch that carries only evicted ranges is still a gap', (t)
   assert.deepEqual(store.gaps('gw1'), [{ first: 6, last: 10 }]);
 });
 
-test('a batch resent after a lost PUBACK may report its evicted range grown: the larger range counts, no gap', (t) => {
+test('a batch resent after a lost acknowledgement may report its evicted range grown over stored readings: those stay stored, no gap, no overlap', (t) => {
   const store = memoryStore(t);
-  store.storeBatch(idOf('gw1'), batch('gw1', 1, 20, 10)); // stored, but the gateway never got the PUBACK
+  store.storeBatch(idOf('gw1'), batch('gw1', 1, 20, 10)); // stored, but the gateway never got the acknowledgement
   store.storeBatch(idOf('gw1'), batch('gw1', 1, 40, 30)); // resent from its cursor: 1-30 evicted by now
   assert.deepEqual(store.gaps('gw1'), []);
-  assert.deepEqual(store.evictedRanges('gw1'), [{ first: 1, last: 30 }]);
-  assert.equal(store.summaries()[0]!.evicted, 30);
+  assert.deepEqual(store.evictedRanges('gw1'), [{ first: 1, last: 10 }, { first: 21, last: 30 }]);
+  assert.deepEqual(store.sequences('gw1').slice(0, 10), [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+  assert.equal(store.summaries()[0]!.evicted, 20);
+  assert.equal(store.confirmed('gw1'), 40);
+});
+
+test('a reading that arrives inside a range recorded evicted splits the range: every sequence is one or the other', (t) => {
+  const store = memoryStore(t);
+  store.storeBatch(idOf('gw1'), batch('gw1', 1, 30, 30)); // 1-30 reported evicted
+  store.storeBatch(idOf('gw1'), batch('gw1', 12, 14)); // a late batch of real readings inside it
+  assert.deepEqual(store.evictedRanges('gw1'), [{ first: 1, last: 11 }, { first: 15, last: 30 }]);
+  assert.deepEqual(store.sequences('gw1'), [12, 13, 14]);
+  assert.deepEqual(store.gaps('gw1'), []);
 });
 
 test('a gateway whose only batch was all evicted has no gap; one whose batch was all lost before it has', (t) => {
@@ -154,7 +165,10 @@ test('gateway summaries count readings, duplicates, the highest sequence, evicte
       status: 'online',
       statusAt: T0 + 6,
       lastSeen: T0 + 4,
+      epoch: '',
+      epochs: 1,
       maxSeq: 50,
+      confirmed: 50,
       readings: 10 + 15 + 6,
       duplicates: 10,
       evicted: 15 + 4,
@@ -166,7 +180,10 @@ test('gateway summaries count readings, duplicates, the highest sequence, evicte
       status: null,
       statusAt: null,
       lastSeen: T0 + 5,
+      epoch: '',
+      epochs: 1,
       maxSeq: 3,
+      confirmed: 3,
       readings: 3,
       duplicates: 0,
       evicted: 0,
@@ -178,7 +195,10 @@ test('gateway summaries count readings, duplicates, the highest sequence, evicte
       status: 'offline',
       statusAt: T0 + 7,
       lastSeen: null,
+      epoch: '',
+      epochs: 0,
       maxSeq: 0,
+      confirmed: 0,
       readings: 0,
       duplicates: 0,
       evicted: 0,

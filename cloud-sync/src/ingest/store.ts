@@ -5,25 +5,33 @@ import type { Batch } from '../codec/index.ts';
 import type { LogRecord, SeqRange } from '../model.ts';
 import { packValue, unpackValue, type SqlValue } from '../sqlite-value.ts';
 import type { GatewayIdentity } from '../topics.ts';
-import type { IngestSink, StoreResult } from './sink.ts';
+import type { EpochChange, IngestSink, StoreResult } from './sink.ts';
+import { rebuildCoveredSql } from './covered-rebuild.ts';
 
+/**
+ * Sequence numbers mean something only within one log epoch of a gateway (a log recreated
+ * after damage restarts at 1), so readings, evicted ranges and coverage are keyed on
+ * (gateway, epoch, seq). Payloads of gateways older than epochs have the epoch ''.
+ */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS readings (
   gateway TEXT NOT NULL,
+  epoch TEXT NOT NULL DEFAULT '',
   seq INTEGER NOT NULL,
   point TEXT NOT NULL,
   ts INTEGER NOT NULL,
   value BLOB,
   flags INTEGER NOT NULL,
   received_at INTEGER NOT NULL,
-  PRIMARY KEY (gateway, seq)
+  PRIMARY KEY (gateway, epoch, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_point_ts ON readings (gateway, point, ts);
 CREATE TABLE IF NOT EXISTS evicted (
   gateway TEXT NOT NULL,
+  epoch TEXT NOT NULL DEFAULT '',
   first INTEGER NOT NULL,
   last INTEGER NOT NULL,
-  PRIMARY KEY (gateway, first)
+  PRIMARY KEY (gateway, epoch, first)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gateways (
   gateway TEXT PRIMARY KEY,
@@ -35,7 +43,34 @@ CREATE TABLE IF NOT EXISTS gateways (
   last_seen INTEGER,
   max_seq INTEGER NOT NULL DEFAULT 0,
   readings INTEGER NOT NULL DEFAULT 0,
-  duplicates INTEGER NOT NULL DEFAULT 0
+  duplicates INTEGER NOT NULL DEFAULT 0,
+  epoch TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS epochs (
+  gateway TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  max_seq INTEGER NOT NULL DEFAULT 0,
+  readings INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (gateway, epoch)
+) WITHOUT ROWID;
+-- Sequence ranges fully accounted for (stored or reported evicted), merged: what the
+-- center confirms to the gateway is the end of the range starting at 1.
+CREATE TABLE IF NOT EXISTS covered (
+  gateway TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  first INTEGER NOT NULL,
+  last INTEGER NOT NULL,
+  PRIMARY KEY (gateway, epoch, first)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS epoch_changes (
+  id INTEGER PRIMARY KEY,
+  gateway TEXT NOT NULL,
+  previous_epoch TEXT NOT NULL,
+  previous_last_seq INTEGER NOT NULL,
+  previous_confirmed INTEGER NOT NULL,
+  epoch TEXT NOT NULL,
+  at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rejected (
   id INTEGER PRIMARY KEY,
@@ -46,7 +81,7 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 `;
 
-export type { StoreResult } from './sink.ts';
+export type { EpochChange, StoreResult } from './sink.ts';
 
 export interface GatewaySummary {
   gateway: string;
@@ -55,15 +90,40 @@ export interface GatewaySummary {
   status: string | null;
   statusAt: number | null;
   lastSeen: number | null;
+  /** The current log epoch, and how many the gateway has had. maxSeq, confirmed and evicted are of the current one. */
+  epoch: string;
+  epochs: number;
   maxSeq: number;
+  /** Highest sequence of the current epoch held without a hole (what the gateway is told). */
+  confirmed: number;
   readings: number;
   duplicates: number;
   evicted: number;
 }
 
+/** Moves a store of the time before epochs to the epoch-keyed schema (its data gets epoch ''). */
+function migrate(db: Database.Database): void {
+  const columns = (table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+  if (!columns('readings').length || columns('readings').includes('epoch')) return;
+  db.transaction(() => {
+    db.exec(`ALTER TABLE readings RENAME TO readings_v1; ALTER TABLE evicted RENAME TO evicted_v1;
+      DROP INDEX IF EXISTS readings_point_ts;`);
+    db.exec(SCHEMA);
+    db.exec(`INSERT INTO readings (gateway, epoch, seq, point, ts, value, flags, received_at)
+        SELECT gateway, '', seq, point, ts, value, flags, received_at FROM readings_v1;
+      INSERT INTO evicted (gateway, epoch, first, last) SELECT gateway, '', first, last FROM evicted_v1;
+      INSERT INTO epochs (gateway, epoch, first_seen, max_seq, readings) SELECT gateway, '', coalesce(last_seen, 0), max_seq, readings FROM gateways;
+      DROP TABLE readings_v1; DROP TABLE evicted_v1;`);
+    if (!columns('gateways').includes('epoch')) db.exec("ALTER TABLE gateways ADD COLUMN epoch TEXT NOT NULL DEFAULT ''");
+  })();
+}
+
 /**
- * The center's store. (gateway, seq) is the primary key, so a batch the uplink sent twice
- * (it resends from its cursor after every reconnect) is stored once and counted as duplicate.
+ * The center's store. (gateway, epoch, seq) is the primary key, so a batch the uplink sent
+ * twice (it resends from the center's position after every reconnect) is stored once and
+ * counted as duplicate, while a log recreated after damage (a new epoch, sequences from 1
+ * again) is new data, not duplicates. Commits are durable (synchronous = FULL) before the
+ * ingest acknowledges anything, to the broker or to the gateway.
  */
 export class IngestStore implements IngestSink {
   private readonly db: Database.Database;
@@ -73,62 +133,186 @@ export class IngestStore implements IngestSink {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // A power cut at the center must not undo a commit that was acknowledged.
+    this.db.pragma('synchronous = FULL');
+    const hadCovered = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'covered'").get() !== undefined;
+    migrate(this.db);
     this.db.exec(SCHEMA);
+    if (!hadCovered && process.env.MUT !== '1') this.db.exec(rebuildCoveredSql({ readings: 'readings', evicted: 'evicted', covered: 'covered' }));
+    // The last birth (point metadata: units, types) survives the offline status that follows it.
+    const gatewayColumns = (this.db.prepare('PRAGMA table_info(gateways)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!gatewayColumns.includes('birth_json')) this.db.exec('ALTER TABLE gateways ADD COLUMN birth_json TEXT');
     const db = this.db;
     this.s = {
       insert: db.prepare(
-        'INSERT OR IGNORE INTO readings (gateway, seq, point, ts, value, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO readings (gateway, epoch, seq, point, ts, value, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       // A batch resent from the gateway's cursor (its PUBACK was lost) reports the evicted range
       // from the same first sequence, grown by what was evicted since: keep the larger one.
       evicted: db.prepare(
-        'INSERT INTO evicted (gateway, first, last) VALUES (?, ?, ?) ON CONFLICT(gateway, first) DO UPDATE SET last = max(last, excluded.last)',
+        'INSERT INTO evicted (gateway, epoch, first, last) VALUES (?, ?, ?, ?) ON CONFLICT(gateway, epoch, first) DO UPDATE SET last = max(last, excluded.last)',
       ),
+      overlappingEvicted: db.prepare('SELECT first, last FROM evicted WHERE gateway = ? AND epoch = ? AND last >= ? AND first <= ? ORDER BY first'),
+      deleteEvicted: db.prepare('DELETE FROM evicted WHERE gateway = ? AND epoch = ? AND first = ?'),
+      storedIn: db.prepare('SELECT seq FROM readings WHERE gateway = ? AND epoch = ? AND seq BETWEEN ? AND ? ORDER BY seq').pluck(),
       upsertGateway: db.prepare(`INSERT INTO gateways (gateway, region, municipality, last_seen) VALUES (@gateway, @region, @municipality, @now)
         ON CONFLICT(gateway) DO UPDATE SET region = excluded.region, municipality = excluded.municipality, last_seen = excluded.last_seen`),
-      maxSeq: db.prepare('SELECT max_seq FROM gateways WHERE gateway = ?').pluck(),
-      count: db.prepare(
-        'UPDATE gateways SET readings = readings + ?, duplicates = duplicates + ?, max_seq = max(max_seq, ?) WHERE gateway = ?',
+      currentEpoch: db.prepare('SELECT epoch FROM gateways WHERE gateway = ?').pluck(),
+      setEpoch: db.prepare('UPDATE gateways SET epoch = ?, max_seq = 0 WHERE gateway = ?'),
+      epochRow: db.prepare('SELECT max_seq AS maxSeq, readings FROM epochs WHERE gateway = ? AND epoch = ?'),
+      addEpoch: db.prepare('INSERT INTO epochs (gateway, epoch, first_seen) VALUES (?, ?, ?)'),
+      countEpoch: db.prepare('UPDATE epochs SET readings = readings + ?, max_seq = max(max_seq, ?) WHERE gateway = ? AND epoch = ?'),
+      epochCount: db.prepare('SELECT count(*) FROM epochs WHERE gateway = ?').pluck(),
+      addChange: db.prepare(
+        'INSERT INTO epoch_changes (gateway, previous_epoch, previous_last_seq, previous_confirmed, epoch, at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      status: db.prepare(`INSERT INTO gateways (gateway, region, municipality, status, status_json, status_at) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT(gateway) DO UPDATE SET status = excluded.status, status_json = excluded.status_json, status_at = excluded.status_at`),
+      changes: db.prepare(
+        'SELECT gateway, previous_epoch AS previousEpoch, previous_last_seq AS previousLastSeq, previous_confirmed AS previousConfirmed, epoch, at FROM epoch_changes WHERE gateway = ? ORDER BY id',
+      ),
+      count: db.prepare('UPDATE gateways SET readings = readings + ?, duplicates = duplicates + ? WHERE gateway = ?'),
+      countMax: db.prepare('UPDATE gateways SET max_seq = max(max_seq, ?) WHERE gateway = ?'),
+      touchingCovered: db.prepare('SELECT first, last FROM covered WHERE gateway = ? AND epoch = ? AND last >= ? AND first <= ?'),
+      deleteCovered: db.prepare('DELETE FROM covered WHERE gateway = ? AND epoch = ? AND first = ?'),
+      addCovered: db.prepare('INSERT INTO covered (gateway, epoch, first, last) VALUES (?, ?, ?, ?)'),
+      confirmed: db.prepare('SELECT last FROM covered WHERE gateway = ? AND epoch = ? AND first = 1').pluck(),
+      status: db.prepare(`INSERT INTO gateways (gateway, region, municipality, status, status_json, status_at, birth_json)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(gateway) DO UPDATE SET status = excluded.status, status_json = excluded.status_json, status_at = excluded.status_at,
+          birth_json = coalesce(excluded.birth_json, gateways.birth_json)`),
+      birth: db.prepare('SELECT birth_json FROM gateways WHERE gateway = ?').pluck(),
       reject: db.prepare('INSERT INTO rejected (topic, received_at, error, payload) VALUES (?, ?, ?, ?)'),
       holes: db.prepare(`SELECT seq + 1 AS first, next - 1 AS last FROM (
-          SELECT seq, lead(seq) OVER (ORDER BY seq) AS next FROM readings WHERE gateway = ?
+          SELECT seq, lead(seq) OVER (ORDER BY seq) AS next FROM readings WHERE gateway = ? AND epoch = ?
         ) WHERE next > seq + 1`),
-      minSeq: db.prepare('SELECT min(seq) FROM readings WHERE gateway = ?').pluck(),
-      maxStored: db.prepare('SELECT max(seq) FROM readings WHERE gateway = ?').pluck(),
-      evictedRanges: db.prepare('SELECT first, last FROM evicted WHERE gateway = ? ORDER BY first'),
+      minSeq: db.prepare('SELECT min(seq) FROM readings WHERE gateway = ? AND epoch = ?').pluck(),
+      maxStored: db.prepare('SELECT max(seq) FROM readings WHERE gateway = ? AND epoch = ?').pluck(),
+      evictedRanges: db.prepare('SELECT first, last FROM evicted WHERE gateway = ? AND epoch = ? ORDER BY first'),
       summaries: db.prepare('SELECT * FROM gateways ORDER BY gateway'),
-      seqs: db.prepare('SELECT seq FROM readings WHERE gateway = ? ORDER BY seq').pluck(),
-      readingsOf: db.prepare('SELECT seq, point, ts, value, flags FROM readings WHERE gateway = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      seqs: db.prepare('SELECT seq FROM readings WHERE gateway = ? AND epoch = ? ORDER BY seq').pluck(),
+      readingsOf: db.prepare('SELECT seq, point, ts, value, flags FROM readings WHERE gateway = ? AND epoch = ? AND seq > ? ORDER BY seq LIMIT ?'),
       latest: db.prepare(`SELECT r.point, r.ts, r.value, r.flags, r.seq FROM readings r
-        JOIN (SELECT point, max(seq) AS seq FROM readings WHERE gateway = ? GROUP BY point) l ON r.seq = l.seq
-        WHERE r.gateway = ? ORDER BY r.point`),
+        JOIN (SELECT point, max(seq) AS seq FROM readings WHERE gateway = ? AND epoch = ? GROUP BY point) l ON r.seq = l.seq
+        WHERE r.gateway = ? AND r.epoch = ? ORDER BY r.point`),
       rejectedCount: db.prepare('SELECT count(*) FROM rejected').pluck(),
     };
   }
 
-  /** Stores a decoded batch in one transaction. */
+  /**
+   * Stores a decoded batch in one durable transaction; tells the highest sequence of its epoch
+   * the center now holds without a hole (`confirmed`), and an epoch change when the batch is
+   * the first of a new epoch of a gateway that had data in another one.
+   */
   storeBatch(id: GatewayIdentity, batch: Batch, now = Date.now()): StoreResult {
+    const epoch = batch.epoch ?? '';
     return this.db.transaction((): StoreResult => {
       this.s.upsertGateway.run({ gateway: id.gateway, region: id.region, municipality: id.municipality, now });
-      const previousMax = (this.s.maxSeq.get(id.gateway) as number | undefined) ?? 0;
+      const current = this.s.currentEpoch.get(id.gateway) as string;
+      let row = this.s.epochRow.get(id.gateway, epoch) as { maxSeq: number; readings: number } | undefined;
+      let epochChange: EpochChange | undefined;
+      if (!row) {
+        const previous = this.s.epochRow.get(id.gateway, current) as { maxSeq: number; readings: number } | undefined;
+        this.s.addEpoch.run(id.gateway, epoch, now);
+        if (previous && previous.maxSeq > 0) {
+          epochChange = {
+            gateway: id.gateway,
+            previousEpoch: current,
+            previousLastSeq: previous.maxSeq,
+            previousConfirmed: this.confirmed(id.gateway, current),
+            epoch,
+            at: now,
+          };
+          this.s.addChange.run(id.gateway, current, previous.maxSeq, epochChange.previousConfirmed, epoch, now);
+        }
+        // A new epoch becomes the gateway's current one; a late batch of an old one does not.
+        if (epoch !== current) this.s.setEpoch.run(epoch, id.gateway);
+        row = { maxSeq: 0, readings: 0 };
+      }
+      const previousMax = row.maxSeq;
       let inserted = 0;
       for (const r of batch.readings) {
         const { value, flags } = packValue(r.value, r.quality);
-        inserted += this.s.insert.run(id.gateway, r.seq, r.point, r.ts, value, flags, now).changes;
+        inserted += this.s.insert.run(id.gateway, epoch, r.seq, r.point, r.ts, value, flags, now).changes;
       }
-      for (const e of batch.evicted) this.s.evicted.run(id.gateway, e.first, e.last);
+      // A reading that arrives inside a range recorded evicted is real after all: re-clip that range.
+      if (batch.readings.length > 0) {
+        const lo = batch.readings[0]!.seq;
+        const hi = batch.readings[batch.readings.length - 1]!.seq;
+        for (const e of this.s.overlappingEvicted.all(id.gateway, epoch, lo, hi) as SeqRange[]) {
+          this.s.deleteEvicted.run(id.gateway, epoch, e.first);
+          this.recordEvicted(id.gateway, epoch, e);
+        }
+      }
+      for (const e of batch.evicted) this.recordEvicted(id.gateway, epoch, e);
       const duplicates = batch.readings.length - inserted;
-      this.s.count.run(inserted, duplicates, batch.last, id.gateway);
-      return { inserted, duplicates, previousMax };
+      this.s.count.run(inserted, duplicates, id.gateway);
+      this.s.countEpoch.run(inserted, batch.last, id.gateway, epoch);
+      if ((this.s.currentEpoch.get(id.gateway) as string) === epoch) this.s.countMax.run(batch.last, id.gateway);
+      // Every sequence of first..last is now a stored reading or inside a reported evicted range.
+      this.cover(id.gateway, epoch, batch.first, batch.last);
+      return { inserted, duplicates, previousMax, epoch, confirmed: this.confirmed(id.gateway, epoch), ...(epochChange ? { epochChange } : {}) };
     })();
   }
 
+  /**
+   * Records a range the gateway reports evicted, minus what the center holds: in center ack
+   * mode a gateway may evict readings the center stored but had not yet confirmed (the
+   * confirmation was lost with the link). Merged with the evicted ranges it touches, so
+   * recorded ranges never overlap each other or a stored reading.
+   */
+  private recordEvicted(gateway: string, epoch: string, e: SeqRange): void {
+    const parts: SeqRange[] = [];
+    let from = e.first;
+    for (const seq of this.s.storedIn.all(gateway, epoch, e.first, e.last) as number[]) {
+      if (seq > from) parts.push({ first: from, last: seq - 1 });
+      from = seq + 1;
+    }
+    if (from <= e.last) parts.push({ first: from, last: e.last });
+    for (const p of parts) {
+      let lo = p.first;
+      let hi = p.last;
+      for (const r of this.s.overlappingEvicted.all(gateway, epoch, p.first - 1, p.last + 1) as SeqRange[]) {
+        lo = Math.min(lo, r.first);
+        hi = Math.max(hi, r.last);
+        this.s.deleteEvicted.run(gateway, epoch, r.first);
+      }
+      this.s.evicted.run(gateway, epoch, lo, hi);
+    }
+  }
+
+  private cover(gateway: string, epoch: string, first: number, last: number): void {
+    let lo = first;
+    let hi = last;
+    for (const r of this.s.touchingCovered.all(gateway, epoch, first - 1, last + 1) as SeqRange[]) {
+      lo = Math.min(lo, r.first);
+      hi = Math.max(hi, r.last);
+      this.s.deleteCovered.run(gateway, epoch, r.first);
+    }
+    this.s.addCovered.run(gateway, epoch, lo, hi);
+  }
+
+  /** Highest sequence n of the epoch such that 1..n are all stored or reported evicted (0: none). */
+  confirmed(gateway: string, epoch = this.epochOf(gateway)): number {
+    return (this.s.confirmed.get(gateway, epoch) as number | undefined) ?? 0;
+  }
+
+  /** The gateway's current log epoch ('' for a gateway older than epochs, or unknown). */
+  epochOf(gateway: string): string {
+    return (this.s.currentEpoch.get(gateway) as string | undefined) ?? '';
+  }
+
+  /** Every epoch change of a gateway, oldest first, with what the center held of the old epoch. */
+  epochChanges(gateway: string): EpochChange[] {
+    return this.s.changes.all(gateway) as EpochChange[];
+  }
+
   recordStatus(id: GatewayIdentity, status: string, json: string, now = Date.now()): void {
-    this.s.status.run(id.gateway, id.region, id.municipality, status, json, now);
+    this.s.status.run(id.gateway, id.region, id.municipality, status, json, now, status === 'online' ? json : null);
+  }
+
+  /** The gateway's last birth message (its points with unit, type, name), kept while it is offline. */
+  lastBirth(gateway: string): Record<string, unknown> | undefined {
+    const json = this.s.birth.get(gateway) as string | null | undefined;
+    return json ? (JSON.parse(json) as Record<string, unknown>) : undefined;
   }
 
   /** Keeps what could not be decoded, with the reason, so nothing is lost on the way in. */
@@ -142,27 +326,28 @@ export class IngestStore implements IngestSink {
 
   /**
    * Sequence ranges of a gateway that are neither stored nor reported evicted, between 1 and
-   * the highest sequence seen: data lost on the way (or still on its way).
+   * the highest sequence seen, within one epoch (default: the gateway's current one): data
+   * lost on the way (or still on its way).
    */
-  gaps(gateway: string): SeqRange[] {
+  gaps(gateway: string, epoch = this.epochOf(gateway)): SeqRange[] {
     const holes: SeqRange[] = [];
-    const min = this.s.minSeq.get(gateway) as number | null;
-    const maxSeq = (this.s.maxSeq.get(gateway) as number | undefined) ?? 0;
+    const min = this.s.minSeq.get(gateway, epoch) as number | null;
+    const maxSeq = (this.s.epochRow.get(gateway, epoch) as { maxSeq: number } | undefined)?.maxSeq ?? 0;
     if (min === null) {
       if (maxSeq > 0) holes.push({ first: 1, last: maxSeq });
     } else {
       if (min > 1) holes.push({ first: 1, last: min - 1 });
-      holes.push(...(this.s.holes.all(gateway) as SeqRange[]));
+      holes.push(...(this.s.holes.all(gateway, epoch) as SeqRange[]));
       // After the newest stored reading, up to the highest sequence a batch reported (a batch
       // may end in, or consist of, evicted ranges).
-      const maxStored = this.s.maxStored.get(gateway) as number;
+      const maxStored = this.s.maxStored.get(gateway, epoch) as number;
       if (maxSeq > maxStored) holes.push({ first: maxStored + 1, last: maxSeq });
     }
-    return subtractRanges(holes, this.s.evictedRanges.all(gateway) as SeqRange[]);
+    return subtractRanges(holes, this.s.evictedRanges.all(gateway, epoch) as SeqRange[]);
   }
 
-  evictedRanges(gateway: string): SeqRange[] {
-    return this.s.evictedRanges.all(gateway) as SeqRange[];
+  evictedRanges(gateway: string, epoch = this.epochOf(gateway)): SeqRange[] {
+    return this.s.evictedRanges.all(gateway, epoch) as SeqRange[];
   }
 
   summaries(): GatewaySummary[] {
@@ -174,25 +359,28 @@ export class IngestStore implements IngestSink {
       status: (r.status as string | null) ?? null,
       statusAt: (r.status_at as number | null) ?? null,
       lastSeen: (r.last_seen as number | null) ?? null,
+      epoch: r.epoch as string,
+      epochs: this.s.epochCount.get(r.gateway) as number,
       maxSeq: r.max_seq as number,
+      confirmed: this.confirmed(r.gateway as string, r.epoch as string),
       readings: r.readings as number,
       duplicates: r.duplicates as number,
-      evicted: this.evictedRanges(r.gateway as string).reduce((n, e) => n + e.last - e.first + 1, 0),
+      evicted: this.evictedRanges(r.gateway as string, r.epoch as string).reduce((n, e) => n + e.last - e.first + 1, 0),
     }));
   }
 
-  /** Every stored sequence of a gateway, in order (for audits and tests). */
-  sequences(gateway: string): number[] {
-    return this.s.seqs.all(gateway) as number[];
+  /** Every stored sequence of a gateway's epoch (default: the current one), in order (for audits and tests). */
+  sequences(gateway: string, epoch = this.epochOf(gateway)): number[] {
+    return this.s.seqs.all(gateway, epoch) as number[];
   }
 
-  readings(gateway: string, afterSeq = 0, limit = 1000): LogRecord[] {
-    return (this.s.readingsOf.all(gateway, afterSeq, limit) as Array<Row>).map(toRecord);
+  readings(gateway: string, afterSeq = 0, limit = 1000, epoch = this.epochOf(gateway)): LogRecord[] {
+    return (this.s.readingsOf.all(gateway, epoch, afterSeq, limit) as Array<Row>).map(toRecord);
   }
 
-  /** The newest reading of every point of a gateway. */
-  latest(gateway: string): LogRecord[] {
-    return (this.s.latest.all(gateway, gateway) as Array<Row>).map(toRecord);
+  /** The newest reading of every point of a gateway (its current epoch). */
+  latest(gateway: string, epoch = this.epochOf(gateway)): LogRecord[] {
+    return (this.s.latest.all(gateway, epoch, gateway, epoch) as Array<Row>).map(toRecord);
   }
 
   close(): void {

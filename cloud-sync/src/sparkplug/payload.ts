@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import type { Quality, Value } from '../model.ts';
+import { isQuality, type Quality, type Value } from '../model.ts';
 import { CodecError } from '../codec/batch.ts';
 
 /**
@@ -36,26 +36,39 @@ export function dataTypeName(code: number): DataTypeName | undefined {
 }
 
 /**
- * Ignition and other SCADA hosts read a metric property "Quality" holding an OPC DA quality
- * code; absent means good. Every kedge quality gets its own code so the mapping round-trips.
+ * The metric property "Quality" (Sparkplug B 3.0, chapter 6, PropertyValue › "Quality Codes",
+ * tck-id-payloads-propertyset-quality-value-type/-value): an Int32 of 0 (BAD), 192 (GOOD) or
+ * 500 (STALE), and only needed when the quality is not good. No other code is allowed, so the
+ * kedge quality (which of the bad kinds, for people and for the kedge ingest) rides beside it
+ * in a String property hosts may show or ignore.
  */
-export const QUALITY_CODES: Record<Quality, number> = {
-  good: 192,
-  uncertain: 64,
-  bad_no_response: 8, // Bad_NotConnected: the device did not answer
-  bad_device_error: 12, // Bad_DeviceFailure
-  bad_comm: 24, // Bad_CommFailure
-  bad_decode: 0, // Bad (non-specific)
-  bad_config: 4, // Bad_ConfigError
-};
-const QUALITY_BY_CODE = new Map<number, Quality>(Object.entries(QUALITY_CODES).map(([q, c]) => [c, q as Quality]));
+export const SPARKPLUG_QUALITY = { bad: 0, good: 192, stale: 500 } as const;
+export const QUALITY_PROPERTY = 'Quality';
+export const KEDGE_QUALITY_PROPERTY = 'kedge/quality';
 
-export function qualityFromCode(code: number): Quality {
-  const exact = QUALITY_BY_CODE.get(code);
-  if (exact) return exact;
-  if (code >= 192) return 'good';
-  if (code >= 64) return 'uncertain';
-  return 'bad_comm';
+export function qualityCode(q: Quality): number {
+  if (q === 'good') return SPARKPLUG_QUALITY.good;
+  // "uncertain" is a value the device gave but doubts (last usable value, out of range): the
+  // nearest of the three is STALE, not BAD.
+  // "uncertain_clock" is the device's value under a timestamp the box knows to be wrong: STALE too.
+  if (q === 'uncertain' || q === 'uncertain_clock') return SPARKPLUG_QUALITY.stale;
+  return SPARKPLUG_QUALITY.bad;
+}
+
+/** Codes kedge sent before 3.0 conformance (OPC DA style); still read so payloads from older boxes decode. */
+const LEGACY_CODES = new Map<number, Quality>([
+  [64, 'uncertain'],
+  [8, 'bad_no_response'],
+  [12, 'bad_device_error'],
+  [24, 'bad_comm'],
+  [4, 'bad_config'],
+]);
+export function qualityFromCode(code: number, detail?: string): Quality {
+  if (isQuality(detail)) return detail;
+  if (code === SPARKPLUG_QUALITY.good) return 'good';
+  if (code === SPARKPLUG_QUALITY.stale) return 'uncertain';
+  if (code === SPARKPLUG_QUALITY.bad) return 'bad_decode';
+  return LEGACY_CODES.get(code) ?? (code > 192 ? 'uncertain' : 'bad_comm');
 }
 
 export interface SpMetric {
@@ -156,7 +169,7 @@ function setValue(m: WireMetric, datatype: number, v: Exclude<Value, null>, wher
   }
 }
 
-function toWire(m: SpMetric, i: number): WireMetric {
+function toWire(m: SpMetric, i: number, withDatatype: boolean): WireMetric {
   const w: WireMetric = { datatype: m.datatype };
   if (m.name !== undefined) w.name = m.name;
   if (m.alias !== undefined) w.alias = m.alias;
@@ -166,13 +179,30 @@ function toWire(m: SpMetric, i: number): WireMetric {
   if (m.value === null) w.isNull = true;
   else setValue(w, m.datatype, m.value, `metric ${m.name ?? `alias ${m.alias}`} (#${i})`);
   if (m.quality !== undefined && m.quality !== 'good') {
-    w.properties = { keys: ['Quality'], values: [{ type: DataType.Int32, intValue: QUALITY_CODES[m.quality] }] };
+    w.properties = {
+      keys: [QUALITY_PROPERTY, KEDGE_QUALITY_PROPERTY],
+      values: [
+        { type: DataType.Int32, intValue: qualityCode(m.quality) },
+        { type: DataType.String, stringValue: m.quality },
+      ],
+    };
   }
+  if (!withDatatype) delete w.datatype;
   return w;
 }
 
-export function encodePayload(p: SpPayload): Buffer {
-  const wire: Record<string, unknown> = { metrics: p.metrics.map(toWire) };
+export interface EncodeOptions {
+  /**
+   * False for NDATA/DDATA/NCMD/DCMD: "the datatype SHOULD NOT be included with metric definitions"
+   * there (tck-id-payloads-metric-datatype-not-req); the receiver knows it from the birth. The
+   * value is still encoded by `datatype`.
+   */
+  datatypes?: boolean;
+}
+
+export function encodePayload(p: SpPayload, opts: EncodeOptions = {}): Buffer {
+  const withDatatype = opts.datatypes ?? true;
+  const wire: Record<string, unknown> = { metrics: p.metrics.map((m, i) => toWire(m, i, withDatatype)) };
   if (p.timestamp !== undefined) wire.timestamp = p.timestamp;
   if (p.seq !== undefined) wire.seq = p.seq;
   if (p.uuid !== undefined) wire.uuid = p.uuid;
@@ -204,7 +234,7 @@ interface DecodedMetric {
   isHistorical?: boolean | null;
   isTransient?: boolean | null;
   isNull?: boolean | null;
-  properties?: { keys?: string[] | null; values?: Array<{ intValue?: number | null }> | null } | null;
+  properties?: { keys?: string[] | null; values?: Array<{ intValue?: number | null; stringValue?: string | null }> | null } | null;
   intValue?: number | null;
   longValue?: LongLike | null;
   floatValue?: number | null;
@@ -214,9 +244,8 @@ interface DecodedMetric {
   value?: string;
 }
 
-function metricValue(m: DecodedMetric, where: string): Value {
+function metricValue(m: DecodedMetric, datatype: number, where: string): Value {
   if (m.isNull) return null;
-  const datatype = m.datatype ?? 0;
   const missing = () => new CodecError('sparkplug', `${where}: no value for datatype ${datatype}`);
   switch (datatype) {
     case DataType.Int8:
@@ -258,8 +287,16 @@ function metricValue(m: DecodedMetric, where: string): Value {
 /** Decoded messages inherit proto2 defaults (alias 0, seq 0) from their prototype: only own fields were on the wire. */
 const has = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
+export interface DecodeOptions {
+  /**
+   * The born datatype of a metric sent without one (DDATA, DCMD: tck-id-payloads-metric-datatype-not-req);
+   * undefined when the metric is unknown, which makes it a CodecError.
+   */
+  datatypeOf?(m: { name?: string; alias?: number }): number | undefined;
+}
+
 /** Throws CodecError for anything that is not a Sparkplug B payload kedge can read. */
-export function decodePayload(buf: Buffer): SpPayload {
+export function decodePayload(buf: Buffer, opts: DecodeOptions = {}): SpPayload {
   let raw: { timestamp?: LongLike | null; seq?: LongLike | null; metrics?: DecodedMetric[]; uuid?: string | null; body?: Uint8Array | null };
   try {
     raw = PayloadType.decode(buf) as unknown as typeof raw;
@@ -269,17 +306,23 @@ export function decodePayload(buf: Buffer): SpPayload {
   const metrics = (raw.metrics ?? []).map((m, i): SpMetric => {
     const alias = has(m, 'alias') ? longToNumber(m.alias, `metric #${i} alias`) : undefined;
     const where = `metric ${m.name ?? `alias ${alias}`} (#${i})`;
-    if (m.datatype == null) throw new CodecError('sparkplug', `${where}: datatype missing`);
-    const out: SpMetric = { datatype: m.datatype, value: metricValue(m, where) };
-    if (has(m, 'name') && m.name != null) out.name = m.name;
+    const name = has(m, 'name') && m.name != null ? m.name : undefined;
+    const datatype = has(m, 'datatype') && m.datatype != null ? m.datatype : opts.datatypeOf?.({ ...(name !== undefined ? { name } : {}), ...(alias !== undefined ? { alias } : {}) });
+    if (datatype === undefined) throw new CodecError('sparkplug', `${where}: datatype missing`);
+    const out: SpMetric = { datatype, value: metricValue(m, datatype, where) };
+    if (name !== undefined) out.name = name;
     if (alias !== undefined) out.alias = alias;
     const ts = has(m, 'timestamp') ? longToNumber(m.timestamp, `${where} timestamp`) : undefined;
     if (ts !== undefined) out.timestamp = ts;
     if (m.isHistorical) out.isHistorical = true;
     if (m.isTransient) out.isTransient = true;
-    const qi = m.properties?.keys?.indexOf('Quality') ?? -1;
-    const code = qi >= 0 ? m.properties?.values?.[qi]?.intValue : undefined;
-    out.quality = typeof code === 'number' ? qualityFromCode(code | 0) : 'good';
+    const prop = (key: string) => {
+      const i = m.properties?.keys?.indexOf(key) ?? -1;
+      return i >= 0 ? m.properties?.values?.[i] : undefined;
+    };
+    const code = prop(QUALITY_PROPERTY)?.intValue;
+    const detail = prop(KEDGE_QUALITY_PROPERTY)?.stringValue ?? undefined;
+    out.quality = typeof code === 'number' ? qualityFromCode(code | 0, detail) : 'good';
     return out;
   });
   const p: SpPayload = { metrics };
@@ -290,15 +333,4 @@ export function decodePayload(buf: Buffer): SpPayload {
   if (has(raw, 'uuid') && raw.uuid != null) p.uuid = raw.uuid;
   if (has(raw, 'body') && raw.body != null) p.body = Buffer.from(raw.body);
   return p;
-}
-
-/** Whether a value can travel as the given datatype (a metric's datatype is fixed by its birth). */
-export function valueFits(datatype: number, v: Value): boolean {
-  if (v === null) return true;
-  try {
-    setValue({}, datatype, v, 'check');
-    return true;
-  } catch {
-    return false;
-  }
 }

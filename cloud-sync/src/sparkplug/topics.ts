@@ -1,4 +1,4 @@
-import { DataType } from './payload.ts';
+import { datatypeOfPoint } from './datatypes.ts';
 
 /** Sparkplug B 3.0 topic namespace: spBv1.0/<group>/<message type>/<edge node>[/<device>]. */
 export const SPARKPLUG_NAMESPACE = 'spBv1.0';
@@ -29,31 +29,6 @@ export function parseSparkplugTopic(topic: string): SparkplugTopic | null {
   return device === undefined ? { group, type, edgeNode } : { group, type, edgeNode, device };
 }
 
-/** The Sparkplug datatype of a configured point: scaled values are doubles whatever the register type. */
-export function sparkplugTypeName(pointType: string, scaled: boolean): 'Boolean' | 'String' | 'Float' | 'Double' | 'Int16' | 'UInt16' | 'Int32' | 'UInt32' | 'Int64' | 'UInt64' {
-  if (pointType === 'bool' || pointType === 'bit') return 'Boolean';
-  if (pointType === 'string') return 'String';
-  if (scaled || pointType === 'float64') return 'Double';
-  switch (pointType) {
-    case 'float32':
-      return 'Float';
-    case 'int16':
-      return 'Int16';
-    case 'uint16':
-      return 'UInt16';
-    case 'int32':
-      return 'Int32';
-    case 'uint32':
-      return 'UInt32';
-    case 'int64':
-      return 'Int64';
-    case 'uint64':
-      return 'UInt64';
-    default:
-      return 'Double';
-  }
-}
-
 /** What births need of a gateway config's devices (structural, so cloud-sync does not import the gateway). */
 export interface SparkplugDeviceShape {
   id: string;
@@ -61,16 +36,18 @@ export interface SparkplugDeviceShape {
   points: ReadonlyArray<{ id: string; type?: string; scale?: number; offset?: number }>;
 }
 
-/** Birth metrics of every enabled device's points; points without a declared type are born with their first value. */
+/**
+ * Birth metrics of every enabled device's points, datatypes from the config's `type`; a point
+ * without one (OPC UA) gets the datatype its driver learns from the server, at its device's birth.
+ */
 export function sparkplugMetricDefs(devices: readonly SparkplugDeviceShape[]): Array<{ point: string; datatype?: number }> {
   return devices
     .filter((d) => d.enabled)
     .flatMap((d) =>
       d.points.map((p) => {
         const point = `${d.id}/${p.id}`;
-        if (p.type === undefined) return { point };
-        const scaled = (p.scale ?? 1) !== 1 || (p.offset ?? 0) !== 0;
-        return { point, datatype: DataType[sparkplugTypeName(p.type, scaled)] };
+        const datatype = datatypeOfPoint(p.type, (p.scale ?? 1) !== 1 || (p.offset ?? 0) !== 0);
+        return datatype === undefined ? { point } : { point, datatype };
       }),
     );
 }

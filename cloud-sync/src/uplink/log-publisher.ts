@@ -3,6 +3,8 @@ import type { LogRecord } from '../model.ts';
 import type { LogSource } from './log-source.ts';
 import { reconnectDelay } from './backoff.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { monoNow, timerDelay } from '../clock.ts';
+import { decodeAck, type CenterAck } from '../center-ack.ts';
 import { redactUrl } from '../redact.ts';
 
 export interface UplinkLogger {
@@ -20,12 +22,30 @@ export interface UplinkStatus {
   lastSeq: number;
   inflight: number;
   batchesAcked: number;
+  /** Acknowledgements of data messages received (PUBACKs, or a format's own delivery proof), in whatever order they came. */
+  pubacks: number;
+  /** Times the pump held a batch back because the pace (token bucket) did not allow it yet. */
+  pacedWaits: number;
   readingsAcked: number;
   reconnects: number;
   lastError: string | null;
   connectedSince: number | null;
   nextAttemptAt: number | null;
+  /** Who lets the log forget: the center's confirmation, or (third-party consumers) the broker's PUBACK. */
+  ackMode: AckMode;
+  /** Highest sequence the broker acknowledged with its PUBACK (flow control, not custody). */
+  brokerAckedSeq: number;
+  /** Highest sequence the center confirmed after a durable commit (center mode; 0 otherwise). */
+  centerConfirmedSeq: number;
+  /** Times the uplink sent again from the center's position because no confirmation came. */
+  resends: number;
+  /** Readings the center confirmed since start (center mode). */
+  readingsConfirmed: number;
+  /** Wall time of the last confirmation that moved the position (center mode). */
+  lastCenterAckAt: number | null;
 }
+
+export type AckMode = 'center' | 'broker';
 
 /** The options every uplink shares: the log, the broker, batching, pacing and reconnects. */
 export interface LogPublisherOptions {
@@ -46,10 +66,23 @@ export interface LogPublisherOptions {
   ackTimeoutMs?: number;
   /** Token-bucket pace of publishing, in readings per second; 0 or absent = unlimited. */
   maxReadingsPerSec?: number;
-  /** Clock of the pace; tests freeze it. */
+  /** Monotonic clock (ms) of the pace (cloud-sync/src/clock.ts); tests freeze it. */
   clock?: () => number;
   cursorName?: string;
   random?: () => number;
+  /**
+   * 'broker' (default here, and for Sparkplug hosts and other third-party consumers): the
+   * cursor moves on PUBACK. 'center': it moves only when the center confirms (centerAck).
+   */
+  ackMode?: AckMode;
+  /** Center mode: the topic the confirmations arrive on, and whose log (gateway, epoch) they must name. */
+  centerAck?: { topic: string; gateway: string; epoch: string };
+  /**
+   * Center mode: data sent this long ago (monotonic) that a center which keeps answering has
+   * not confirmed is sent again from the center's position; the wait doubles each time, up to
+   * 16 times. A center that does not answer at all is away, and gets nothing twice.
+   */
+  resendAfterSilenceMs?: number;
 }
 
 /** One MQTT connection of the publisher, handed to the hooks. */
@@ -64,6 +97,8 @@ export interface Session {
 export interface Message {
   topic: string;
   payload: Buffer | string;
+  /** Default 1. A QoS 0 batch message counts as delivered only through the format's confirm(). */
+  qos?: 0 | 1;
 }
 
 /** A message that is published with retain as given, at QoS 1 (Will, goodbye). */
@@ -81,14 +116,23 @@ export interface PublisherFormat {
   connectedInfo?(): object;
   /** The connection is up and the cursor reloaded: births, subscriptions. A pump follows. */
   onOnline(session: Session): void;
-  onMessage?(session: Session, topic: string, payload: Buffer): void;
+  /** `retained`: the broker sent a stored message (a subscription's retained one), not a fresh publish. */
+  onMessage?(session: Session, topic: string, payload: Buffer, retained: boolean): void;
   /** False holds batches back (Sparkplug: until this session's births went out). */
   canSend?(): boolean;
   /** The QoS 1 messages carrying `records`; the batch counts as delivered when all have their PUBACK. */
   encode(session: Session, records: LogRecord[], first: number): Message[];
+  /**
+   * Called once after a batch's messages were handed to the client; the batch also waits for
+   * `done` (Sparkplug at QoS 0: a round trip proving the broker processed them).
+   */
+  confirm?(session: Session, done: (err?: Error) => void): void;
   /** Published (QoS 1) on a clean stop while online. */
   goodbye(): StatusMessage;
 }
+
+/** A stop's drain stops waiting for the center once it has confirmed nothing new for this long. */
+const DRAIN_CENTER_QUIET_MS = 1000;
 
 interface InflightBatch {
   last: number;
@@ -107,8 +151,25 @@ interface InflightBatch {
  * counts as a dead link.
  */
 export class LogPublisher {
-  private readonly o: Required<Omit<LogPublisherOptions, 'username' | 'password' | 'tls'>> &
-    Pick<LogPublisherOptions, 'username' | 'password' | 'tls'>;
+  private readonly o: Required<Omit<LogPublisherOptions, 'username' | 'password' | 'tls' | 'centerAck'>> &
+    Pick<LogPublisherOptions, 'username' | 'password' | 'tls' | 'centerAck'>;
+  /** Center mode: counts in batches acknowledged by the broker, and a resend generation. */
+  private brokerAcked = 0;
+  private sendGen = 0;
+  /** Center mode: since when (monotonic) sent data waits for the center's confirmation. */
+  private unconfirmedSince: number | null = null;
+  private silenceFactor = 1;
+  /**
+   * Center mode: a live (not retained) confirmation for this log arrived since the last
+   * (re)send. A center that answers but does not move past a point is missing data the broker
+   * lost: send again. A center that does not answer at all is away: its broker queue holds the
+   * data, and sending it again would only pile up copies (a crashed broker drops the
+   * connection, and every reconnect sends again anyway).
+   */
+  private centerHeard = false;
+  private warnedSilentCenter = false;
+  /** Monotonic time of the last confirmation that moved the position (stop's drain). */
+  private lastConfirmMono: number | null = null;
   /** The current connection (also while connecting or after a drop until the next attempt). */
   private session: Session | null = null;
   private epoch = 0;
@@ -129,7 +190,17 @@ export class LogPublisher {
     options: LogPublisherOptions,
     private readonly format: PublisherFormat,
   ) {
-    this.o = { cursorName: 'uplink', random: Math.random, ackTimeoutMs: 30_000, maxReadingsPerSec: 0, clock: Date.now, ...options };
+    this.o = {
+      cursorName: 'uplink',
+      random: Math.random,
+      ackTimeoutMs: 30_000,
+      maxReadingsPerSec: 0,
+      clock: monoNow,
+      ackMode: 'broker',
+      resendAfterSilenceMs: 120_000,
+      ...options,
+    };
+    if (this.o.ackMode === 'center' && !this.o.centerAck) throw new Error('ackMode "center" needs centerAck (topic, gateway, epoch)');
     this.bucket = new TokenBucket(this.o.maxReadingsPerSec, Math.max(this.o.maxReadingsPerSec, this.o.batchMaxReadings), this.o.clock);
     this.st = {
       state: 'offline',
@@ -140,18 +211,26 @@ export class LogPublisher {
       lastSeq: options.log.lastSeq(),
       inflight: 0,
       batchesAcked: 0,
+      pubacks: 0,
+      pacedWaits: 0,
       readingsAcked: 0,
       reconnects: 0,
       lastError: null,
       connectedSince: null,
       nextAttemptAt: null,
+      ackMode: this.o.ackMode,
+      brokerAckedSeq: 0,
+      centerConfirmedSeq: 0,
+      resends: 0,
+      readingsConfirmed: 0,
+      lastCenterAckAt: null,
     };
   }
 
   start(): void {
     if (this.unsubscribeLog) return;
     this.unsubscribeLog = this.o.log.onAppend(() => this.schedulePump());
-    this.watchdog = setInterval(() => this.checkLink(), Math.min(1000, this.o.ackTimeoutMs));
+    this.watchdog = setInterval(() => this.guarded('checking the link', () => this.checkLink()), Math.min(1000, this.o.ackTimeoutMs));
     this.watchdog.unref();
     this.connect();
   }
@@ -162,27 +241,122 @@ export class LogPublisher {
   }
 
   status(): UplinkStatus {
+    const cursor = this.o.log.cursor(this.o.cursorName);
+    const center = this.o.ackMode === 'center';
     return {
       ...this.st,
-      ackedSeq: this.o.log.cursor(this.o.cursorName),
+      ackedSeq: cursor,
       sentSeq: this.sentSeq,
       lastSeq: this.o.log.lastSeq(),
       inflight: this.inflightBatches.length,
+      brokerAckedSeq: center ? Math.max(this.brokerAcked, cursor) : cursor,
+      centerConfirmedSeq: center ? cursor : 0,
     };
   }
 
   /**
    * A link can die without a TCP error (a 4G modem that lost its carrier): an acknowledgement
    * that never comes is the sign. The periodic pump also picks up anything a wake-up missed.
+   * In center mode, a center that stays silent about data already sent gets it again from
+   * its own position (the broker may have lost what it acknowledged).
    */
   private checkLink(): void {
     const oldest = this.inflightBatches[0];
-    if (this.session && this.st.state === 'online' && oldest && oldest.waiting > 0 && Date.now() - oldest.sentAt > this.o.ackTimeoutMs) {
+    const now = monoNow();
+    if (this.session && this.st.state === 'online' && oldest && oldest.waiting > 0 && now - oldest.sentAt > this.o.ackTimeoutMs) {
       this.o.logger.warn({ waitingForSeq: oldest.last, ackTimeoutMs: this.o.ackTimeoutMs }, 'no PUBACK in time: reconnecting');
       this.st.lastError = 'acknowledgement timeout';
       this.onDisconnected(this.session.client);
       return;
     }
+    const waitMs = this.o.resendAfterSilenceMs * this.silenceFactor;
+    const stalled = this.unconfirmedSince !== null && now - this.unconfirmedSince > waitMs;
+    if (this.o.ackMode === 'center' && stalled && !this.centerHeard && !this.warnedSilentCenter) {
+      // Once per connection: the ingest is away, or it does not confirm (older than kedge-ack/1, or a third-party consumer).
+      this.warnedSilentCenter = true;
+      this.o.logger.warn(
+        { confirmed: this.o.log.cursor(this.o.cursorName), sentSeq: this.sentSeq, topic: this.o.centerAck?.topic },
+        'no confirmation from the center: its ingest is away or does not confirm; the log keeps everything until it does (uplink.ackMode: broker is for consumers that never confirm)',
+      );
+    }
+    if (this.o.ackMode === 'center' && this.st.state === 'online' && stalled && this.centerHeard) {
+      const from = this.o.log.cursor(this.o.cursorName);
+      if (this.sentSeq > from) {
+        this.o.logger.warn(
+          { confirmed: from, sentSeq: this.sentSeq, waitedMs: Math.round(now - this.unconfirmedSince!) },
+          'the center answers but does not confirm past its position in time: sending again from there',
+        );
+        this.rewind(from);
+        this.silenceFactor = Math.min(16, this.silenceFactor * 2);
+      } else this.unconfirmedSince = null;
+    }
+    this.schedulePump();
+  }
+
+  /** A resend the center asked for, applied at once while online, else at the next connect. */
+  private rewindTo: number | null = null;
+
+  /**
+   * Sends everything after `seq` again (the center asked for a range it is missing; `seq`
+   * must not be below what the log still holds). The ingest drops what it already has.
+   */
+  resendAfter(seq: number): void {
+    this.rewindTo = Math.min(this.rewindTo ?? Number.POSITIVE_INFINITY, seq);
+    if (this.st.state === 'online') this.applyRewind();
+  }
+
+  private applyRewind(): void {
+    const to = this.rewindTo;
+    this.rewindTo = null;
+    if (to !== null && to < this.sentSeq) this.rewind(to);
+    this.schedulePump();
+  }
+
+  /** Continue sending after `seq` (what is in flight no longer counts). */
+  private rewind(seq: number): void {
+    this.sendGen++;
+    this.inflightBatches = [];
+    this.sentSeq = seq;
+    this.shortSince = null;
+    this.clearTimer('delayTimer');
+    this.unconfirmedSince = monoNow();
+    this.centerHeard = false;
+    this.st.resends++;
+  }
+
+  /** The center's confirmation: the only thing that lets the log forget in center mode. */
+  private onCenterAck(payload: Buffer, retained: boolean): void {
+    const expect = this.o.centerAck!;
+    let ack: CenterAck;
+    try {
+      ack = decodeAck(payload);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, 'center confirmation ignored');
+      return;
+    }
+    if (ack.gateway !== expect.gateway || ack.epoch !== expect.epoch) {
+      // A retained confirmation of an earlier log (epoch) of this box, or not ours at all.
+      this.o.logger.debug({ gateway: ack.gateway, epoch: ack.epoch, expected: expect }, 'center confirmation of another log ignored');
+      return;
+    }
+    // A retained one may be all that is left of a center that is away.
+    if (!retained) this.centerHeard = true;
+    // Never beyond what the log holds: a confirmation cannot make unsent data count as delivered.
+    const confirmed = Math.min(ack.confirmed, this.o.log.lastSeq());
+    const before = this.o.log.cursor(this.o.cursorName);
+    if (confirmed <= before) return;
+    this.o.log.advance(this.o.cursorName, confirmed);
+    this.st.readingsConfirmed += confirmed - before;
+    this.st.lastCenterAckAt = Date.now();
+    this.lastConfirmMono = monoNow();
+    this.silenceFactor = 1;
+    // The center may hold more than this session sent (after a reconnect): no need to send it again.
+    if (this.sentSeq < confirmed) {
+      this.sendGen++;
+      this.inflightBatches = [];
+      this.sentSeq = confirmed;
+    }
+    this.unconfirmedSince = this.sentSeq > confirmed ? monoNow() : null;
     this.schedulePump();
   }
 
@@ -216,14 +390,32 @@ export class LogPublisher {
       this.st.state = 'online';
       this.st.connectedSince = Date.now();
       this.st.lastError = null;
+      // Center mode: the cursor is the center's position, so this resends whatever the broker
+      // acknowledged but the center never confirmed (lost in a broker crash, or still queued).
       this.sentSeq = this.o.log.cursor(this.o.cursorName);
       this.inflightBatches = [];
-      this.o.logger.info({ url: this.st.url, ...this.format.connectedInfo?.(), resumeAfter: this.sentSeq }, `${this.format.label} connected`);
+      this.sendGen++;
+      this.unconfirmedSince = null;
+      this.silenceFactor = 1;
+      this.centerHeard = false;
+      this.warnedSilentCenter = false;
+      this.o.logger.info(
+        { url: this.st.url, ...this.format.connectedInfo?.(), resumeAfter: this.sentSeq, ackMode: this.o.ackMode },
+        `${this.format.label} connected`,
+      );
+      if (this.o.centerAck) {
+        client.subscribe(this.o.centerAck.topic, { qos: 1 }, (err) => {
+          if (err && session.live()) this.o.logger.warn({ err: err.message, topic: this.o.centerAck!.topic }, 'subscribing to center confirmations failed');
+        });
+      }
       this.format.onOnline(session);
-      this.schedulePump();
+      this.applyRewind();
     });
-    client.on('message', (topic, payload) => {
-      if (session.live()) this.format.onMessage?.(session, topic, payload);
+    client.on('message', (topic, payload, packet) => {
+      if (!session.live()) return;
+      if (this.o.centerAck && topic === this.o.centerAck.topic) {
+        this.guarded('taking the center confirmation', () => this.onCenterAck(payload, packet.retain === true));
+      } else this.format.onMessage?.(session, topic, payload, packet.retain === true);
     });
     client.on('error', (err) => {
       if (!session.live()) return;
@@ -263,8 +455,22 @@ export class LogPublisher {
     this.pumpScheduled = true;
     setImmediate(() => {
       this.pumpScheduled = false;
-      this.pump();
+      this.guarded('reading the log', () => this.pump());
     });
+  }
+
+  /**
+   * Runs timer and callback work: a log that cannot be read (an I/O error on a failing SD
+   * card) must not crash the daemon; it is said, and retried a second later.
+   */
+  private guarded(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.st.lastError = `${what}: ${(err as Error).message}`;
+      this.o.logger.warn({ err: (err as Error).message }, `${this.format.label}: ${what} failed; retrying`);
+      if (this.st.state !== 'stopped') this.pumpIn(1000);
+    }
   }
 
   private pump(): void {
@@ -277,13 +483,18 @@ export class LogPublisher {
         // A short batch waits for company, but never longer than batchMaxDelayMs after its
         // oldest reading was taken (a backlog goes out at once) nor after it was first seen
         // here (a device clock running ahead must not hold it back).
-        const now = Date.now();
+        // shortSince is monotonic, so whatever the wall clock did (a reading stamped before it
+        // was set back a year looks a year ahead) the wait stays within batchMaxDelayMs.
+        const now = monoNow();
         this.shortSince ??= now;
-        const waitMs = Math.min(this.shortSince + this.o.batchMaxDelayMs - now, records[0]!.ts + this.o.batchMaxDelayMs - now);
+        const waitMs = Math.min(this.shortSince + this.o.batchMaxDelayMs - now, records[0]!.ts + this.o.batchMaxDelayMs - Date.now());
         if (waitMs > 0) return this.pumpIn(waitMs);
       }
       const paceMs = this.bucket.take(records.length);
-      if (paceMs > 0) return this.pumpIn(paceMs);
+      if (paceMs > 0) {
+        this.st.pacedWaits++;
+        return this.pumpIn(paceMs);
+      }
       this.shortSince = null;
       this.send(session, records);
     }
@@ -293,26 +504,37 @@ export class LogPublisher {
     const first = this.sentSeq + 1;
     const last = records[records.length - 1]!.seq;
     const messages = this.format.encode(session, records, first);
-    const entry: InflightBatch = { last, readings: records.length, waiting: messages.length, sentAt: Date.now() };
+    const confirm = this.format.confirm;
+    const entry: InflightBatch = { last, readings: records.length, waiting: messages.length + (confirm ? 1 : 0), sentAt: monoNow() };
     this.inflightBatches.push(entry);
     this.sentSeq = last;
+    if (this.o.ackMode === 'center') this.unconfirmedSince ??= entry.sentAt;
     this.o.logger.debug({ first, last }, 'batch sent');
-    for (const m of messages) {
-      session.client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
-        if (!session.live() || err) return;
-        if (--entry.waiting > 0) return;
-        this.o.logger.debug({ last }, 'batch acknowledged');
-        this.advanceCursor();
-        this.schedulePump();
-      });
+    const gen = this.sendGen;
+    const ack = (err?: Error) => {
+      // After a resend from the center's position, PUBACKs of the batches before it no longer count.
+      if (!session.live() || err || gen !== this.sendGen) return;
+      this.st.pubacks++;
+      if (--entry.waiting > 0) return;
+      this.o.logger.debug({ last }, 'batch acknowledged');
+      this.advanceCursor();
+      this.schedulePump();
+    };
+    for (const m of messages) session.client.publish(m.topic, m.payload, { qos: m.qos ?? 1 }, ack);
+    confirm?.call(this.format, session, ack);
+    // A batch the format had nothing to send for (Sparkplug: readings of a device that is not born) is delivered as is.
+    if (entry.waiting === 0 && messages.length === 0 && !confirm) {
+      this.advanceCursor();
+      this.schedulePump();
     }
   }
 
   private pumpIn(ms: number): void {
+    // timerDelay: above 2^31-1 ms setTimeout fires after 1 ms, and pump() would spin.
     this.delayTimer ??= setTimeout(() => {
       this.delayTimer = null;
-      this.pump();
-    }, ms);
+      this.guarded('reading the log', () => this.pump());
+    }, timerDelay(ms));
   }
 
   private advanceCursor(): void {
@@ -323,7 +545,10 @@ export class LogPublisher {
       this.st.batchesAcked++;
       this.st.readingsAcked += done.readings;
     }
-    if (moved) this.o.log.advance(this.o.cursorName, moved);
+    if (!moved) return;
+    // Center mode: a PUBACK only opens the window; the center's confirmation moves the cursor.
+    if (this.o.ackMode === 'center') this.brokerAcked = Math.max(this.brokerAcked, moved);
+    else this.o.log.advance(this.o.cursorName, moved);
   }
 
   private clearTimer(name: 'delayTimer' | 'reconnectTimer'): void {
@@ -338,8 +563,17 @@ export class LogPublisher {
    * disconnects. Whatever is not delivered stays in the log for the next start.
    */
   async stop(drainMs = 0): Promise<void> {
-    const deadline = Date.now() + drainMs;
-    while (Date.now() < deadline && this.st.state === 'online' && this.o.log.cursor(this.o.cursorName) < this.o.log.lastSeq()) {
+    const deadline = monoNow() + drainMs;
+    // Center mode: wait for the confirmation while the center keeps confirming; once the broker
+    // has everything and the center has been quiet for a moment (no ingest there, or it stops
+    // too), the broker's PUBACK is as far as a drain can get. The log keeps the rest anyway.
+    const drained = () => {
+      const last = this.o.log.lastSeq();
+      if (this.o.log.cursor(this.o.cursorName) >= last) return true;
+      const quiet = this.lastConfirmMono === null || monoNow() - this.lastConfirmMono > DRAIN_CENTER_QUIET_MS;
+      return this.o.ackMode === 'center' && this.brokerAcked >= last && quiet;
+    };
+    while (monoNow() < deadline && this.st.state === 'online' && !drained()) {
       this.schedulePump();
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -1,4 +1,4 @@
-import type { LogRecord } from '../model.ts';
+import type { LogRecord, SeqRange } from '../model.ts';
 
 /**
  * What the uplink needs of the gateway's log. The uplink only reads by cursor and moves the
@@ -15,4 +15,10 @@ export interface LogSource {
   lastSeq(): number;
   /** Called after every commit that added records; returns an unsubscribe function. */
   onAppend(listener: () => void): () => void;
+  /** The log's identity (random, from its creation): batches carry it, the center keys on it. */
+  epoch?(): string;
+  /** Lowest sequence still held (0 when empty); below it everything was delivered and pruned, or evicted. */
+  firstSeq?(): number;
+  /** The ranges the log evicted that it still remembers, ascending (for a resend the center asks for). */
+  evictedRanges?(): SeqRange[];
 }

@@ -1,3 +1,5 @@
+import { monoNow } from '../clock.ts';
+
 /**
  * Rate limit for the flush after an outage: hundreds of boxes coming back at once must not
  * hit the broker with their whole backlog at line speed. Tokens are readings.
@@ -11,7 +13,8 @@ export class TokenBucket {
     private readonly ratePerSec: number,
     /** Largest burst; a batch larger than this still passes once the bucket is full. */
     private readonly capacity: number,
-    private readonly now: () => number = Date.now,
+    /** A monotonic clock: a wall clock set back a year would owe a year of tokens. */
+    private readonly now: () => number = monoNow,
   ) {
     this.tokens = capacity;
     this.last = now();
@@ -19,7 +22,10 @@ export class TokenBucket {
 
   private refill(): void {
     const t = this.now();
-    this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 1000) * this.ratePerSec);
+    // A clock that goes back (a wall clock handed in by mistake) refills nothing, and never
+    // takes tokens away: the wait stays bounded by what one full bucket takes.
+    const elapsed = Math.max(0, t - this.last);
+    this.tokens = Math.min(this.capacity, Math.max(0, this.tokens) + (elapsed / 1000) * this.ratePerSec);
     this.last = t;
   }
 

@@ -120,7 +120,7 @@ test('the cursor moves only when the broker acknowledges, in order', async (t) =
   assert.equal(uplink.status().sentSeq, 200, 'all four batches sent');
   assert.equal(log.cursor('uplink'), 0, 'nothing acknowledged yet, cursor unmoved');
   held[1]!(); // the second batch's PUBACK arrives first
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor(() => uplink.status().pubacks === 1, { what: 'the uplink to receive the out-of-order PUBACK' });
   assert.equal(log.cursor('uplink'), 0, 'the cursor never skips an unacknowledged batch');
   held[0]!();
   await waitFor(() => log.cursor('uplink') === 100, { what: 'cursor after batches 1 and 2' });
@@ -215,7 +215,8 @@ test('a broker outage mid-stream loses nothing: every sequence reaches the inges
   await broker.restart(); // broker gone for the time it takes to stop and start it
   await waitFor(() => uplink.status().reconnects >= 1 && uplink.status().state === 'online', { what: 'the uplink to reconnect' });
   await broker.restart(); // and once more, while the backlog is draining
-  await new Promise((r) => setTimeout(r, 300));
+  const mark = produced;
+  await waitFor(() => produced >= mark + 200, { what: 'the poller to go on appending after the second restart' });
   clearInterval(producer);
   log.flush();
   const last = log.lastSeq();
@@ -240,13 +241,21 @@ test('after an outage the backlog is flushed at the configured pace, not all at 
   // 100 readings/s with a 100-reading bucket, on a clock that only the test moves.
   const uplink = uplinkFor(t, log, broker.url, { maxReadingsPerSec: 100, batchMaxReadings: 50, clock: () => now });
   uplink.start();
+  // The pump keeps looking while the pace holds it back: after two more looks with the clock
+  // standing still, nothing more may have gone out.
+  const heldBackTwice = async () => {
+    const looks = uplink.status().pacedWaits;
+    await waitFor(() => uplink.status().pacedWaits >= looks + 2, { what: 'the uplink to look twice more and be held back' });
+  };
   await waitFor(() => log.cursor('uplink') === 100, { what: 'the first bucketful' });
-  await new Promise((r) => setTimeout(r, 1500)); // the uplink wakes up at least once a second
+  await heldBackTwice();
   assert.equal(log.cursor('uplink'), 100, 'no more while the clock stands still');
+  assert.equal(uplink.status().sentSeq, 100);
   now += 1000;
   await waitFor(() => log.cursor('uplink') === 200, { what: 'one more second worth of readings' });
-  await new Promise((r) => setTimeout(r, 1500));
+  await heldBackTwice();
   assert.equal(log.cursor('uplink'), 200);
+  assert.equal(uplink.status().sentSeq, 200);
   now += 60_000; // a long pause refills the bucket only up to its capacity
   await waitFor(() => log.cursor('uplink') === 300, { what: 'one bucketful after a long pause' });
   now += 1000;

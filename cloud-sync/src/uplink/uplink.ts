@@ -1,9 +1,23 @@
 import type { Batch, Codec } from '../codec/index.ts';
 import { topicFor, type GatewayIdentity } from '../topics.ts';
-import type { LogRecord } from '../model.ts';
+import type { LogRecord, SeqRange } from '../model.ts';
 import { LogPublisher, type LogPublisherOptions, type Session, type UplinkStatus } from './log-publisher.ts';
 
 export type { UplinkLogger, UplinkStatus } from './log-publisher.ts';
+
+/** What a gateway answers to the center's resend request (a signed `resend` command). */
+export interface ResendAnswer {
+  /** The log epoch the sequences belong to. */
+  epoch: string;
+  /** Sent again from the log (holes in it reported as evicted ranges). */
+  resent: SeqRange | null;
+  /** Evicted earlier: sent again as evicted ranges. */
+  evicted: SeqRange[];
+  /** Pruned after the center had confirmed them: no longer held. */
+  notHeld: SeqRange[];
+  /** Beyond the newest sequence of the log: never assigned. */
+  beyondLog: SeqRange | null;
+}
 
 export interface UplinkOptions extends LogPublisherOptions {
   identity: GatewayIdentity;
@@ -21,9 +35,15 @@ export class Uplink {
   private readonly publisher: LogPublisher;
 
   constructor(private readonly o: UplinkOptions) {
-    this.publisher = new LogPublisher(o, {
+    const epoch = o.log.epoch?.();
+    // Center mode: the log forgets only what the ingest confirms on .../ack for this log's epoch.
+    const centerAck =
+      o.ackMode === 'center' ? { topic: topicFor(o.identity, 'ack'), gateway: o.identity.gateway, epoch: epoch ?? '' } : undefined;
+    this.publisher = new LogPublisher({ ...o, ...(centerAck ? { centerAck } : {}) }, {
       label: 'uplink',
-      will: () => ({ topic: this.statusTopic, payload: this.statusPayload('offline', 'connection lost'), retain: true }),
+      // The broker publishes the Will whenever the link dies, maybe weeks after this connect: it
+      // carries no time of its own (a connect-time ts would be misleading); the center stamps it on receipt.
+      will: () => ({ topic: this.statusTopic, payload: this.statusPayload('offline', 'connection lost', false), retain: true }),
       onOnline: (session) => this.publishBirth(session),
       encode: (_session, records, first) => [{ topic: this.dataTopic, payload: this.encode(records, first) }],
       goodbye: () => ({ topic: this.statusTopic, payload: this.statusPayload('offline', 'shutdown'), retain: true }),
@@ -53,6 +73,44 @@ export class Uplink {
     return true;
   }
 
+  /**
+   * The center asks for first..last of this log again (it is missing them). What the log still
+   * holds is sent again as ordinary batches (holes in it as evicted ranges); what it evicted
+   * earlier goes out as evicted-only batches; what it pruned after the center had confirmed it
+   * is named in the answer as no longer held.
+   */
+  resend(first: number, last: number): ResendAnswer {
+    const log = this.o.log;
+    const epoch = log.epoch?.() ?? '';
+    const to = Math.min(last, log.lastSeq());
+    const answer: ResendAnswer = { epoch, resent: null, evicted: [], notHeld: [], beyondLog: last > to ? { first: Math.max(first, to + 1), last } : null };
+    if (first > to) return answer;
+    const held = log.firstSeq?.() || log.lastSeq() + 1;
+    if (to >= held) {
+      const from = Math.max(first, held);
+      this.publisher.resendAfter(from - 1);
+      answer.resent = { first: from, last: to };
+    }
+    if (first < held) {
+      const below: SeqRange = { first, last: Math.min(to, held - 1) };
+      answer.evicted = (log.evictedRanges?.() ?? [])
+        .filter((e) => e.last >= below.first && e.first <= below.last)
+        .map((e) => ({ first: Math.max(e.first, below.first), last: Math.min(e.last, below.last) }));
+      let from = below.first;
+      for (const e of answer.evicted) {
+        if (e.first > from) answer.notHeld.push({ first: from, last: e.first - 1 });
+        from = e.last + 1;
+      }
+      if (from <= below.last) answer.notHeld.push({ first: from, last: below.last });
+      const client = this.publisher.onlineClient();
+      for (const e of answer.evicted) {
+        const batch: Batch = { gateway: this.o.identity.gateway, ...(epoch ? { epoch } : {}), first: e.first, last: e.last, evicted: [e], readings: [] };
+        client?.publish(this.dataTopic, this.o.codec.encode(batch), { qos: 1 });
+      }
+    }
+    return answer;
+  }
+
   status(): UplinkStatus {
     return this.publisher.status();
   }
@@ -73,27 +131,45 @@ export class Uplink {
   }
 
   private encode(records: LogRecord[], first: number): Buffer {
+    const epoch = this.o.log.epoch?.();
     const batch: Batch = {
       gateway: this.o.identity.gateway,
+      ...(epoch ? { epoch } : {}),
       first,
       last: records[records.length - 1]!.seq,
-      // The log only loses a prefix of unsent rows (size-cap eviction), so a hole after the
-      // position already sent is exactly what was evicted.
-      evicted: records[0]!.seq > first ? [{ first, last: records[0]!.seq - 1 }] : [],
+      evicted: holes(records, first),
       readings: records,
     };
     return this.o.codec.encode(batch);
   }
 
-  private statusPayload(state: 'online' | 'offline', reason?: string): string {
+  private statusPayload(state: 'online' | 'offline', reason?: string, stamped = true): string {
+    const epoch = this.o.log.epoch?.();
     return JSON.stringify({
       state,
       gateway: this.o.identity.gateway,
+      ...(epoch ? { epoch } : {}),
       region: this.o.identity.region,
       municipality: this.o.identity.municipality,
-      ts: Date.now(),
+      ...(stamped ? { ts: Date.now() } : {}),
       ...(reason ? { reason } : {}),
       ...(state === 'online' ? (this.o.birth?.() ?? {}) : {}),
     });
   }
+}
+
+/**
+ * The evicted ranges of a batch sent after `first - 1`: every hole in the records. The log
+ * only deletes unsent rows by eviction (the size cap evicts a prefix; readings dropped while
+ * the disk was full leave a hole further on), so any hole after the position already sent
+ * is exactly what was evicted.
+ */
+export function holes(records: LogRecord[], first: number): SeqRange[] {
+  const out: SeqRange[] = [];
+  let expected = first;
+  for (const r of records) {
+    if (r.seq > expected) out.push({ first: expected, last: r.seq - 1 });
+    expected = r.seq + 1;
+  }
+  return out;
 }

@@ -102,6 +102,10 @@ test('garbage, late and silent meters beside a good one: the good one keeps its 
   }
 });
 
+// Each blackholed poll costs one timeout; long enough that a loaded machine still answers the
+// good polls through the proxy in time.
+const HALF_OPEN_TIMEOUT_MS = 1000;
+
 test(
   'a Modbus TCP link that went half-open is reopened, so the meter is read again once the link is back',
   async (t) => {
@@ -113,7 +117,7 @@ test(
         gateway: { id: 'gw-chaos-halfopen-modbus', region: 'kuzbass', municipality: 'kemerovo' },
         uplink: { url: 'mqtt://127.0.0.1:1' },
         devices: [
-          { id: 'water', driver: 'modbus-tcp', host: '127.0.0.1', port: proxy.port, unitId: 1, timeoutMs: 200, points: [{ id: 'status', table: 'holding', address: 4 }] },
+          { id: 'water', driver: 'modbus-tcp', host: '127.0.0.1', port: proxy.port, unitId: 1, timeoutMs: HALF_OPEN_TIMEOUT_MS, points: [{ id: 'status', table: 'holding', address: 4 }] },
         ],
       }),
     ).devices[0] as ModbusTcpDeviceConfig;

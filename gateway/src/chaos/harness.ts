@@ -27,28 +27,50 @@ export class Center {
     readonly dir: string,
     readonly broker: MosquittoHandle,
     readonly store: IngestStore,
-    readonly ingest: IngestConsumer,
+    public ingest: IngestConsumer,
     private readonly statusDb: Database.Database,
+    private readonly name: string,
   ) {}
 
-  static async start(name: string): Promise<Center> {
+  /** `brokerConf` is appended to mosquitto's config (e.g. a longer autosave_interval). */
+  static async start(name: string, o: { brokerConf?: string } = {}): Promise<Center> {
     const dir = mkdtempSync(join(tmpdir(), `kedge-${name}-`));
-    const broker = await startMosquitto({ persistence: true });
+    const broker = await startMosquitto({ persistence: true, ...(o.brokerConf ? { extraConf: o.brokerConf } : {}) });
     const dbPath = join(dir, 'center.db');
     const store = new IngestStore(dbPath);
-    const ingest = new IngestConsumer({
-      url: broker.url,
+    const ingest = Center.consumer(name, broker.url, store);
+    await ingest.start();
+    // The store keeps the raw status message but exposes only its state; the birth's fields
+    // (evictedTotal) are read here.
+    const statusDb = new Database(dbPath, { readonly: true });
+    return new Center(dir, broker, store, ingest, statusDb, name);
+  }
+
+  private static consumer(name: string, url: string, store: IngestStore): IngestConsumer {
+    return new IngestConsumer({
+      url,
       // Fixed id, clean: false (as in production): the broker queues for it across restarts.
       clientId: `ingest-${name}`,
       prefix: 'kedge/v1',
       store,
       logger: pino({ level: 'silent' }),
     });
-    await ingest.start();
-    // The store keeps the raw status message but exposes only its state; the birth's fields
-    // (evictedTotal) are read here.
-    const statusDb = new Database(dbPath, { readonly: true });
-    return new Center(dir, broker, store, ingest, statusDb);
+  }
+
+  /** The ingest goes away (its session stays on the broker, which queues for it). */
+  async stopIngest(): Promise<void> {
+    await this.ingest.stop();
+  }
+
+  /** The ingest comes back with the same client id and store. */
+  async startIngest(): Promise<void> {
+    this.ingest = Center.consumer(this.name, this.broker.url, this.store);
+    await this.ingest.start();
+  }
+
+  /** Highest sequence of the gateway's current epoch the center holds without a hole (what it confirms). */
+  confirmed(gateway: string): number {
+    return this.store.confirmed(gateway);
   }
 
   summary(gateway: string) {
@@ -86,6 +108,10 @@ export interface LogInspection {
   /** Live data in bytes, as the size cap counts it. */
   usedBytes: number;
   uplinkCursor: number;
+  /** The log's identity (meta 'epoch'). */
+  epoch: string;
+  /** The log's own record of evicted ranges (contiguous ones merged). */
+  evictions: SeqRange[];
 }
 
 /** The real daemon (gateway/src/main.ts) in a child process, started as often as a test likes. */
@@ -172,6 +198,8 @@ export class GatewayUnderTest {
         evictedTotal: Number(db.prepare("SELECT value FROM meta WHERE key = 'evicted_total'").pluck().get() ?? 0),
         usedBytes: (pragma('page_count') - pragma('freelist_count')) * pragma('page_size'),
         uplinkCursor: (db.prepare("SELECT seq FROM cursors WHERE name = 'uplink'").pluck().get() as number | undefined) ?? 0,
+        epoch: String(db.prepare("SELECT value FROM meta WHERE key = 'epoch'").pluck().get() ?? ''),
+        evictions: db.prepare('SELECT first, last FROM evictions ORDER BY first').all() as SeqRange[],
       };
     } finally {
       db.close();

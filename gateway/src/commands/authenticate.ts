@@ -1,5 +1,12 @@
 import { verify } from 'node:crypto';
-import { signedBytes, type CommandEnvelope, type CommandErrorCode } from '@kedge/cloud-sync/downlink/envelope.ts';
+import {
+  formatAddress,
+  sameAddress,
+  signedBytes,
+  type CommandAddress,
+  type CommandEnvelope,
+  type CommandErrorCode,
+} from '@kedge/cloud-sync/downlink/envelope.ts';
 import type { CommandsConfig } from '../config/schema.ts';
 import { parsePublicKey } from '../ota/verify.ts';
 
@@ -7,20 +14,25 @@ export class CommandRefused extends Error {
   constructor(
     readonly code: CommandErrorCode,
     message: string,
+    readonly details?: unknown,
   ) {
     super(message);
   }
 }
 
-/** Throws CommandRefused unless the envelope carries a valid signature of a trusted center key. */
-export function checkSignature(kind: string, env: CommandEnvelope, config: CommandsConfig | undefined): void {
-  if (!config) throw new CommandRefused('not_configured', 'this gateway accepts no commands: its config has no commands.trustedKeys');
+/**
+ * Throws CommandRefused unless the envelope carries a valid signature of one of `keys`: the
+ * center keys (commands.trustedKeys) for every kind but `trust`, which only a maintainer key
+ * (ota.trustedKeys) may sign.
+ */
+export function checkSignature(kind: string, env: CommandEnvelope, keys: ReadonlyArray<{ id: string; publicKey: string }> | undefined, anchor = 'commands.trustedKeys'): void {
+  if (!keys || keys.length === 0) throw new CommandRefused('not_configured', `this gateway accepts no ${kind} commands: its config has no ${anchor}`);
   if (typeof env.signature !== 'string' || env.signature === '' || typeof env.keyId !== 'string') {
     throw new CommandRefused('unsigned', 'command is not signed: keyId and signature (Ed25519, base64) are required');
   }
-  const entry = config.trustedKeys.find((k) => k.id === env.keyId);
+  const entry = keys.find((k) => k.id === env.keyId);
   if (!entry) {
-    throw new CommandRefused('untrusted_key', `command is signed with key "${env.keyId}", which is not trusted (trusted: ${config.trustedKeys.map((k) => k.id).join(', ')})`);
+    throw new CommandRefused('untrusted_key', `command is signed with key "${env.keyId}", which is not in ${anchor} (trusted: ${keys.map((k) => k.id).join(', ')})`);
   }
   let ok = false;
   try {
@@ -28,7 +40,7 @@ export function checkSignature(kind: string, env: CommandEnvelope, config: Comma
   } catch {
     ok = false;
   }
-  if (!ok) throw new CommandRefused('bad_signature', `signature does not verify with trusted key "${entry.id}": the command was altered, sent to another kind, or signed by another key`);
+  if (!ok) throw new CommandRefused('bad_signature', `signature does not verify with trusted key "${entry.id}": the command was altered (its arguments, kind or target), or signed by another key`);
 }
 
 /** Throws CommandRefused when the command is too old, expired, or dated in the future. */
@@ -41,5 +53,19 @@ export function checkFreshness(env: CommandEnvelope, config: CommandsConfig, now
   }
   if (env.expiresAt !== undefined && now > env.expiresAt) {
     throw new CommandRefused('expired', `command expired at ${new Date(env.expiresAt).toISOString()}`);
+  }
+}
+
+/**
+ * Throws CommandRefused unless the (signature-checked) target is this gateway. Checked after
+ * the signature, so that the answer names a genuine misdirection, not an attacker's rewrite
+ * (which fails as bad_signature: the target is inside the signed bytes).
+ */
+export function checkTarget(env: CommandEnvelope, self: CommandAddress): void {
+  if (!sameAddress(env.target, self)) {
+    throw new CommandRefused(
+      'wrong_target',
+      `command is signed for gateway ${formatAddress(env.target)}, this is ${formatAddress(self)}: refused (a command captured for one box must not act on another)`,
+    );
   }
 }

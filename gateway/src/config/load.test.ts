@@ -48,6 +48,7 @@ test('a complete valid config loads with defaults applied', async () => {
     flushRows: 1000,
     synchronous: 'full',
     retainAckedMs: 3_600_000,
+    maxBufferedReadings: 100_000,
   });
   assert.equal(cfg.uplink.topicPrefix, 'kedge/v1');
   assert.equal(cfg.uplink.codec, 'compact');
@@ -120,7 +121,8 @@ test('relative dataDir, passwordFile and tls paths are resolved against the conf
   const cfg = await loadConfigFile(join(casesDir, 'valid.yaml'));
   assert.equal(cfg.dataDir, resolve(casesDir, 'var/kedge'));
   assert.equal(cfg.uplink.passwordFile, resolve(casesDir, 'secrets/mqtt.pass'));
-  assert.equal(cfg.uplink.tls?.ca, resolve(casesDir, 'certs/ca.pem'));
+  assert.equal(cfg.uplink.tls?.ca, resolve(casesDir, 'secrets/ca.pem'));
+  assert.equal(cfg.secretsDir, resolve(casesDir, 'secrets'));
 });
 
 /**

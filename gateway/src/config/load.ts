@@ -8,6 +8,8 @@ import { isCollection, isMap, isNode, isScalar, isSeq, LineCounter, parseDocumen
 import type { z } from 'zod';
 import { gatewayConfigSchema, type GatewayConfig } from './schema.ts';
 import { resolveProfiles } from './profiles.ts';
+import { configWarnings } from './warnings.ts';
+import { secretPathIssues } from '../secrets.ts';
 
 export interface ConfigIssue {
   /** Field path such as `devices[0].points[2].type`; empty for the file as a whole. */
@@ -15,6 +17,9 @@ export interface ConfigIssue {
   line?: number;
   column?: number;
   message: string;
+  /** Warnings only: the stable kind (config/warnings.ts) and its variable parts, for a translated text. */
+  code?: string;
+  params?: Record<string, string | number>;
 }
 
 export class ConfigError extends Error {
@@ -126,6 +131,16 @@ function pathAtOffset(node: unknown, offset: number, path: PathSegment[] = []): 
   return path;
 }
 
+/**
+ * Around a syntax error the tree is the parser's guess: a mis-indented `host:` under
+ * `driver: modbus-tcp` becomes a key "modbus-tcp host". The path is cut before the first key
+ * that is not a plain name, so it names the last part of the file that parsed as written.
+ */
+function cleanSyntaxPath(path: PathSegment[]): PathSegment[] {
+  const bad = path.findIndex((seg) => typeof seg === 'string' && !/^[A-Za-z_$][\w$-]*$/.test(seg));
+  return bad < 0 ? path : path.slice(0, bad);
+}
+
 /** Start of the quoted scalar that runs up to `offset`, i.e. whose closing quote is missing. */
 function quotedScalarEndingAt(doc: Document, offset: number): number | undefined {
   let start: number | undefined;
@@ -158,6 +173,27 @@ const errorMap: z.core.$ZodErrorMap = (iss) => {
  * config (dataDir, passwordFile, tls files) are resolved against `baseDir` when given.
  */
 export function parseConfig(text: string, source = '<config>', baseDir?: string): GatewayConfig {
+  return parseConfigWithWarnings(text, source, baseDir).config;
+}
+
+/** A valid config and what looks wrong in it (warnings.ts), each located like a problem. */
+export interface CheckedConfig {
+  config: GatewayConfig;
+  warnings: ConfigIssue[];
+}
+
+/** `source:line:col path: warning: message`, one per line, for --check and the console. */
+export function formatWarnings(source: string, warnings: readonly ConfigIssue[]): string[] {
+  return warnings.map((w) => formatIssue(source, { ...w, message: `warning: ${w.message}` }));
+}
+
+/** Reads and validates a config file like loadConfigFile, and also returns its warnings. */
+export async function checkConfigFile(path: string): Promise<CheckedConfig> {
+  return parseConfigWithWarnings(await readConfigText(path), path, dirname(resolve(path)));
+}
+
+/** parseConfig, plus the warnings of a config that is valid but probably wrong (never refused for them). */
+export function parseConfigWithWarnings(text: string, source = '<config>', baseDir?: string): CheckedConfig {
   // A BOM from Windows editors would shift every column on line 1.
   const clean = text.replace(/^\uFEFF/, '');
   const lc = new LineCounter();
@@ -178,7 +214,7 @@ export function parseConfig(text: string, source = '<config>', baseDir?: string)
         message += ' (opened here)';
       }
       const { line, col } = lc.linePos(offset);
-      const path = pathAtOffset(doc.contents, offset);
+      const path = cleanSyntaxPath(pathAtOffset(doc.contents, offset));
       if (e.code === 'DUPLICATE_KEY') {
         const key = path.length ? ` "${String(path[path.length - 1])}"` : '';
         message = `duplicate key${key} (YAML would silently keep only one of the values)`;
@@ -269,15 +305,30 @@ export function parseConfig(text: string, source = '<config>', baseDir?: string)
       if (tls.cert !== undefined) tls.cert = abs(tls.cert);
       if (tls.key !== undefined) tls.key = abs(tls.key);
     }
+    if (config.secretsDir !== undefined) config.secretsDir = abs(config.secretsDir);
+    // Secret and TLS files only from the secrets folders (gateway/src/secrets.ts), checked once the paths are absolute.
+    const outside = secretPathIssues(config);
+    if (outside.length > 0) {
+      throw new ConfigError(
+        source,
+        outside.map((i) => ({ path: i.path, ...locate(doc, lc, i.segments), message: i.message })),
+      );
+    }
   }
-  return config;
+  const warnings = configWarnings(config, profiles.origins)
+    .map((w) => ({ path: formatPath(w.segments), ...locate(doc, lc, w.segments), message: w.message, code: w.code, params: w.params }))
+    .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
+  return { config, warnings };
 }
 
 /** Reads and validates a config file; relative paths inside it are relative to its folder. */
 export async function loadConfigFile(path: string): Promise<GatewayConfig> {
-  let text: string;
+  return parseConfig(await readConfigText(path), path, dirname(resolve(path)));
+}
+
+async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const message =
@@ -288,5 +339,4 @@ export async function loadConfigFile(path: string): Promise<GatewayConfig> {
           : `cannot read config file ${resolve(path)}: ${(err as Error).message}`;
     throw new ConfigError(path, [{ path: '', message }]);
   }
-  return parseConfig(text, path, dirname(resolve(path)));
 }

@@ -5,6 +5,7 @@
  * falling back to a default and polling the wrong register for months.
  */
 import { createRequire } from 'node:module';
+import { brokerUrlAmbiguity } from './broker-url.ts';
 import { z } from 'zod';
 import {
   BYTE_ORDERS,
@@ -139,6 +140,9 @@ const logSchema = strict({
   flushRows: int(1, 100_000).default(1000),
   synchronous: z.enum(['normal', 'full']).default('full'),
   retainAckedMs: int(0).default(3_600_000),
+  // While the disk refuses writes (full, I/O error, read-only): readings held in memory; beyond
+  // it the oldest are dropped, counted, and reported to the center as evicted.
+  maxBufferedReadings: int(1000, 10_000_000).default(100_000),
 });
 
 const UPLINK_PROTOCOLS = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
@@ -157,6 +161,8 @@ const uplinkUrl = z.string().superRefine((v, ctx) => {
       message: `protocol must be one of ${UPLINK_PROTOCOLS.join(', ')} (got ${url.protocol})`,
     });
   }
+  const ambiguous = brokerUrlAmbiguity(v);
+  if (ambiguous) ctx.addIssue({ code: 'custom', message: ambiguous });
 });
 
 const topicPrefix = z
@@ -185,6 +191,31 @@ const tlsSchema = strict({
   }
 });
 
+/** `<device>/<point>`, either part may be `*` (any): which points Sparkplug hosts may write by DCMD. */
+const SPARKPLUG_WRITE_PATTERN = /^([a-z0-9][a-z0-9_-]{0,63}|\*)\/([a-z0-9][a-z0-9_-]{0,63}|\*)$/;
+
+const sparkplugSchema = strict({
+  // Sparkplug requires DDATA at QoS 0 (tck-id-payloads-ddata-qos); 1 lets a host with a persistent
+  // session get what the broker queued while it was away. Either way the log cursor moves only
+  // after the broker provably processed the data.
+  ddataQos: z.union([z.literal(0), z.literal(1)], { error: 'must be 0 (the Sparkplug rule) or 1' }).default(0),
+  // Births wait this long for every device's first poll, so they carry current values.
+  birthWaitMs: int(0, 600_000).default(10_000),
+  // Sparkplug Host ID of the Primary Host Application: births wait for its STATE online; while it
+  // is offline the node stays away and the data waits in the log (sent later as is_historical).
+  primaryHostId: z.string().min(1).regex(/^[^+#/]+$/, { error: 'must not contain "/", "+" or "#": it is the last level of spBv1.0/STATE/<id>' }).optional(),
+  // DCMD writes a host may make: points must also be `writable: true`. Empty: DCMD writes are refused.
+  writes: z
+    .array(z.string().regex(SPARKPLUG_WRITE_PATTERN, { error: 'must be <device>/<point>, either part may be * (e.g. pump-1/setpoint, pump-1/*)' }))
+    .default([]),
+  // A device takes one DCMD write at a time; this many may wait behind it, one more is refused
+  // (answered with the unchanged value): a DCMD flood neither hammers the device nor grows memory.
+  maxQueuedWrites: int(0, 1000).default(8),
+  // Node Control/Rebirth requests are honoured at most once per this interval; requests inside
+  // it fold into one rebirth at its end (every birth resends every metric of every device).
+  rebirthMinIntervalMs: int(0, 3_600_000).default(5000),
+});
+
 const uplinkSchema = strict({
   url: uplinkUrl,
   clientId: z.string().min(1).optional(),
@@ -205,9 +236,18 @@ const uplinkSchema = strict({
   keepaliveSec: int(5, 3600).default(30),
   // A batch without PUBACK this long means a dead link (a 4G modem losing carrier sends no reset).
   ackTimeoutMs: int(1000, 600_000).default(30_000),
+  // center: the log forgets only what the center's ingest confirmed after a durable commit
+  // (kedge-ack/1 on .../ack); broker: on the broker's PUBACK, for consumers that do not
+  // confirm (a broker crash can then lose what it acknowledged). Sparkplug always uses broker.
+  ackMode: z.enum(['center', 'broker']).default('center'),
+  // Center mode: a center that answers but stays below data sent this long ago (its broker lost
+  // some) gets it again from its own position; the wait doubles each time, up to 16x.
+  resendAfterSilenceMs: int(1000, 86_400_000).default(120_000),
   reconnectMinMs: int(0).default(1000),
   reconnectMaxMs: int(0).default(60_000),
   tls: tlsSchema.optional(),
+  // Only read with codec: sparkplug (cloud-sync/src/sparkplug/README.md).
+  sparkplug: sparkplugSchema.prefault({}),
 }).superRefine((v, ctx) => {
   if (v.password !== undefined && v.passwordFile !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'give either password or passwordFile, not both' });
@@ -330,6 +370,16 @@ const uniqueIdCheck = (ctx: z.core.$RefinementCtx, kind: 'point' | 'device', pat
   };
 };
 
+/** For an address like 400001: what 6-digit Modicon notation means, and what to write instead. */
+function modicon6(address: number): string {
+  const tables: Record<number, string> = { 1: 'discrete', 3: 'input', 4: 'holding' };
+  const prefix = Math.floor(address / 100_000);
+  const n = address - prefix * 100_000;
+  const table = tables[prefix];
+  if (!table || n < 1 || n > 65_536) return '';
+  return `; it looks like 6-digit Modicon notation (${prefix}xxxxx = ${table}): write table: ${table}, address: ${n} with addressBase: 1`;
+}
+
 /** Point ids unique, addresses inside the 16-bit range of the device's numbering. */
 const checkModbusDevice = (
   d: { addressBase: 0 | 1; points: Array<z.output<typeof pointSchema>> },
@@ -346,7 +396,7 @@ const checkModbusDevice = (
       ctx.addIssue({
         code: 'custom',
         path: ['points', i, 'address'],
-        message: `address ${p.address} is outside ${lo}..${hi} (${basis})`,
+        message: `address ${p.address} is outside ${lo}..${hi} (${basis})${modicon6(p.address)}`,
       });
       return;
     }
@@ -369,7 +419,7 @@ const checkModbusDevice = (
   });
 };
 
-const modbusTcpDeviceSchema = strict({
+export const modbusTcpDeviceSchema = strict({
   ...modbusDeviceFields,
   driver: z.literal('modbus-tcp'),
   host: z.string().min(1, { error: 'must not be empty' }),
@@ -383,7 +433,7 @@ export const SERIAL_PARITIES = ['none', 'even', 'odd'] as const;
  * agree on its settings. Parity defaults to none (8N1): the Modbus serial spec names even as
  * its default, but the meters and sensors kedge meets ship 8N1 (profiles set their own).
  */
-const modbusRtuDeviceSchema = strict({
+export const modbusRtuDeviceSchema = strict({
   ...modbusDeviceFields,
   driver: z.literal('modbus-rtu'),
   port: z.string().min(1, { error: 'must be a serial device path such as /dev/ttyUSB0' }),
@@ -401,6 +451,9 @@ const modbusRtuDeviceSchema = strict({
 // OPC UA devices (gateway/src/drivers/opcua/)
 
 export const OPCUA_SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
+/** kedge point types an OPC UA variable can have (the birth and Sparkplug use the same names as Modbus points). */
+export const OPCUA_POINT_TYPES = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'int64', 'uint64', 'float64', 'string'] as const;
+export type OpcuaPointType = (typeof OPCUA_POINT_TYPES)[number];
 export const OPCUA_SECURITY_POLICIES = ['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep'] as const;
 
 // node-opcua-nodeid drags in OPC UA's table of standard node names (~20 MB of RSS): required
@@ -425,7 +478,8 @@ const opcuaNodeId = z.string().superRefine((v, ctx) => {
 
 const AUTH_HELP = 'auth must be "anonymous", {username, password | passwordFile} or {certificateFile, privateKeyFile}';
 
-const opcuaAuthObject = strict({
+// Exported for the OPC UA device form (drivers/opcua/form.ts): the preprocessed auth has no JSON Schema of its own.
+export const opcuaAuthObject = strict({
   username: z.string().min(1).optional(),
   password: z.string().optional(),
   passwordFile: z.string().min(1).optional(),
@@ -467,6 +521,8 @@ const opcuaPointSchema = strict({
   id: idSchema(),
   name: z.string().optional(),
   nodeId: opcuaNodeId,
+  // Without it the type comes from the node's DataType attribute, read before the first value.
+  type: z.enum(OPCUA_POINT_TYPES).optional(),
   mode: z.enum(['subscribe', 'poll']).default('subscribe'),
   samplingIntervalMs: int(0, 3_600_000).optional(),
   publishingIntervalMs: int(10, 3_600_000).optional(),
@@ -495,7 +551,7 @@ const opcuaPointSchema = strict({
     return { ...p, deadband: filter?.type === 'absolute' ? filter.value : 0, deadbandFilter: filter };
   });
 
-const opcuaDeviceSchema = strict({
+export const opcuaDeviceSchema = strict({
   id: idSchema(),
   name: z.string().optional(),
   driver: z.literal('opcua'),
@@ -564,13 +620,21 @@ const devicesSchema = z.array(deviceSchema).superRefine((devices, ctx) => {
 
 const webSchema = strict({
   enabled: z.boolean().default(true),
+  // All interfaces: the engineer on the station LAN is who the UI is for. Safe because HTTPS is
+  // the default off loopback (below); loopback-only boxes set host: 127.0.0.1.
   host: z.string().min(1, { error: 'must not be empty' }).default('0.0.0.0'),
   // 0 picks a free port (tests, demos).
   port: int(0, 65535).default(8080),
-  https: z.boolean().default(false),
+  // Unset: HTTPS with a self-signed certificate unless host is a loopback address (web/start-web.ts).
+  // false on a LAN address sends passwords and the session cookie in clear (warned at start).
+  https: z.boolean().optional(),
   sessionTtlMs: int(60_000).default(8 * 3_600_000),
   // GET /api/live without a session or API token from any host, not only loopback (read-only data).
   liveReadOnlyPublic: z.boolean().default(false),
+  // Names the box is reached by besides its IP addresses (DNS, mDNS: pump3.local): the Host
+  // values plain HTTP on a LAN address accepts and the HTTP -> HTTPS redirect keeps
+  // (web/host-allowlist.ts). Loopback HTTP accepts only 127.0.0.1, localhost and [::1].
+  hostnames: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/, { error: 'must be a host name (letters, digits, dots, hyphens)' })).max(32).default([]),
 });
 
 // ---------------------------------------------------------------------------------------
@@ -588,6 +652,20 @@ const otaSchema = strict({
   slotsDir: z.string().min(1).optional(),
   healthDeadlineMs: int(1000, 3_600_000).default(120_000),
   maxCrashes: int(1, 100).default(3),
+  /** Offers of a larger bundle are refused before the download. */
+  maxBundleBytes: byteSize.default(512 * MiB),
+  /** Disk space an update must leave free (default log.maxBytes: the reading log can always grow to its cap). */
+  diskReserveBytes: byteSize.optional(),
+  /**
+   * The slowest download an update waits for: a bundle must arrive within size / this rate
+   * (at least 10 min), or the offer is given up and the install slot is free again.
+   */
+  minDownloadBytesPerSec: int(256, 1024 * 1024 * 1024).default(2048),
+  /**
+   * The URLs an unsigned offer names (manifestUrl, url) may point at this box itself or at
+   * link-local addresses (169.254/16, fe80::/10: cloud metadata services). Off: refused.
+   */
+  allowLocalOfferUrls: z.boolean().default(false),
 });
 
 // ---------------------------------------------------------------------------------------
@@ -596,15 +674,21 @@ const otaSchema = strict({
 const commandsSchema = strict({
   /** Center keys whose Ed25519 signature a command must carry (same key format as ota). */
   trustedKeys: z.array(otaTrustedKeySchema).min(1, { error: 'at least one trusted public key is needed to accept commands' }),
-  /** A command older than this (by its ts) is refused: a replayed or long-queued command must not act. */
-  maxAgeMs: int(1000, 7 * 24 * 3_600_000).default(300_000),
+  /**
+   * A command older than this (by its ts) is refused: a replayed or long-queued command must not
+   * act. The acceptance window is ts - maxClockSkewMs .. ts + maxAgeMs; kept short (at most 1 h).
+   */
+  maxAgeMs: int(1000, 3_600_000).default(120_000),
   /** How far a command's ts may lie in the future (clock difference between center and box). */
-  maxClockSkewMs: int(0, 3_600_000).default(30_000),
+  maxClockSkewMs: int(0, 300_000).default(30_000),
 });
 
 export const gatewayConfigSchema = strict({
   gateway: gatewaySchema,
   dataDir: z.string().min(1).default('./data'),
+  // Secret and TLS files (passwordFile, tls.*, OPC UA auth files) may lie only under
+  // <dataDir>/secrets, <dataDir>/tls and this folder (gateway/src/secrets.ts); the web API cannot change it.
+  secretsDir: z.string().min(1).optional(),
   log: logSchema.prefault({}),
   uplink: uplinkSchema,
   devices: devicesSchema.default([]),

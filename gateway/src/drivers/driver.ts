@@ -21,10 +21,18 @@ export interface PollResult {
   samples: Sample[];
   /** Protocol requests sent for this poll (coalescing makes it smaller than the points). */
   requests: number;
-  /** True when the device itself failed (timeout, connection, exception): the scheduler backs off. */
+  /**
+   * True when the device itself failed (timeout, connection, or every read refused): the
+   * scheduler backs off. A read refused while others answer (a Modbus exception for one block)
+   * is a fact about that block only: its points are bad, the device is not failed.
+   */
   failed: boolean;
   /** First failure message, when failed. */
   error?: string;
+  /** Reads the device refused while it answered others, one message each (addresses as configured). */
+  blockErrors?: string[];
+  /** What this poll learnt about the register map (a refused block read point by point), for the engineer to fix it. */
+  findings?: string[];
 }
 
 /** Where a push driver delivers samples; the gateway feeds them to the same pipeline as polls. */
@@ -45,6 +53,13 @@ export interface DeviceDriver {
    * the log through the next poll or data change, never as a made-up reading.
    */
   write?(pointId: string, value: Value): Promise<void>;
+  /**
+   * Point types learnt from the device before its first value (OPC UA: each node's DataType
+   * attribute), by point id, in the config's type names; what the birth message carries.
+   */
+  pointTypes?(): ReadonlyMap<string, string>;
+  /** Called when pointTypes() changed, so the gateway can send a birth that carries them. */
+  onPointTypes?(listener: () => void): void;
   /** Releases connections; the driver is not used again. */
   close(): Promise<void>;
 }

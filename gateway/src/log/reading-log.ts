@@ -1,10 +1,14 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { LogRecord, Reading, SeqRange } from '@kedge/cloud-sync/model.ts';
 import type { LogSource } from '@kedge/cloud-sync/uplink/log-source.ts';
 import { packValue, unpackValue, type SqlValue } from '@kedge/cloud-sync/sqlite-value.ts';
 import { SCHEMA } from './schema.ts';
+import { fileSize, inspectLogFile, moveAside, readIdentityFile, writeIdentityFile } from './log-file.ts';
+import { describeWriteError, type WriteFailure } from './write-error.ts';
 
 export interface ReadingLogOptions {
   /** Size cap of the live data in bytes; over it, the oldest rows are evicted (counted). */
@@ -19,12 +23,48 @@ export interface ReadingLogOptions {
   retainAckedMs: number;
   /** Clock for retention; tests move it. */
   now?: () => number;
+  /** Monotonic clock (ms) for retry backoff and warning rate limits; tests move it. */
+  monotonic?: () => number;
+  /**
+   * Readings kept in memory while the disk refuses writes (full, I/O error, read-only); past it
+   * the oldest are dropped, counted, and reported to the center as evicted once writes resume.
+   */
+  maxBufferedReadings?: number;
+  /** Backoff of write retries while writes fail. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** The size-cap warning is logged at most this often (with counts of what it summarises). */
+  warnEveryMs?: number;
   onWarn?: (msg: string, details: Record<string, unknown>) => void;
+  onInfo?: (msg: string, details: Record<string, unknown>) => void;
 }
 
 export interface EvictionReport extends SeqRange {
   count: number;
   at: number;
+}
+
+/** How this log came to be what it is at this start; the birth message carries it. */
+export interface LogIdentity {
+  /** Random id given to the log file when it was created; sequences only mean something within it. */
+  epoch: string;
+  /** created: first start; opened: the log of the last run; reset: the previous log was damaged or missing. */
+  origin: 'created' | 'opened' | 'reset';
+  previousEpoch?: string;
+  /** Why the previous log was not used (reset only). */
+  reason?: string;
+  /** Where the damaged file was moved (reset of a damaged file only). */
+  movedTo?: string;
+}
+
+/** Writes failing: the log keeps readings in memory and retries until the disk takes them again. */
+export interface WriteState {
+  failing: boolean;
+  code: string | null;
+  reason: string | null;
+  since: number | null;
+  /** Readings dropped from the memory buffer since start (they become evicted ranges). */
+  dropped: number;
 }
 
 export interface LogStats {
@@ -42,9 +82,54 @@ export interface LogStats {
   evictedTotal: number;
   oldestUnackedTs: number | null;
   recoveredFromCrash: boolean;
+  epoch: string;
+  /** Rows of the evictions table (contiguous evictions merge into one). */
+  evictionRows: number;
+  write: WriteState;
 }
 
 const UPLINK_CURSOR = 'uplink';
+const MiB = 1024 * 1024;
+/** Eviction rows kept for the UI once the center has confirmed past them. */
+const KEEP_EVICTION_ROWS = 20;
+/** More eviction rows than this at open (a log of an older version) are merged. */
+const COMPACT_EVICTIONS_OVER = 1000;
+
+/** SQLite error codes that mean the file itself is not a usable database. */
+const DAMAGE_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_INDEX']);
+
+/**
+ * Part of the cap set aside for the write-ahead log, so that database file plus WAL stay
+ * under maxBytes: the WAL is checkpointed at this size and truncated back to it.
+ */
+export function walBudget(maxBytes: number): number {
+  return Math.min(16 * MiB, Math.max(64 * 1024, Math.floor(maxBytes / 8)));
+}
+
+/** The columns every table of the log must have (schema.ts); anything less is another file. */
+const EXPECTED_COLUMNS: Record<string, string[]> = {
+  points: ['id', 'key'],
+  readings: ['seq', 'ts', 'point', 'value', 'flags'],
+  cursors: ['name', 'seq'],
+  evictions: ['first', 'last', 'count', 'at'],
+  meta: ['key', 'value'],
+};
+
+class LogSchemaError extends Error {}
+
+/** A cheap check at every start: the file's tables have the log's columns. */
+function schemaProblem(db: Database.Database): string | null {
+  for (const [table, columns] of Object.entries(EXPECTED_COLUMNS)) {
+    const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
+    const missing = columns.filter((c) => !have.has(c));
+    if (missing.length) return `table ${table} lacks ${missing.join(', ')}`;
+  }
+  return null;
+}
+
+export function newEpoch(): string {
+  return randomBytes(8).toString('hex');
+}
 
 /**
  * The durable reading log: one SQLite database in WAL mode, the single source of truth
@@ -54,39 +139,172 @@ const UPLINK_CURSOR = 'uplink';
  */
 export class ReadingLog implements LogSource {
   readonly path: string;
-  private readonly db: Database.Database;
-  private readonly opts: Required<Omit<ReadingLogOptions, 'onWarn'>> & Pick<ReadingLogOptions, 'onWarn'>;
+  private db!: Database.Database;
+  private readonly opts: Required<Omit<ReadingLogOptions, 'onWarn' | 'onInfo'>> & Pick<ReadingLogOptions, 'onWarn' | 'onInfo'>;
   private pending: Reading[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   private readonly pointIds = new Map<string, number>();
   private readonly pointKeys = new Map<number, string>();
   private readonly appendListeners = new Set<() => void>();
   private readonly evictListeners = new Set<(e: EvictionReport) => void>();
-  private nextSeq: number;
+  private nextSeq = 1;
   private closed = false;
   readonly recoveredFromCrash: boolean;
-  private readonly stmt: ReturnType<ReadingLog['prepare']>;
+  readonly identity: LogIdentity;
+  private stmt!: ReturnType<ReadingLog['prepare']>;
+  /** Cursor positions accepted while the disk refused to store them (a cursor only grows). */
+  private readonly unsavedCursors = new Map<string, number>();
+  /** Readings dropped from the memory buffer that still need their (evicted) sequence numbers. */
+  private droppedUnsequenced = 0;
+  private write: WriteState = { failing: false, code: null, reason: null, since: null, dropped: 0 };
+  private retryAttempt = 0;
+  /** Size-cap evictions not yet told in a warning (rate-limited). */
+  private unwarned = { evictions: 0, readings: 0, first: 0, last: 0 };
+  private lastEvictionWarnAt = Number.NEGATIVE_INFINITY;
+  private lastDropWarnAt = Number.NEGATIVE_INFINITY;
 
   constructor(path: string, options: ReadingLogOptions) {
     this.path = path;
-    this.opts = { now: Date.now, ...options };
+    this.opts = {
+      now: Date.now,
+      monotonic: () => performance.now(),
+      maxBufferedReadings: 100_000,
+      retryMinMs: 1000,
+      retryMaxMs: 30_000,
+      warnEveryMs: 60_000,
+      ...options,
+    };
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    // Keeps the WAL file from staying large after a burst; pages are reused otherwise.
-    this.db.pragma('journal_size_limit = 16777216');
-    this.db.exec(SCHEMA);
-    this.stmt = this.prepare();
-    this.recoveredFromCrash = this.checkCleanShutdown();
+    const opened = this.openChecked();
+    this.identity = opened.identity;
+    this.recoveredFromCrash = opened.crashed;
     for (const row of this.db.prepare('SELECT id, key FROM points').all() as Array<{ id: number; key: string }>) {
       this.pointIds.set(row.key, row.id);
       this.pointKeys.set(row.id, row.key);
     }
     this.nextSeq = this.storedLastSeq() + 1;
+    // Marks the file as in use, in the database file itself (a checkpoint), not only in the
+    // WAL: a crash followed by a lost WAL is then still seen as a crash at the next start. On
+    // a full disk the daemon still starts: the flag is written with the first write that succeeds.
+    this.tryWrite(() => this.markOpen());
+    // A log of an older version may hold one eviction row per commit of a long outage (19 MB
+    // of them were seen): merged once, so they no longer count against the cap.
+    if ((this.stmt.evictionRows.get() as number) > COMPACT_EVICTIONS_OVER) this.tryWrite(() => this.compactEvictions());
     this.pruneTimer = setInterval(() => this.maintain(), 60_000);
     this.pruneTimer.unref();
+  }
+
+  /**
+   * Opens the file after the cheap checks (header, size, shutdown flag, WAL presence) and a
+   * quick_check when something is odd. A file that fails is moved aside and a new log with a
+   * new epoch starts; a log that vanished is noticed through the identity file beside it.
+   */
+  private openChecked(): { identity: LogIdentity; crashed: boolean } {
+    const path = this.path;
+    const remembered = path === ':memory:' ? null : readIdentityFile(path);
+    let reset: { reason: string; movedTo?: string } | null = null;
+    const damaged = (reason: string) => {
+      this.closeQuietly();
+      const movedTo = moveAside(path, new Date(this.opts.now()));
+      reset = { reason, movedTo };
+    };
+    let crashed = false;
+    if (path !== ':memory:') {
+      const verdict = inspectLogFile(path);
+      const walExisted = fileSize(`${path}-wal`) > 0 || existsSync(`${path}-wal`);
+      if (verdict.kind === 'damaged') damaged(verdict.reason);
+      else if (verdict.kind === 'absent') {
+        if (remembered) reset = { reason: `is missing (it held epoch ${remembered.epoch})` };
+      } else {
+        try {
+          this.openDb();
+          const state = this.stmt.getMeta.get('state') as string | undefined;
+          const storedEpoch = this.stmt.getMeta.get('epoch') as string | undefined;
+          crashed = state === 'open';
+          // Until a checkpoint, even the flag and the epoch live only in the WAL.
+          const lostWal = !walExisted && (crashed || (remembered !== null && storedEpoch === undefined));
+          if (lostWal) {
+            damaged('was not closed cleanly and its write-ahead log (-wal) is gone: its newest commits are lost and their sequence numbers would be reused');
+            crashed = false;
+          } else if (crashed || verdict.odd || state === undefined) {
+            const result = String(this.db.pragma('quick_check', { simple: true }));
+            if (result !== 'ok') {
+              damaged(`failed its integrity check (${result.split('\n')[0]})`);
+              crashed = false;
+            }
+          }
+        } catch (err) {
+          if (err instanceof LogSchemaError) damaged(`is not a kedge reading log (${err.message})`);
+          else if (!DAMAGE_CODES.has(String((err as { code?: unknown }).code))) throw err;
+          else damaged(`cannot be read as a database (${(err as Error).message})`);
+          crashed = false;
+        }
+      }
+    }
+    if (reset || !this.isOpen()) this.openDb();
+    let epoch = this.stmt.getMeta.get('epoch') as string | undefined;
+    let origin: LogIdentity['origin'] = 'opened';
+    let legacy = false;
+    if (epoch === undefined) {
+      legacy = this.storedLastSeq() > 0;
+      // A log of an older version keeps the legacy epoch '': the center holds its sequences
+      // 1..n under '' and continues from there. A new random epoch would make the next batch
+      // (sequence n+1) the first of an epoch whose 1..n the center never sees, so it would
+      // confirm nothing of it, ever.
+      epoch = legacy ? '' : newEpoch();
+      this.stmt.setMeta.run('epoch', epoch);
+      origin = reset ? 'reset' : legacy ? 'opened' : remembered ? 'reset' : 'created';
+    }
+    const identity: LogIdentity = { epoch, origin };
+    const previous = remembered?.epoch;
+    if (reset) {
+      identity.origin = 'reset';
+      Object.assign(identity, reset);
+    }
+    if (previous !== undefined && previous !== epoch) identity.previousEpoch = previous;
+    if (path !== ':memory:' && remembered?.epoch !== epoch) writeIdentityFile(path, { epoch, createdAt: new Date(this.opts.now()).toISOString() });
+    const r = reset as { reason: string; movedTo?: string } | null;
+    if (r) {
+      this.opts.onWarn?.(
+        `reading log ${path} ${r.reason}: ${r.movedTo ? `moved it to ${r.movedTo} and ` : ''}started a new log, epoch ${epoch}${previous ? ` (was ${previous})` : ''}; sequences restart at 1`,
+        { file: path, movedTo: r.movedTo, epoch, previousEpoch: previous },
+      );
+    } else if (legacy) {
+      this.opts.onInfo?.(`reading log ${path} had no epoch (written by an older version): it keeps the legacy epoch '' and continues at sequence ${this.storedLastSeq() + 1}`, { file: path, epoch });
+    } else if (identity.origin === 'created') {
+      this.opts.onInfo?.(`reading log ${path} created, epoch ${epoch}`, { file: path, epoch });
+    }
+    return { identity, crashed };
+  }
+
+  private isOpen(): boolean {
+    return this.db !== undefined && this.db.open;
+  }
+
+  private openDb(): void {
+    this.db = new Database(this.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${this.opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    // Database file plus WAL stay under the cap: checkpoint at the WAL's share of it, and
+    // truncate the WAL back to that share after a burst.
+    const budget = walBudget(this.opts.maxBytes);
+    this.db.pragma(`journal_size_limit = ${budget}`);
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    this.db.pragma(`wal_autocheckpoint = ${Math.max(16, Math.floor(budget / pageSize))}`);
+    this.db.exec(SCHEMA);
+    const problem = schemaProblem(this.db);
+    if (problem) throw new LogSchemaError(problem);
+    this.stmt = this.prepare();
+  }
+
+  private closeQuietly(): void {
+    try {
+      if (this.isOpen()) this.db.close();
+    } catch {
+      // a damaged file may refuse even this; it is moved aside next
+    }
   }
 
   private prepare() {
@@ -109,6 +327,13 @@ export class ReadingLog implements LogSource {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       addEviction: db.prepare('INSERT INTO evictions (first, last, count, at) VALUES (?, ?, ?, ?)'),
       evictions: db.prepare('SELECT first, last, count, at FROM evictions ORDER BY first DESC LIMIT ?'),
+      touchingEvictions: db.prepare('SELECT rowid, first, last, count FROM evictions WHERE last >= ? AND first <= ?'),
+      deleteEviction: db.prepare('DELETE FROM evictions WHERE rowid = ?'),
+      pruneEvictions: db.prepare('DELETE FROM evictions WHERE last <= ? AND rowid NOT IN (SELECT rowid FROM evictions ORDER BY last DESC LIMIT ?)'),
+      evictionRows: db.prepare('SELECT count(*) FROM evictions').pluck(),
+      evictedAfter: db.prepare('SELECT coalesce(sum(count), 0) FROM evictions WHERE first > ?').pluck(),
+      bumpCounter: db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'readings'"),
+      insertCounter: db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('readings', ?)"),
       firstTsFrom: db.prepare('SELECT ts FROM readings WHERE seq >= ? ORDER BY seq LIMIT 1').pluck(),
       recentOf: db.prepare(
         'SELECT seq, ts, value, flags FROM readings WHERE seq >= ? AND point = ? AND ts >= ? ORDER BY seq DESC LIMIT ?',
@@ -116,16 +341,97 @@ export class ReadingLog implements LogSource {
     };
   }
 
-  /** Marks the file as in use; returns true when the previous run did not close it. */
-  private checkCleanShutdown(): boolean {
-    const state = this.stmt.getMeta.get('state');
-    const crashed = state === 'open';
-    if (crashed) {
-      const result = this.db.pragma('quick_check', { simple: true });
-      if (result !== 'ok') throw new Error(`reading log ${this.path} failed its integrity check: ${String(result)}`);
+  /**
+   * Runs a write; a failure (disk full, I/O error, read-only remount, lock) becomes the
+   * failing write state with a retry, never an exception out of a timer or a callback.
+   */
+  private tryWrite<T>(fn: () => T): { ok: true; value: T } | { ok: false } {
+    try {
+      const value = fn();
+      return { ok: true, value };
+    } catch (err) {
+      this.writeFailed(err);
+      return { ok: false };
     }
+  }
+
+  private writeFailed(err: unknown): void {
+    const failure: WriteFailure = describeWriteError(err);
+    if (!this.write.failing || this.write.code !== failure.code) {
+      this.opts.onWarn?.(`reading log ${this.path}: writes failing (${failure.reason}); readings are kept in memory (up to ${this.opts.maxBufferedReadings}) and retried`, {
+        code: failure.code,
+        buffered: this.pending.length,
+      });
+    }
+    this.write = { ...this.write, failing: true, code: failure.code, reason: failure.reason, since: this.write.since ?? this.opts.now() };
+    this.scheduleRetry();
+  }
+
+  private writeSucceeded(): void {
+    if (!this.write.failing) return;
+    const failedForMs = this.opts.now() - (this.write.since ?? this.opts.now());
+    this.opts.onInfo?.(`reading log ${this.path}: writes resumed after ${Math.round(failedForMs / 1000)} s`, {
+      dropped: this.write.dropped,
+      failedForMs,
+    });
+    this.write = { ...this.write, failing: false, code: null, reason: null, since: null };
+    this.retryAttempt = 0;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    const delay = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(this.retryAttempt++, 20));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.retryWrites();
+    }, delay);
+  }
+
+  /** Writes what waited for the disk: the shutdown flag, cursors, pending readings. */
+  private retryWrites(): void {
+    if (this.closed) return;
+    const ok = this.tryWrite(() => {
+      this.markOpen();
+      this.saveCursors();
+    }).ok;
+    if (!ok) return;
+    if (this.pending.length > 0 || this.droppedUnsequenced > 0) this.flush();
+    else this.writeSucceeded();
+  }
+
+  /** Merges touching and overlapping eviction rows into one per range (counts summed). */
+  private compactEvictions(): void {
+    const before = this.stmt.evictionRows.get() as number;
+    this.db.transaction(() => {
+      const rows = this.db.prepare('SELECT first, last, count, at FROM evictions ORDER BY first').all() as EvictionReport[];
+      const merged: EvictionReport[] = [];
+      for (const r of rows) {
+        const prev = merged.at(-1);
+        if (prev && r.first <= prev.last + 1) {
+          prev.last = Math.max(prev.last, r.last);
+          prev.count += r.count;
+          prev.at = Math.max(prev.at, r.at);
+        } else merged.push({ ...r });
+      }
+      this.db.prepare('DELETE FROM evictions').run();
+      for (const m of merged) this.stmt.addEviction.run(m.first, m.last, m.count, m.at);
+      this.stmt.pruneEvictions.run(this.cursor(UPLINK_CURSOR), KEEP_EVICTION_ROWS);
+    })();
+    this.opts.onInfo?.(`reading log ${this.path}: merged ${before} eviction rows into ${this.stmt.evictionRows.get() as number}`, { before });
+  }
+
+  private markOpen(): void {
     this.stmt.setMeta.run('state', 'open');
-    return crashed;
+    if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  private saveCursors(): void {
+    for (const [name, seq] of this.unsavedCursors) {
+      this.stmt.advance.run(name, seq);
+      this.unsavedCursors.delete(name);
+    }
   }
 
   private storedLastSeq(): number {
@@ -139,6 +445,9 @@ export class ReadingLog implements LogSource {
     if (this.closed) throw new Error('reading log is closed');
     if (readings.length === 0) return;
     for (const r of readings) this.pending.push(r);
+    this.boundBuffer();
+    // While writes fail, the retry timer decides when to try again (with backoff).
+    if (this.write.failing) return;
     if (this.pending.length >= this.opts.flushRows) this.flush();
     else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => {
@@ -148,47 +457,89 @@ export class ReadingLog implements LogSource {
     }
   }
 
-  /** Commits everything pending in one transaction; returns the number of readings committed. */
+  /**
+   * Past maxBufferedReadings the oldest pending readings are dropped: counted now, and given
+   * their sequence numbers as an evicted range with the next commit, so the center sees them.
+   */
+  private boundBuffer(): void {
+    const excess = this.pending.length - this.opts.maxBufferedReadings;
+    if (excess <= 0) return;
+    this.pending.splice(0, excess);
+    this.droppedUnsequenced += excess;
+    this.write.dropped += excess;
+    const now = this.opts.monotonic();
+    if (now - this.lastDropWarnAt >= this.opts.warnEveryMs) {
+      this.lastDropWarnAt = now;
+      this.opts.onWarn?.(`reading log ${this.path}: memory buffer full while writes fail; oldest readings dropped (reported to the center as evicted)`, {
+        droppedTotal: this.write.dropped,
+        buffered: this.pending.length,
+        reason: this.write.reason,
+      });
+    }
+  }
+
+  /**
+   * Commits everything pending in one transaction; returns the number of readings committed
+   * (0 when the disk refused: they stay pending and a retry is scheduled).
+   */
   flush(): number {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
-    if (this.pending.length === 0 || this.closed) return 0;
+    if (this.closed || (this.pending.length === 0 && this.droppedUnsequenced === 0)) return 0;
     const batch = this.pending;
-    this.pending = [];
+    const dropped = this.droppedUnsequenced;
     const first = this.nextSeq;
+    const at = this.opts.now();
+    const added: string[] = [];
+    let usedBefore = 0;
     try {
-      this.insertBatch(batch, first);
-      this.nextSeq = first + batch.length;
+      usedBefore = this.usedBytes();
+      this.db.transaction(() => {
+        if (dropped > 0) {
+          this.recordEviction(first, first + dropped - 1, dropped, at);
+          if (batch.length === 0) this.keepCounter(first + dropped - 1);
+        }
+        let seq = first + dropped;
+        for (const r of batch) {
+          const { value, flags } = packValue(r.value, r.quality);
+          this.stmt.insert.run(seq++, r.ts, this.pointId(r.point, added), value, flags);
+        }
+      })();
     } catch (err) {
-      // Nothing of the batch was committed: keep it queued so a transient error (disk busy)
-      // loses nothing, and let the caller see why.
-      this.pending = batch.concat(this.pending);
-      this.nextSeq = this.storedLastSeq() + 1;
-      throw err;
+      // Rolled back: so are the point ids it created, or a retry would name points with no row.
+      for (const key of added) {
+        const id = this.pointIds.get(key);
+        this.pointIds.delete(key);
+        if (id !== undefined) this.pointKeys.delete(id);
+      }
+      this.writeFailed(err);
+      return 0;
     }
+    this.pending = [];
+    this.droppedUnsequenced = 0;
+    this.nextSeq = first + dropped + batch.length;
+    this.noteCommitSize(usedBefore);
+    if (this.write.failing && this.tryWrite(() => this.saveCursors()).ok) this.writeSucceeded();
+    if (dropped > 0) this.reportEviction({ first, last: first + dropped - 1, count: dropped, at }, 'buffer');
     this.enforceCap();
     for (const listener of this.appendListeners) listener();
     return batch.length;
   }
 
-  private readonly insertBatch = (batch: Reading[], firstSeq: number): void => {
-    this.db.transaction(() => {
-      let seq = firstSeq;
-      for (const r of batch) {
-        const { value, flags } = packValue(r.value, r.quality);
-        this.stmt.insert.run(seq++, r.ts, this.pointId(r.point), value, flags);
-      }
-    })();
-  };
+  /** Keeps AUTOINCREMENT's counter at `seq` when sequences were assigned without rows. */
+  private keepCounter(seq: number): void {
+    if (this.stmt.bumpCounter.run(seq).changes === 0) this.stmt.insertCounter.run(seq);
+  }
 
-  private pointId(key: string): number {
+  private pointId(key: string, added: string[]): number {
     let id = this.pointIds.get(key);
     if (id === undefined) {
       id = Number(this.stmt.insertPoint.run(key).lastInsertRowid);
       this.pointIds.set(key, id);
       this.pointKeys.set(id, key);
+      added.push(key);
     }
     return id;
   }
@@ -210,11 +561,32 @@ export class ReadingLog implements LogSource {
   }
 
   cursor(name: string = UPLINK_CURSOR): number {
-    return (this.stmt.cursor.get(name) as number | undefined) ?? 0;
+    const stored = (this.stmt.cursor.get(name) as number | undefined) ?? 0;
+    return Math.max(stored, this.unsavedCursors.get(name) ?? 0);
   }
 
+  /**
+   * Moves a cursor forward. Called from MQTT callbacks: a disk that refuses the write keeps
+   * the position in memory (and retries) instead of throwing into the callback.
+   */
   advance(name: string, seq: number): void {
-    this.stmt.advance.run(name, seq);
+    if (this.closed || seq <= this.cursor(name)) return;
+    if (this.write.failing || !this.tryWrite(() => this.stmt.advance.run(name, seq)).ok) this.unsavedCursors.set(name, seq);
+  }
+
+  /** The log's identity: sequences only mean something within one epoch. */
+  epoch(): string {
+    return this.identity.epoch;
+  }
+
+  /** Whether writes currently fail, why, and how much the memory buffer had to drop. */
+  writeState(): WriteState {
+    return { ...this.write };
+  }
+
+  /** Lowest sequence still held (0 when empty): anything below was pruned (delivered) or evicted. */
+  firstSeq(): number {
+    return (this.stmt.firstSeq.get() as number | null) ?? 0;
   }
 
   lastSeq(): number {
@@ -238,27 +610,53 @@ export class ReadingLog implements LogSource {
     return (pages - free) * pageSize;
   }
 
+  /** The largest growth of live data one commit caused: the headroom the cap keeps free. */
+  private maxCommitBytes = 0;
+
+  private noteCommitSize(usedBefore: number): void {
+    try {
+      this.maxCommitBytes = Math.max(this.maxCommitBytes, this.usedBytes() - usedBefore);
+    } catch {
+      // only an estimate
+    }
+  }
+
   /**
-   * Keeps the live data under maxBytes: acknowledged rows go first (no loss), then the
+   * What the live data may occupy so that everything in the file (tables, indexes, the
+   * evictions record, free pages) plus the WAL stays under maxBytes: the WAL's budget and
+   * room for two commits (one in the WAL, one in the file before the cap is enforced) are kept free.
+   */
+  private dataBudget(): number {
+    const max = this.opts.maxBytes;
+    return Math.max(Math.floor(max / 4), max - walBudget(max) - Math.ceil(this.maxCommitBytes * 2.2));
+  }
+
+  /**
+   * Keeps the live data under its budget: acknowledged rows go first (no loss), then the
    * oldest unacknowledged ones, which are counted, recorded and reported.
    */
   private enforceCap(): void {
-    for (let round = 0; round < 8; round++) {
-      const used = this.usedBytes();
-      if (used <= this.opts.maxBytes) return;
-      const first = (this.stmt.firstSeq.get() as number | null) ?? 0;
-      const last = this.lastSeq();
-      if (first === 0) return;
-      const rows = last - first + 1;
-      // Free a little more than the excess so the cap is not hit again on the next commit.
-      const excessRows = Math.ceil(((used - this.opts.maxBytes) / used) * rows + rows * 0.02);
-      const upTo = Math.min(last, first + Math.max(excessRows, 1) - 1);
-      const acked = this.cursor(UPLINK_CURSOR);
-      if (acked >= first) {
-        this.stmt.deleteUpTo.run(Math.min(acked, upTo));
-        continue;
+    try {
+      const budget = this.dataBudget();
+      for (let round = 0; round < 8; round++) {
+        const used = this.usedBytes();
+        if (used <= budget) return;
+        const first = this.firstSeq();
+        const last = this.lastSeq();
+        if (first === 0) return;
+        const rows = last - first + 1;
+        // Free a little more than the excess so the cap is not hit again on the next commit.
+        const excessRows = Math.ceil(((used - budget) / used) * rows + rows * 0.02);
+        const upTo = Math.min(last, first + Math.max(excessRows, 1) - 1);
+        const acked = this.cursor(UPLINK_CURSOR);
+        if (acked >= first) {
+          this.stmt.deleteUpTo.run(Math.min(acked, upTo));
+          continue;
+        }
+        this.evict(first, upTo);
       }
-      this.evict(first, upTo);
+    } catch (err) {
+      this.writeFailed(err);
     }
   }
 
@@ -266,25 +664,75 @@ export class ReadingLog implements LogSource {
     const at = this.opts.now();
     const count = this.db.transaction(() => {
       const changes = this.stmt.deleteUpTo.run(last).changes;
-      this.stmt.addEviction.run(first, last, changes, at);
-      const total = Number(this.stmt.getMeta.get('evicted_total') ?? 0) + changes;
-      this.stmt.setMeta.run('evicted_total', total);
+      this.recordEviction(first, last, changes, at);
       return changes;
     })();
-    const report = { first, last, count, at };
-    this.opts.onWarn?.('log size cap reached: oldest unsent readings evicted', {
-      ...report,
-      maxBytes: this.opts.maxBytes,
-    });
+    this.reportEviction({ first, last, count, at });
+  }
+
+  /**
+   * Records evicted sequences, merged with any recorded range they touch or overlap: an
+   * outage of any length leaves one row, not one per commit. Also counts them in evicted_total.
+   */
+  private recordEviction(first: number, last: number, count: number, at: number): void {
+    const touching = this.stmt.touchingEvictions.all(first - 1, last + 1) as Array<{ rowid: number; first: number; last: number; count: number }>;
+    let lo = first;
+    let hi = last;
+    let total = count;
+    for (const row of touching) {
+      lo = Math.min(lo, row.first);
+      hi = Math.max(hi, row.last);
+      total += row.count;
+      this.stmt.deleteEviction.run(row.rowid);
+    }
+    this.stmt.addEviction.run(lo, hi, total, at);
+    this.stmt.setMeta.run('evicted_total', Number(this.stmt.getMeta.get('evicted_total') ?? 0) + count);
+    // Ranges the center has confirmed are no longer needed beyond the few the UI shows.
+    this.stmt.pruneEvictions.run(this.cursor(UPLINK_CURSOR), KEEP_EVICTION_ROWS);
+  }
+
+  /** Tells listeners at once; the warning is rate-limited and says how much it summarises. */
+  private reportEviction(report: EvictionReport, cause: 'cap' | 'buffer' = 'cap'): void {
+    if (cause === 'buffer') {
+      // Warned (rate-limited) when they were dropped; now they have sequence numbers.
+      this.opts.onWarn?.(`reading log ${this.path}: ${report.count} readings dropped while writes failed are recorded as evicted sequences ${report.first}-${report.last}`, {
+        ...report,
+      });
+      for (const listener of this.evictListeners) listener(report);
+      return;
+    }
+    const u = this.unwarned;
+    if (u.evictions === 0) u.first = report.first;
+    u.evictions++;
+    u.readings += report.count;
+    u.last = report.last;
+    const now = this.opts.monotonic();
+    if (now - this.lastEvictionWarnAt >= this.opts.warnEveryMs) {
+      this.lastEvictionWarnAt = now;
+      this.opts.onWarn?.('log size cap reached: oldest unsent readings evicted', {
+        first: u.first,
+        last: u.last,
+        count: u.readings,
+        evictions: u.evictions,
+        evictedTotal: this.evictedTotal(),
+        maxBytes: this.opts.maxBytes,
+        ...(u.evictions > 1 ? { since: 'the last warning' } : {}),
+      });
+      this.unwarned = { evictions: 0, readings: 0, first: 0, last: 0 };
+    }
     for (const listener of this.evictListeners) listener(report);
   }
 
   /** Prunes acknowledged readings past their retention; runs every minute. */
   maintain(): void {
     if (this.closed) return;
-    const acked = this.cursor(UPLINK_CURSOR);
-    const upTo = this.stmt.prunable.get(acked, this.opts.now() - this.opts.retainAckedMs) as number | null;
-    if (upTo) this.stmt.deleteUpTo.run(upTo);
+    if (this.write.failing) return; // the retry timer is on it
+    this.tryWrite(() => {
+      const acked = this.cursor(UPLINK_CURSOR);
+      const upTo = this.stmt.prunable.get(acked, this.opts.now() - this.opts.retainAckedMs) as number | null;
+      if (upTo) this.stmt.deleteUpTo.run(upTo);
+      this.stmt.pruneEvictions.run(acked, KEEP_EVICTION_ROWS);
+    });
   }
 
   /**
@@ -315,17 +763,24 @@ export class ReadingLog implements LogSource {
     return this.stmt.evictions.all(limit) as EvictionReport[];
   }
 
+  /** Every evicted range still recorded, ascending (the record is bounded: merged, pruned once confirmed). */
+  evictedRanges(): SeqRange[] {
+    return (this.stmt.evictions.all(1_000_000) as EvictionReport[]).map((e) => ({ first: e.first, last: e.last })).reverse();
+  }
+
   stats(): LogStats {
-    const firstSeq = (this.stmt.firstSeq.get() as number | null) ?? 0;
+    const firstSeq = this.firstSeq();
     const lastSeq = this.lastSeq();
     const ackedSeq = this.cursor(UPLINK_CURSOR);
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const pages = this.db.pragma('page_count', { simple: true }) as number;
     const oldest = this.stmt.tsOf.get(ackedSeq) as number | undefined;
+    // Readings dropped while writes failed leave holes inside the held range.
+    const holes = firstSeq === 0 ? 0 : (this.stmt.evictedAfter.get(firstSeq) as number);
     return {
       firstSeq,
       lastSeq,
-      rows: firstSeq === 0 ? 0 : lastSeq - firstSeq + 1,
+      rows: firstSeq === 0 ? 0 : lastSeq - firstSeq + 1 - holes,
       unacked: Math.max(0, lastSeq - Math.max(ackedSeq, firstSeq - 1)),
       ackedSeq,
       usedBytes: this.usedBytes(),
@@ -334,25 +789,40 @@ export class ReadingLog implements LogSource {
       evictedTotal: this.evictedTotal(),
       oldestUnackedTs: oldest ?? null,
       recoveredFromCrash: this.recoveredFromCrash,
+      epoch: this.identity.epoch,
+      evictionRows: this.stmt.evictionRows.get() as number,
+      write: this.writeState(),
     };
   }
 
   private walBytes(): number {
-    if (this.path === ':memory:') return 0;
-    try {
-      return statSync(`${this.path}-wal`).size;
-    } catch {
-      return 0;
-    }
+    return this.path === ':memory:' ? 0 : fileSize(`${this.path}-wal`);
   }
 
-  /** Commits what is pending and closes the database, marking the shutdown as clean. */
+  /**
+   * Commits what is pending and closes the database, marking the shutdown as clean. On a
+   * disk that still refuses writes, what is pending cannot be kept: said loudly, with counts.
+   */
   close(): void {
     if (this.closed) return;
     this.flush();
+    if (this.write.failing) this.retryWrites();
+    if (this.pending.length > 0 || this.droppedUnsequenced > 0) {
+      this.opts.onWarn?.(
+        `reading log ${this.path}: closing while writes fail (${this.write.reason}): ${this.pending.length + this.droppedUnsequenced} readings not written are lost`,
+        { pending: this.pending.length, dropped: this.droppedUnsequenced },
+      );
+    }
     this.closed = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    this.stmt.setMeta.run('state', 'closed');
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    try {
+      this.saveCursors();
+      this.stmt.setMeta.run('state', 'closed');
+    } catch {
+      // left 'open': the next start checks the file, which is what a failed write deserves
+    }
     this.db.close();
   }
 }

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +12,14 @@ import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import { OtaAgent, otaTopic, type OtaStatus } from './agent.ts';
 import { otaRoutes } from './routes.ts';
 import { readState } from './slots.ts';
-import { fakeBundle, newKey, seededSlots, tempDir, trusted } from './testing.ts';
+import { authenticateOffer, parseOffer, signOffer } from './offer.ts';
+import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, trusted } from './testing.ts';
+import { parsePrivateKey } from './verify.ts';
 
 const KEY = newKey();
 const ID = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'kem-01' };
+const SELF = { region: ID.region, municipality: ID.municipality, gateway: ID.gateway };
 const quiet = { info() {}, warn() {} };
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 async function broker(t: test.TestContext) {
   const b = await startEmbeddedBroker({ port: 0 });
@@ -40,7 +41,7 @@ test('a retained MQTT offer on the ota downlink makes the agent download, verify
   const server = await serveFile(path, 'b.tar.gz');
   t.after(() => server.close());
   // Retained before the gateway connects: a box that was offline still gets it.
-  await publishRetained(b.url, [[otaTopic(ID, 'ota'), { version: '1.1.0', url: server.url, sha256: sha(path), size: statSync(path).size }]]);
+  await publishRetained(b.url, [[otaTopic(ID, 'ota'), signedOffer(KEY, path, server.url, '1.1.0', { target: SELF })]]);
 
   let restartedFor: string | null = null;
   const agent = new OtaAgent({
@@ -69,12 +70,48 @@ test('a retained MQTT offer on the ota downlink makes the agent download, verify
   assert.deepEqual(agent.otaStatus().progress, { received: statSync(path).size, total: statSync(path).size });
 });
 
+test('after a reload moved the box to another broker (reconnect), the offer retained there is taken', async (t) => {
+  const work = tempDir(t);
+  const oldBroker = await broker(t);
+  const newBroker = await broker(t);
+  const slots = seededSlots(work, '1.0.0');
+  const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
+  const server = await serveFile(path, 'b.tar.gz');
+  t.after(() => server.close());
+  await publishRetained(newBroker.url, [[otaTopic(ID, 'ota'), signedOffer(KEY, path, server.url, '1.1.0', { target: SELF })]]);
+  let restartedFor: string | null = null;
+  const agent = new OtaAgent({
+    identity: ID,
+    slotsDir: slots,
+    incomingDir: join(work, 'incoming'),
+    trustedKeys: trusted(KEY),
+    mqtt: { url: oldBroker.url, clientId: 'kem-01-ota' },
+    logger: quiet,
+    onInstalled: (v) => (restartedFor = v),
+  });
+  t.after(() => agent.stop());
+  // Connected to the old broker: its retained status says so.
+  const oldWatcher = await mqtt.connectAsync(oldBroker.url, { reconnectPeriod: 0 });
+  t.after(() => oldWatcher.endAsync());
+  const onOld: OtaStatus[] = [];
+  oldWatcher.on('message', (_t, p) => onOld.push(JSON.parse(p.toString()) as OtaStatus));
+  await oldWatcher.subscribeAsync(otaTopic(ID, 'ota/status'), { qos: 1 });
+  agent.start();
+  await waitFor(() => onOld.length > 0, { what: 'the agent connected to the old broker' });
+  assert.equal(restartedFor, null);
+
+  await agent.reconnect({ url: newBroker.url, clientId: 'kem-01-ota', keepaliveSec: 30 });
+  await waitFor(() => restartedFor, { what: 'the agent to take the offer on the new broker' });
+  assert.equal(restartedFor, '1.1.0');
+});
+
 test('an invalid offer is refused with the field named, and reported upstream as failed', async (t) => {
   const work = tempDir(t);
   const agent = new OtaAgent({ identity: ID, slotsDir: seededSlots(work), incomingDir: join(work, 'in'), trustedKeys: trusted(KEY), logger: quiet, onInstalled: () => {} });
   await assert.rejects(agent.offer({ version: 'latest', url: 'http://x/b', sha256: 'abc', size: 1 }), /invalid OTA offer: version: must be a semantic version such as 1\.4\.2; sha256: must be 64 lowercase hex digits/);
   assert.equal(agent.otaStatus().state, 'failed');
-  assert.deepEqual(await agent.offer({ version: '1.0.0', url: 'http://x/b', sha256: 'a'.repeat(64), size: 1 }), { started: false, message: 'version 1.0.0 is already installed' });
+  const running = signOffer({ version: '1.0.0', url: 'http://x/b', sha256: 'a'.repeat(64), size: 1 }, KEY.id, parsePrivateKey(KEY.privateKeyPem));
+  assert.deepEqual(await agent.offer(running), { started: false, message: 'version 1.0.0 is already installed' });
 });
 
 test('kedge-ota push logs in, serves the bundle with Range support and offers it through POST /api/ota/offer', async (t) => {
@@ -82,7 +119,8 @@ test('kedge-ota push logs in, serves the bundle with Range support and offers it
   const slots = seededSlots(work, '1.0.0');
   const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
   let installed = '';
-  const agent = new OtaAgent({ identity: ID, slotsDir: slots, incomingDir: join(work, 'in'), trustedKeys: trusted(KEY), logger: quiet, onInstalled: (v) => (installed = v) });
+  // The laptop's servers are on 127.0.0.1 here (on a station LAN they have its LAN address).
+  const agent = new OtaAgent({ identity: ID, slotsDir: slots, incomingDir: join(work, 'in'), trustedKeys: trusted(KEY), logger: quiet, onInstalled: (v) => (installed = v), allowLocalOfferUrls: true });
   // Stands in for the web API's session + CSRF guard (gateway/src/web/auth).
   const app = Fastify();
   app.post('/api/auth/login', async (req, reply) => {
@@ -145,7 +183,8 @@ test('rollout publishes the retained offer to the selected gateways only', async
   const gws = Array.from({ length: 40 }, (_, i) => `gw-${i}`);
   await publishRetained(b.url, gws.map((g) => [`kedge/v1/kuzbass/kemerovo/${g}/status`, { state: 'online', version: '1.0.0' }] as [string, unknown]));
   const offer = { version: '1.1.0', url: 'http://updates/b.tar.gz', sha256: 'a'.repeat(64), size: 10 };
-  const r = await rollout({ url: b.url, waitMs: 300, percent: 25, offer });
+  await assert.rejects(rollout({ url: b.url, waitMs: 300, percent: 25, offer }), /an offer must be signed \(--key\) or carry --manifest-url/);
+  const r = await rollout({ url: b.url, waitMs: 300, percent: 25, offer, signer: { keyId: KEY.id, privateKey: parsePrivateKey(KEY.privateKeyPem) } });
   const expected = selectForRollout(gws.map((g) => ({ region: 'kuzbass', municipality: 'kemerovo', gateway: g })), 25).map((e) => e.gateway);
   assert.deepEqual(r.selected.map((e) => e.gateway).sort(), [...expected].sort());
   const c = await mqtt.connectAsync(b.url, { reconnectPeriod: 0 });
@@ -155,5 +194,45 @@ test('rollout publishes the retained offer to the selected gateways only', async
   await waitFor(() => got.size === expected.length, { what: 'retained offers' });
   await c.endAsync();
   assert.deepEqual([...got.keys()].sort(), [...expected].sort());
-  assert.deepEqual(got.get(expected[0]!), offer);
+  // Each gateway gets the offer signed for itself, and only itself.
+  const first = parseOffer(got.get(expected[0]!));
+  const self = { region: 'kuzbass', municipality: 'kemerovo', gateway: expected[0]! };
+  assert.deepEqual({ ...first, signature: '', keyId: '' }, { ...offer, format: 'kedge-ota-offer/1', target: self, signature: '', keyId: '' });
+  assert.deepEqual(authenticateOffer(first, trusted(KEY), self), { by: 'signature', keyId: KEY.id });
+  assert.throws(() => authenticateOffer(first, trusted(KEY), { ...self, gateway: 'gw-other' }), /signed for gateway kuzbass\/kemerovo\/gw-\d+, this is kuzbass\/kemerovo\/gw-other/);
+});
+
+test('kedge-ota rollout -k signs one offer per gateway that the running agent installs; without a key or manifest URL it refuses to publish', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const work = tempDir(t);
+  const b = await broker(t);
+  const slots = seededSlots(work, '1.0.0');
+  const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
+  const server = await serveFile(path, 'b.tar.gz');
+  t.after(() => server.close());
+  let installed: string | null = null;
+  const agent = new OtaAgent({ identity: ID, slotsDir: slots, incomingDir: join(work, 'in'), trustedKeys: trusted(KEY), mqtt: { url: b.url, clientId: 'kem-01-ota' }, logger: quiet, onInstalled: (v) => (installed = v) });
+  t.after(() => agent.stop());
+  agent.start();
+  // The agent's retained ota/status is how rollout finds it.
+  await waitFor(async () => (await collectFleet({ url: b.url, waitMs: 100 })).length === 1, { what: 'the gateway in the fleet' });
+  const keyFile = join(work, 'ota.key');
+  writeFileSync(keyFile, KEY.privateKeyPem, { mode: 0o600 });
+  const cli = fileURLToPath(new URL('../../../scripts/src/ota/cli.ts', import.meta.url));
+  const run = (args: string[]) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', cli, 'rollout', '--percent', '100', '--bundle', path, '--url', server.url, '--broker', b.url, '--wait-ms', '300', ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
+  const unsigned = await run([]);
+  assert.equal(unsigned.code, 1, unsigned.out);
+  assert.match(unsigned.out, /an offer must be signed \(--key\) or carry --manifest-url/);
+  const signed = await run(['-k', keyFile, '--key-id', KEY.id]);
+  assert.equal(signed.code, 0, signed.out);
+  assert.match(signed.out, /offered 1\.1\.0 to 1 of 1 gateways \(100%\)/);
+  await waitFor(() => installed, { what: 'the agent to install the signed offer', timeoutMs: 30_000 });
+  assert.equal(installed, '1.1.0');
 });

@@ -5,7 +5,8 @@
  * slot. The launcher does the rest (trial boot, health check, rollback).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { installOffer, parseOffer, type InstallPhase, type Offer } from './install.ts';
+import { installOffer, type InstallPhase } from './install.ts';
+import { authenticateOffer, parseOffer, type Offer, type OfferTrust } from './offer.ts';
 import { readState, type HistoryEntry, type PendingSlot, type SlotName } from './slots.ts';
 import type { TrustedKey } from './verify.ts';
 
@@ -20,14 +21,27 @@ export interface OtaAgentOptions {
   identity: OtaIdentity;
   slotsDir: string;
   incomingDir: string;
-  trustedKeys: readonly TrustedKey[];
+  /** The OTA keys in force; a function so that a config reload (local key rotation) takes effect. */
+  trustedKeys: readonly TrustedKey[] | (() => readonly TrustedKey[]);
+  /** Offers larger than this are refused before the download (ota.maxBundleBytes). */
+  maxBundleBytes?: number;
+  /** Disk space kept free for the reading log (ota.diskReserveBytes, default log.maxBytes). */
+  reserveBytes?: number;
   /** The uplink broker; omitted: HTTPS push only. */
-  mqtt?: { url: string; clientId: string; username?: string; password?: string; tls?: Record<string, unknown> };
+  mqtt?: OtaMqtt;
   /** Called once a release sits in the other slot and `current` points at it. */
   onInstalled: (version: string) => void;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
   downloadAttempts?: number;
   retryDelayMs?: number;
+  /** Deadline of an unsigned offer's manifest fetch (default MANIFEST_FETCH_TIMEOUT_MS, install.ts). */
+  manifestTimeoutMs?: number;
+  /** ota.minDownloadBytesPerSec: sets the download's overall deadline (install.ts downloadDeadlineMs). */
+  minDownloadBytesPerSec?: number;
+  /** The download deadline's timer (tests inject one they fire); default AbortSignal.timeout. */
+  downloadDeadline?: (ms: number) => AbortSignal;
+  /** ota.allowLocalOfferUrls (url-guard.ts). */
+  allowLocalOfferUrls?: boolean;
   /** Set by the launcher: this boot is a release on trial. */
   trial?: boolean;
 }
@@ -52,8 +66,27 @@ export const otaTopic = (id: OtaIdentity, leaf: 'ota' | 'ota/status') => `${id.p
 /** Progress is published at most this often: a 4G link has better things to carry. */
 const PROGRESS_EVERY_MS = 2000;
 
+/** The uplink's broker as the OTA client connects to it (gateway/src/mqtt-connection.ts). */
+export interface OtaMqtt {
+  url: string;
+  clientId: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  tls?: Record<string, unknown> | undefined;
+  keepaliveSec?: number | undefined;
+}
+
+/** The install in progress: how its offer was authenticated, and how to stop it. */
+interface InstallJob {
+  trust: OfferTrust['by'];
+  abort: AbortController;
+  /** The version of the signed offer that took the slot from this one. */
+  preempted: string | null;
+}
+
 export class OtaAgent {
   private client: MqttClient | null = null;
+  private current: InstallJob | null = null;
   private state: OtaState;
   private target: string | null = null;
   private progress: { received: number; total: number } | null = null;
@@ -62,18 +95,32 @@ export class OtaAgent {
   private busy: Promise<void> | null = null;
   private abort = new AbortController();
 
+  /** The broker the offers come from: o.mqtt, or what reconnect() was given since. */
+  private mqtt: OtaMqtt | undefined;
+
   constructor(private readonly o: OtaAgentOptions) {
     this.state = o.trial ? 'trial' : 'idle';
+    this.mqtt = o.mqtt;
+  }
+
+  private keys(): readonly TrustedKey[] {
+    return typeof this.o.trustedKeys === 'function' ? this.o.trustedKeys() : this.o.trustedKeys;
+  }
+
+  private self() {
+    const { region, municipality, gateway } = this.o.identity;
+    return { region, municipality, gateway };
   }
 
   start(): void {
-    const m = this.o.mqtt;
+    const m = this.mqtt;
     if (!m) return;
     const opts: IClientOptions = {
       clientId: m.clientId,
       clean: true,
       protocolVersion: 4,
       reconnectPeriod: 5000,
+      ...(m.keepaliveSec !== undefined ? { keepalive: m.keepaliveSec } : {}),
       username: m.username,
       password: m.password,
       ...(m.tls ?? {}),
@@ -105,8 +152,12 @@ export class OtaAgent {
    */
   async offer(raw: unknown): Promise<{ started: boolean; message: string }> {
     let offer: Offer;
+    let trust: OfferTrust;
     try {
       offer = parseOffer(raw);
+      // Refused here, before anything is fetched: an unsigned offer without a manifest URL, a
+      // bad signature, another gateway's offer. The manifest of an unsigned one is checked first thing in the install.
+      trust = authenticateOffer(offer, this.keys(), this.self());
     } catch (err) {
       this.fail((err as Error).message);
       throw err;
@@ -116,14 +167,36 @@ export class OtaAgent {
     if (offer.version === running || offer.version === st?.pending?.version) {
       return { started: false, message: `version ${offer.version} is already installed` };
     }
-    if (this.busy) throw new Error(`an update to ${this.target} is already in progress (${this.state})`);
-    this.target = offer.version;
-    this.lastError = null;
-    this.progress = null;
-    this.busy = this.install(offer).finally(() => {
-      this.busy = null;
+    const current = this.current;
+    let before: Promise<void> = Promise.resolve();
+    if (this.busy && current) {
+      // An unsigned offer is anyone's on the broker: a signed one (the maintainer's) takes the
+      // slot from it rather than wait for its download to end or time out.
+      if (!(trust.by === 'signature' && current.trust === 'manifest' && !current.preempted)) {
+        throw new Error(`an update to ${this.target} is already in progress (${this.state})`);
+      }
+      current.preempted = offer.version;
+      current.abort.abort(new Error(`pre-empted by a signed offer of ${offer.version}`));
+      this.o.logger.warn({ unsigned: this.target, signed: offer.version }, 'ota: a signed offer pre-empts the unsigned one in progress');
+      before = this.busy;
+    }
+    const job: InstallJob = { trust: trust.by, abort: new AbortController(), preempted: null };
+    this.current = job;
+    const run = (async () => {
+      await before;
+      this.target = offer.version;
+      this.lastError = null;
+      this.progress = null;
+      await this.install(offer, job);
+    })();
+    const tracked: Promise<void> = run.finally(() => {
+      if (this.busy === tracked) {
+        this.busy = null;
+        this.current = null;
+      }
     });
-    return { started: true, message: `installing ${offer.version}` };
+    this.busy = tracked;
+    return { started: true, message: current ? `installing ${offer.version} (pre-empted the unsigned offer of ${this.target})` : `installing ${offer.version}` };
   }
 
   /** Resolves when the install started by the last offer has finished (tests, shutdown). */
@@ -131,16 +204,23 @@ export class OtaAgent {
     await this.busy;
   }
 
-  private async install(offer: Offer): Promise<void> {
+  private async install(offer: Offer, job: InstallJob): Promise<void> {
     try {
       await installOffer({
         offer,
         slotsDir: this.o.slotsDir,
         incomingDir: this.o.incomingDir,
-        trustedKeys: this.o.trustedKeys,
+        trustedKeys: this.keys(),
+        self: this.self(),
+        ...(this.o.maxBundleBytes !== undefined ? { maxBundleBytes: this.o.maxBundleBytes } : {}),
+        ...(this.o.reserveBytes !== undefined ? { reserveBytes: this.o.reserveBytes } : {}),
         downloadAttempts: this.o.downloadAttempts,
         retryDelayMs: this.o.retryDelayMs,
-        signal: this.abort.signal,
+        ...(this.o.manifestTimeoutMs !== undefined ? { manifestTimeoutMs: this.o.manifestTimeoutMs } : {}),
+        ...(this.o.minDownloadBytesPerSec !== undefined ? { minDownloadBytesPerSec: this.o.minDownloadBytesPerSec } : {}),
+        ...(this.o.downloadDeadline ? { downloadDeadline: this.o.downloadDeadline } : {}),
+        allowLocalOfferUrls: this.o.allowLocalOfferUrls ?? false,
+        signal: AbortSignal.any([this.abort.signal, job.abort.signal]),
         onPhase: (phase) => {
           this.state = phase;
           this.o.logger.info({ version: offer.version, phase }, 'ota');
@@ -155,7 +235,7 @@ export class OtaAgent {
       this.publish(true);
       this.o.onInstalled(offer.version);
     } catch (err) {
-      this.fail((err as Error).message);
+      this.fail(job.preempted ? `unsigned offer of ${offer.version} given up: a signed offer of ${job.preempted} pre-empted it (${(err as Error).message})` : (err as Error).message);
     }
   }
 
@@ -191,6 +271,18 @@ export class OtaAgent {
     if (!force && now - this.lastPublish < PROGRESS_EVERY_MS) return;
     this.lastPublish = now;
     c.publish(otaTopic(this.o.identity, 'ota/status'), JSON.stringify(this.otaStatus()), { qos: 1, retain: true });
+  }
+
+  /**
+   * Moves the offer subscription to other broker settings (a reload changed them). An install
+   * under way goes on: it does not use MQTT, only its progress reports do.
+   */
+  async reconnect(mqtt: OtaMqtt | undefined): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c) await c.endAsync().catch(() => {});
+    this.mqtt = mqtt;
+    this.start();
   }
 
   async stop(): Promise<void> {

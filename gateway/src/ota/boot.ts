@@ -10,7 +10,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { loadConfigFile } from '../config/load.ts';
 import { releaseEntry } from './entry.ts';
 import { startLauncher } from './launcher.ts';
@@ -20,19 +20,40 @@ const dash = process.argv.indexOf('--', 2);
 const own = dash === -1 ? process.argv.slice(2) : process.argv.slice(2, dash);
 const daemonArgs = dash === -1 ? [] : process.argv.slice(dash + 1);
 
-const { values: a } = parseArgs({
-  args: own,
-  options: {
-    slots: { type: 'string' },
-    seed: { type: 'string' },
-    'health-deadline-ms': { type: 'string' },
-    'max-crashes': { type: 'string' },
-    'restart-delay-ms': { type: 'string' },
-    'heartbeat-file': { type: 'string', default: process.env.KEDGE_HEARTBEAT_FILE },
-    probe: { type: 'boolean', default: false },
-    'probe-max-age-ms': { type: 'string', default: '60000' },
-  },
-});
+const program = new Command('kedge-boot')
+  .description('starts the current release slot, watches its health, rolls back a failed update; arguments after -- go to the daemon')
+  .option('--slots <dir>', 'release slots folder (default: KEDGE_OTA_SLOTS_DIR, ota.slotsDir of the --config)')
+  .option('--seed <dir>', 'release to install into an empty slots folder')
+  .option('--health-deadline-ms <ms>', 'how long a new release has to report healthy')
+  .option('--max-crashes <n>', 'crashes of a trial release before rolling back')
+  .option('--restart-delay-ms <ms>', 'wait before restarting a crashed daemon')
+  .option('--heartbeat-file <file>', "the daemon's sign of life (--probe reads it)", process.env.KEDGE_HEARTBEAT_FILE)
+  .option('--probe', 'container HEALTHCHECK: exit 0 when the heartbeat file is fresh', false)
+  .option('--probe-max-age-ms <ms>', 'how fresh --probe wants the heartbeat', '60000')
+  // Usage errors exit 2 like the checks below.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+program.parse(own, { from: 'user' });
+const opts = program.opts<{
+  slots?: string;
+  seed?: string;
+  healthDeadlineMs?: string;
+  maxCrashes?: string;
+  restartDelayMs?: string;
+  heartbeatFile?: string;
+  probe: boolean;
+  probeMaxAgeMs: string;
+}>();
+// The option names as the rest of this file reads them.
+const a = {
+  slots: opts.slots,
+  seed: opts.seed,
+  'health-deadline-ms': opts.healthDeadlineMs,
+  'max-crashes': opts.maxCrashes,
+  'restart-delay-ms': opts.restartDelayMs,
+  'heartbeat-file': opts.heartbeatFile,
+  probe: opts.probe,
+  'probe-max-age-ms': opts.probeMaxAgeMs,
+};
 
 if (a.probe) {
   const file = a['heartbeat-file'];

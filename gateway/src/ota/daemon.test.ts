@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
+import { freePort } from '@kedge/scripts/testing/ports.ts';
+import { startProcess, type ManagedProcess, type ProcessExit } from '@kedge/scripts/testing/proc.ts';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import { evaluateHealth } from './health.ts';
 import { startLauncher } from './launcher.ts';
@@ -79,4 +83,96 @@ test('the real gateway daemon on trial passes its health check when its uplink c
   // systemd-notify runs as a child per message: READY=1 and the first ping may land in either order.
   const ready = new RegExp(`--pid=${process.pid} READY=1`);
   await waitFor(() => { const x = readFileSync(notified, 'utf8'); return x.includes('WATCHDOG=1') && ready.test(x); }, { what: 'READY=1 and a watchdog ping', timeoutMs: 10_000 });
+});
+
+// ---------------------------------------------------------------------------------------
+// Stopping the daemon: a SIGTERM always ends it (gateway/src/main.ts), even during start-up
+// and even when a broker never acknowledges what the clients wait for on their way out.
+
+/** Far above any stop on a loaded machine; a daemon that ignores SIGTERM fails here instead of hanging the run. */
+const EXIT_BOUND_MS = 60_000;
+/** The daemon's own stop grace in these tests (KEDGE_SHUTDOWN_GRACE_MS; default 10 s). */
+const GRACE_MS = 2000;
+
+const KEY = 'MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=';
+
+function daemonConfig(work: string, brokerPort: number): string {
+  const config = join(work, 'kedge.yaml');
+  writeFileSync(
+    config,
+    [
+      'gateway: { id: kem-stop-01, region: kuzbass, municipality: kemerovo }',
+      `dataDir: ${join(work, 'data')}`,
+      `uplink: { url: "mqtt://127.0.0.1:${brokerPort}", reconnectMinMs: 200, reconnectMaxMs: 1000 }`,
+      // The web UI makes start-up longer (fastify is loaded on demand): a wider window for the signal.
+      'web: { enabled: true, host: 127.0.0.1, port: 0 }',
+      `commands: { trustedKeys: [{ id: center, publicKey: "${KEY}" }] }`,
+      `ota: { trustedKeys: [{ id: test, publicKey: "${KEY}" }] }`,
+    ].join('\n'),
+  );
+  return config;
+}
+
+async function startDaemon(t: test.TestContext, config: string, readyLine: RegExp): Promise<ManagedProcess> {
+  const daemon = await startProcess(process.execPath, ['--import', TSX, MAIN, '--config', config, '--log-level', 'info'], {
+    name: 'gateway daemon',
+    env: { ...process.env, KEDGE_SHUTDOWN_GRACE_MS: String(GRACE_MS) },
+    readyLine,
+    timeoutMs: 60_000,
+  });
+  // Bounded whatever happens: proc.ts stop() escalates to SIGKILL.
+  t.after(() => daemon.stop());
+  return daemon;
+}
+
+async function exitWithin(daemon: ManagedProcess): Promise<ProcessExit> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the daemon did not exit within ${EXIT_BOUND_MS} ms of SIGTERM:\n${daemon.output().slice(-4000)}`)), EXIT_BOUND_MS);
+  });
+  try {
+    return await Promise.race([daemon.exited, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A broker that completes the MQTT handshake (CONNACK) and then never answers anything: no SUBACK, no PUBACK. */
+async function muteBroker(t: test.TestContext): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('error', () => {});
+    sock.once('data', () => sock.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
+    sock.on('close', () => sockets.delete(sock));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+test('SIGTERM during start-up, with the broker unreachable, ends the daemon through its own stop (not the default action)', async (t) => {
+  const work = tempDir(t);
+  const refused = await freePort(); // nothing listens there
+  // The first line main.ts logs, once its stop handlers are installed and before anything starts.
+  const daemon = await startDaemon(t, daemonConfig(work, refused), /"msg":"starting"/);
+  daemon.kill('SIGTERM');
+  const exit = await exitWithin(daemon);
+  assert.deepEqual(exit, { code: 0, signal: null }, daemon.output().slice(-4000));
+  assert.match(daemon.output(), /"msg":"stopping"/);
+  if (!/"msg":"start-up complete"/.test(daemon.output())) t.diagnostic('the signal arrived before start-up completed, as intended');
+});
+
+test('SIGTERM with the clients connected to a broker that never acknowledges: the daemon exits non-zero at its stop grace instead of hanging', async (t) => {
+  const work = tempDir(t);
+  const port = await muteBroker(t);
+  const daemon = await startDaemon(t, daemonConfig(work, port), /"msg":"uplink connected"/);
+  daemon.kill('SIGTERM');
+  const exit = await exitWithin(daemon);
+  assert.deepEqual(exit, { code: 1, signal: null }, daemon.output().slice(-4000));
+  assert.match(daemon.output(), new RegExp(`stop did not finish within ${GRACE_MS} ms: exiting anyway`));
 });

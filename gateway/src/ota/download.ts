@@ -8,6 +8,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 
 export interface DownloadOptions {
   url: string;
@@ -24,6 +25,8 @@ export interface DownloadOptions {
   ca?: string | Buffer;
   onProgress?: (received: number, total: number) => void;
   signal?: AbortSignal;
+  /** Resolves the host of every connection (url-guard.ts refuses local addresses for unsigned offers). */
+  lookup?: LookupFunction;
 }
 
 export class DownloadError extends Error {
@@ -56,7 +59,7 @@ function attempt(o: DownloadOptions, part: string, offset: number): Promise<numb
     const headers: Record<string, string> = { ...o.headers };
     if (offset > 0) headers['range'] = `bytes=${offset}-`;
     let out: ReturnType<typeof createWriteStream> | null = null;
-    const req = lib.get(url, { headers, ca: o.ca, signal: o.signal }, (res) => {
+    const req = lib.get(url, { headers, ca: o.ca, signal: o.signal, ...(o.lookup ? { lookup: o.lookup } : {}) }, (res) => {
       const code = res.statusCode ?? 0;
       let start: number;
       if (code === 206 && offset > 0) {
@@ -113,8 +116,25 @@ function attempt(o: DownloadOptions, part: string, offset: number): Promise<numb
  * Downloads (or resumes) into `dest`. Throws DownloadError naming what went wrong: too many
  * interrupted attempts (the .part file stays for the next offer), wrong size, wrong hash
  * (the .part file is deleted: it cannot be resumed into something valid).
+ *
+ * A wrong hash after resuming a .part file left by an earlier offer starts over once from
+ * byte 0: that file may hold another server's bytes (an unsigned offer chooses its URL, and
+ * the .part is named by the sha256 any offer may claim), which must not make the genuine
+ * offer of that bundle fail.
  */
 export async function download(o: DownloadOptions): Promise<void> {
+  const resumed = (await partSize(`${o.dest}.part`)) > 0;
+  try {
+    await downloadFrom(o);
+  } catch (err) {
+    if (!(resumed && err instanceof HashMismatchError)) throw err;
+    await downloadFrom(o);
+  }
+}
+
+class HashMismatchError extends DownloadError {}
+
+async function downloadFrom(o: DownloadOptions): Promise<void> {
   const part = `${o.dest}.part`;
   const attempts = o.attempts ?? 5;
   let have = await partSize(part);
@@ -131,6 +151,7 @@ export async function download(o: DownloadOptions): Promise<void> {
     have = await partSize(part);
     if (have < o.size) lastProblem = `connection ended after ${have} of ${o.size} bytes (this attempt got ${Math.max(0, have - before)})`;
   }
+  if (o.signal?.aborted) throw new DownloadError(`download aborted after ${have} of ${o.size} bytes (the .part file stays for a later offer)`);
   if (have < o.size) {
     throw new DownloadError(`download truncated: ${lastProblem}; ${attempts} attempts used, the next attempt resumes from byte ${have}`);
   }
@@ -140,7 +161,7 @@ export async function download(o: DownloadOptions): Promise<void> {
   const got = await hashFile(part);
   if (got !== o.sha256) {
     await rm(part, { force: true });
-    throw new DownloadError(`downloaded bundle has sha256 ${got}, the offer says ${o.sha256}: corrupted or replaced in transit, deleted`);
+    throw new HashMismatchError(`downloaded bundle has sha256 ${got}, the offer says ${o.sha256}: corrupted or replaced in transit, deleted`);
   }
   await rename(part, o.dest);
 }

@@ -72,14 +72,16 @@ export class HealthReporter {
     if (!this.o.trial) return;
 
     const first = this.o.probe();
-    const startedAt = Date.now();
+    // Monotonic: NTP setting a clock that booted without an RTC (often right after the reboot
+    // into a trial release) must not end the trial at once and roll back a good release.
+    const startedAt = performance.now();
     const poll = setInterval(() => {
       if (this.done) return;
       const v = evaluateHealth(first, this.o.probe());
       if (v.healthy) {
         this.finish(v);
         this.send({ kedgeOta: 'healthy', why: v.why });
-      } else if (Date.now() - startedAt >= this.o.deadlineMs) {
+      } else if (performance.now() - startedAt >= this.o.deadlineMs) {
         this.finish(v);
         this.send({ kedgeOta: 'unhealthy', reason: `health check failed within ${this.o.deadlineMs} ms: ${v.why}` });
       }

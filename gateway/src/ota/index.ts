@@ -2,11 +2,11 @@
  * Daemon-side OTA wiring: the agent (offers, install) and, when started by kedge-boot, the
  * health reporter. main.ts calls startOta() after the gateway started.
  */
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.ts';
 import type { Gateway } from '../gateway.ts';
-import { OtaAgent } from './agent.ts';
+import { OtaAgent, type OtaMqtt } from './agent.ts';
+import { brokerSettingsKey, configBrokerConnection } from '../mqtt-connection.ts';
 import { HealthReporter } from './health.ts';
 import { otaSettings } from './settings.ts';
 
@@ -25,27 +25,46 @@ export function startOta(opts: { config: GatewayConfig; gateway: Gateway; logger
   const deadline = Number(env.KEDGE_OTA_HEALTH_DEADLINE_MS ?? config.ota?.healthDeadlineMs ?? 120_000);
   const s = otaSettings(config);
   let agent: OtaAgent | null = null;
+  // The uplink's broker, secret files read as the uplink reads them (gateway/src/mqtt-connection.ts).
+  const broker = (c: GatewayConfig): OtaMqtt => {
+    const b = configBrokerConnection(c, { clientSuffix: '-ota', warn: (file, problem) => logger.warn({ file }, problem) });
+    return { ...b, tls: b.tls ? Object.fromEntries(Object.entries(b.tls).filter(([, v]) => v !== undefined)) : undefined };
+  };
+  let unsubscribe = () => {};
+  let moving: Promise<void> = Promise.resolve();
   if (s) {
     const u = config.uplink;
-    const read = (p: string | undefined) => (p ? readFileSync(p) : undefined);
     agent = new OtaAgent({
       identity: { prefix: u.topicPrefix, region: config.gateway.region, municipality: config.gateway.municipality, gateway: config.gateway.id },
       slotsDir: env.KEDGE_OTA_SLOTS_DIR ?? s.slotsDir,
       incomingDir: s.incomingDir,
-      trustedKeys: s.trustedKeys,
-      mqtt: {
-        url: u.url,
-        clientId: `${u.clientId ?? `kedge-${config.gateway.id}`}-ota`,
-        username: u.username,
-        password: u.password ?? (u.passwordFile ? readFileSync(u.passwordFile, 'utf8').trim() : undefined),
-        tls: u.tls ? { ca: read(u.tls.ca), cert: read(u.tls.cert), key: read(u.tls.key), rejectUnauthorized: u.tls.rejectUnauthorized } : undefined,
-      },
+      // Read at each offer: editing ota.trustedKeys on the box and SIGHUP rotates the keys.
+      trustedKeys: () => otaSettings(gateway.currentConfig())?.trustedKeys ?? [],
+      maxBundleBytes: s.maxBundleBytes,
+      reserveBytes: s.reserveBytes,
+      minDownloadBytesPerSec: s.minDownloadBytesPerSec,
+      allowLocalOfferUrls: s.allowLocalOfferUrls,
+      mqtt: broker(config),
       trial,
       logger: logger.child({ layer: 'ota' }),
       onInstalled: (version) => opts.restart(`update to ${version} installed`),
     });
     agent.start();
     gateway.otaStatus = () => agent?.otaStatus() ?? null;
+    // A reload with another broker URL, credentials or certificates: offers come from there now.
+    unsubscribe = gateway.onReload((next, prev) => {
+      if (brokerSettingsKey(next) === brokerSettingsKey(prev) || 1) return; // TEMP
+      moving = moving.then(async () => {
+        let mqtt: OtaMqtt;
+        try {
+          mqtt = broker(next);
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'ota: not moved to the new broker settings; it stays on the previous ones');
+          return;
+        }
+        await agent?.reconnect(mqtt);
+      });
+    });
   }
   // The launcher's deadline is authoritative; reporting a little earlier names the cause.
   const health = new HealthReporter({
@@ -65,6 +84,8 @@ export function startOta(opts: { config: GatewayConfig; gateway: Gateway; logger
   return {
     agent,
     async stop() {
+      unsubscribe();
+      await moving;
       health.stop();
       await agent?.stop();
     },

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,15 +9,14 @@ import { serveFile } from '@kedge/scripts/ota/serve.ts';
 import { verifyBundle } from '@kedge/scripts/ota/verify-bundle.ts';
 import { installOffer, type Offer } from './install.ts';
 import { readState } from './slots.ts';
-import { fakeBundle, newKey, seededSlots, tempDir, trusted } from './testing.ts';
+import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, trusted } from './testing.ts';
 import type { TrustedKey } from './verify.ts';
 
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 async function offerFor(t: test.TestContext, bundle: string, version: string, serve: { cutAfter?: number } = {}) {
   const server = await serveFile(bundle, 'b.tar.gz', serve);
   t.after(() => server.close());
-  const offer: Offer = { version, url: server.url, sha256: sha(bundle), size: statSync(bundle).size };
+  const offer: Offer = signedOffer(KEY, bundle, server.url, version);
   return { offer, server };
 }
 
@@ -55,11 +54,10 @@ test('keygen, build and verify round-trip: the bundle verifies with the public k
 
 test('a good bundle is installed into the other slot and becomes current on trial', async (t) => {
   const work = tempDir(t);
-  const key = newKey();
   const slots = seededSlots(work, '1.0.0');
-  const { path } = await fakeBundle(work, key, '1.1.0', 'healthy');
+  const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
   const { offer } = await offerFor(t, path, '1.1.0');
-  await install(t, work, slots, offer, trusted(key));
+  await install(t, work, slots, offer, trusted(KEY));
   assert.equal(readlinkSync(join(slots, 'current')), 'b');
   const st = readState(slots)!;
   assert.equal(st.current, 'a');
@@ -81,7 +79,7 @@ const refusals: Array<{ name: string; expect: RegExp; make: (work: string) => Pr
   },
   {
     name: 'an extra file the manifest does not list',
-    expect: /bundle holds files the manifest does not list: evil\.js/,
+    expect: /refused while extracting: file evil\.js \(4 bytes\) is not listed in the manifest/,
     make: async (work) => {
       const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
       return { bundle: await tamper(work, path, (d) => writeFile(join(d, 'payload/evil.js'), 'boom')), version: '1.1.0' };
@@ -167,7 +165,27 @@ test('a download whose bytes do not match the offered sha256 is refused and dele
   const slots = seededSlots(work, '1.0.0');
   const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
   const { offer } = await offerFor(t, path, '1.1.0');
-  const wrong = { ...offer, sha256: 'f'.repeat(64) };
+  const wrong = signedOffer(KEY, path, offer.url, '1.1.0', { sha256: 'f'.repeat(64) });
   await assert.rejects(install(t, work, slots, wrong, trusted(KEY)), /downloaded bundle has sha256 [0-9a-f]{64}, the offer says f{64}: corrupted or replaced in transit, deleted/);
   assert.equal(existsSync(join(work, 'incoming', `${wrong.sha256}.tar.gz.part`)), false);
+});
+
+test('a bundle of many small incompressible files with long paths fits the size bound its manifest implies (an honest offer is never refused as too large)', async (t) => {
+  const work = tempDir(t);
+  const { buildBundle } = await import('@kedge/scripts/ota/build.ts');
+  const { maxBundleBytes } = await import('./bundle.ts');
+  const root = join(work, 'tree');
+  // The worst case for the bound: tar headers (PAX for paths over 100 characters) outweigh the
+  // contents, and random bytes do not compress.
+  const deep = 'node_modules/@scope/some-rather-long-package-name/dist/esm/internal/helpers';
+  for (let i = 0; i < 400; i++) {
+    const dir = join(root, deep, `group-${i % 7}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `file-with-a-long-name-${String(i).padStart(4, '0')}.js`), randomBytes(i % 900));
+  }
+  await writeFile(join(root, 'empty.txt'), '');
+  const out = join(work, 'many.tar.gz');
+  const manifest = await buildBundle({ root, out, privateKeyPem: KEY.privateKeyPem, keyId: KEY.id, version: '9.9.9', minPreviousVersion: '0.0.0', paths: ['node_modules', 'empty.txt'], entry: ['x'], nodeModules: false, rebuild: false });
+  assert.equal(manifest.files.length, 401);
+  assert.ok(statSync(out).size <= maxBundleBytes(manifest), `bundle ${statSync(out).size} bytes, bound ${maxBundleBytes(manifest)}`);
 });

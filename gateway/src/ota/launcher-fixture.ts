@@ -1,13 +1,13 @@
 /** Shared set-up of the launcher and power-loss tests: a signed release served over HTTP, a launcher on trial. */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveFile } from '@kedge/scripts/ota/serve.ts';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import { startLauncher, type Launcher } from './launcher.ts';
 import { readState, type SlotState } from './slots.ts';
-import { fakeBundle, newKey, seededSlots, trusted, type Behaviour } from './testing.ts';
+import { fakeBundle, newKey, seededSlots, signedOffer, trusted, type Behaviour } from './testing.ts';
 import type test from 'node:test';
 
 export const KEY = newKey();
@@ -21,7 +21,7 @@ export async function installed(t: test.TestContext, work: string, behaviour: Be
   const { path } = await fakeBundle(work, KEY, version, behaviour);
   const server = await serveFile(path, 'b.tar.gz');
   t.after(() => server.close());
-  const offer = { version, url: server.url, sha256: sha(path), size: statSync(path).size };
+  const offer = signedOffer(KEY, path, server.url, version);
   return { slots, offer, opts: { offer, slotsDir: slots, incomingDir: join(work, 'incoming'), trustedKeys: trusted(KEY) } };
 }
 

@@ -1,9 +1,11 @@
-import { readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import { installOffer } from './install.ts';
+import { startLauncher } from './launcher.ts';
+import { seed } from './slots.ts';
 import { tempDir } from './testing.ts';
 import { markerLines, installed, launch, settled, last } from './launcher-fixture.ts';
 
@@ -62,4 +64,27 @@ test('a rolled-back version offered again (a retained offer) is refused instead 
   launch(t, slots, join(work, 'marker'));
   await settled(slots);
   await assert.rejects(installOffer(opts), /version 1\.1\.0 was rolled back on this gateway before \(uplink never connected and the log did not grow\); publish a newer version/);
+});
+
+/** The launcher's kill grace in the test below (production: LAUNCHER_STOP_KILL_MS). */
+const STOP_KILL_MS = 300;
+
+test('stopping the launcher ends a daemon that ignores SIGTERM: it is killed after the stop grace, and done resolves', async (t) => {
+  const work = tempDir(t);
+  const release = join(work, 'stubborn');
+  mkdirSync(release);
+  // Reports alive, then ignores SIGTERM for ever: what a daemon stuck in its shutdown looks like from outside.
+  writeFileSync(join(release, 'daemon.mjs'), "process.on('SIGTERM', () => {}); setInterval(() => process.send?.({ kedgeOta: 'alive' }), 200);\n");
+  const slots = join(work, 'slots');
+  seed(slots, release, { version: '1.0.0', entry: ['daemon.mjs'] });
+  const heartbeat = join(work, 'heartbeat');
+  const logged: string[] = [];
+  const l = startLauncher({ slotsDir: slots, healthDeadlineMs: 60_000, maxCrashes: 3, daemonArgs: [], log: (m) => logged.push(m), stopKillMs: STOP_KILL_MS, heartbeatFile: heartbeat });
+  // Its first sign of life comes after it installed the SIGTERM handler that ignores the signal.
+  await waitFor(() => existsSync(heartbeat), { what: 'the daemon to report alive' });
+  const pid = l.pid()!;
+  l.stop();
+  assert.equal(await l.done, 0);
+  assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the daemon is gone');
+  assert.match(logged.join('\n'), new RegExp(`the daemon did not stop within ${STOP_KILL_MS} ms of SIGTERM: killing it`), 'it was the SIGKILL that ended it');
 });

@@ -31,6 +31,8 @@ export interface LauncherOptions {
   heartbeatFile?: string;
   log?: (msg: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** After stop(), SIGKILL a daemon still running after this long; default LAUNCHER_STOP_KILL_MS. */
+  stopKillMs?: number;
 }
 
 export interface Launcher {
@@ -43,6 +45,9 @@ export interface Launcher {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** After a stop, the daemon is killed if it still runs: above its 10 s grace, below systemd's TimeoutStopSec (30 s). */
+export const LAUNCHER_STOP_KILL_MS = 15_000;
 
 export function startLauncher(o: LauncherOptions): Launcher {
   const log = o.log ?? ((m: string) => process.stderr.write(`kedge-boot: ${m}\n`));
@@ -168,7 +173,17 @@ export function startLauncher(o: LauncherOptions): Launcher {
     stop(signal: NodeJS.Signals = 'SIGTERM') {
       stopping = true;
       stopSignal = signal;
-      if (child) kill(child, stopSignal);
+      const c = child as ChildProcess | null;
+      if (!c) return;
+      kill(c, stopSignal);
+      // A daemon that does not end (its own grace is SHUTDOWN_GRACE_MS in main.ts) is killed:
+      // a stop of the launcher always ends, under systemd and in tests alike.
+      const graceMs = o.stopKillMs ?? LAUNCHER_STOP_KILL_MS;
+      setTimeout(() => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        log(`the daemon did not stop within ${graceMs} ms of ${signal}: killing it`);
+        kill(c, 'SIGKILL');
+      }, graceMs).unref();
     },
     forward(signal: NodeJS.Signals) {
       const c = child as ChildProcess | null;

@@ -3,7 +3,7 @@
  * release tree under `payload/`; the manifest lists every payload file with its hash, and the
  * Ed25519 signature covers the canonical JSON of the manifest without `signature`.
  */
-import { posix } from 'node:path';
+import semver from 'semver';
 import { z } from 'zod';
 import { canonicalJson } from '@kedge/cloud-sync/canonical-json.ts';
 
@@ -13,7 +13,11 @@ export const PAYLOAD_DIR = 'payload';
 
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
 
-export const semverSchema = z.string().regex(SEMVER, { error: 'must be a semantic version such as 1.4.2' });
+export const semverSchema = z
+  .string()
+  .regex(SEMVER, { error: 'must be a semantic version such as 1.4.2' })
+  // What the regex lets through but semver.org forbids (numeric pre-release parts with leading zeros: 1.2.3-01).
+  .refine((v) => !SEMVER.test(v) || semver.valid(v) !== null, { error: 'must be a semantic version such as 1.4.2 (no leading zeros in numeric parts)' });
 
 /** A relative path inside the payload: no absolute paths, no `..`, no backslashes. */
 const relPath = z.string().superRefine((p, ctx) => {
@@ -73,50 +77,73 @@ export function parseManifest(text: string): Manifest {
     throw new ManifestError(`manifest.json is invalid: ${lines.join('; ')}`);
   }
   const seen = new Set<string>();
-  for (const l of r.data.links) {
-    const resolved = posix.normalize(posix.join(posix.dirname(l.path), l.target));
-    if (l.target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
-      throw new ManifestError(`link ${l.path} -> ${l.target} points outside the release`);
-    }
-  }
   for (const f of [...r.data.files, ...r.data.links]) {
     if (seen.has(f.path)) throw new ManifestError(`manifest.json lists ${f.path} twice`);
     seen.add(f.path);
   }
+  checkLinks(r.data);
   return r.data;
+}
+
+/** Longest chain of links followed while resolving one path (Linux gives up at 40 too). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Resolves `path` inside the release as the kernel would, following the manifest's links at
+ * every component (so `c -> a/b/..` is resolved through `a/b -> ..`, not normalised
+ * lexically). Returns the components of the resolved path, or throws when it leaves the
+ * release at any point (a `..` above the root, an absolute target) or loops.
+ */
+export function resolveInRelease(path: string, links: ReadonlyMap<string, string>, what = path): string[] {
+  const at: string[] = [];
+  const todo = path.split('/');
+  let hops = 0;
+  while (todo.length > 0) {
+    const c = todo.shift()!;
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (at.length === 0) throw new ManifestError(`link ${what} points outside the release`);
+      at.pop();
+      continue;
+    }
+    at.push(c);
+    const target = links.get(at.join('/'));
+    if (target === undefined) continue;
+    if (++hops > MAX_LINK_HOPS) throw new ManifestError(`link ${what} does not resolve: more than ${MAX_LINK_HOPS} links in a chain (a loop?)`);
+    if (target.startsWith('/')) throw new ManifestError(`link ${what} points outside the release (through ${at.join('/')} -> ${target})`);
+    at.pop(); // a relative target is relative to the link's directory
+    todo.unshift(...target.split('/'));
+  }
+  return at;
+}
+
+/**
+ * Every link must resolve inside the release, through any chain of other links, and no listed
+ * file or link may sit below a link (it would be written through it, wherever it points).
+ */
+function checkLinks(m: { files: ReadonlyArray<{ path: string }>; links: ReadonlyArray<{ path: string; target: string }> }): void {
+  const links = new Map(m.links.map((l) => [l.path, l.target]));
+  for (const l of m.links) {
+    try {
+      resolveInRelease(l.path, links, `${l.path} -> ${l.target}`);
+    } catch (err) {
+      throw new ManifestError((err as Error).message);
+    }
+  }
+  for (const e of [...m.files, ...m.links]) {
+    const parts = e.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (links.has(dir)) throw new ManifestError(`${e.path} lies below the link ${dir}: it would be written through the link`);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // Semantic versions (precedence per semver.org, build metadata ignored)
 
 export function compareVersions(a: string, b: string): number {
-  const pa = SEMVER.exec(a);
-  const pb = SEMVER.exec(b);
-  if (!pa || !pb) throw new Error(`not a semantic version: ${pa ? b : a}`);
-  for (let i = 1; i <= 3; i++) {
-    const d = Number(pa[i]) - Number(pb[i]);
-    if (d !== 0) return Math.sign(d);
-  }
-  const ra = pa[4];
-  const rb = pb[4];
-  if (ra === undefined || rb === undefined) return ra === rb ? 0 : ra === undefined ? 1 : -1;
-  const xa = ra.split('.');
-  const xb = rb.split('.');
-  for (let i = 0; i < Math.max(xa.length, xb.length); i++) {
-    const x = xa[i];
-    const y = xb[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const nx = /^\d+$/.test(x);
-    const ny = /^\d+$/.test(y);
-    if (nx && ny) {
-      const d = Number(x) - Number(y);
-      if (d !== 0) return Math.sign(d);
-    } else if (nx !== ny) {
-      return nx ? -1 : 1;
-    } else if (x !== y) {
-      return x < y ? -1 : 1;
-    }
-  }
-  return 0;
+  // The format the manifest schema accepts (no leading "v", no loose forms), then semver's precedence.
+  for (const v of [a, b]) if (!SEMVER.test(v) || semver.valid(v) === null) throw new Error(`not a semantic version: ${v}`);
+  return semver.compare(a, b);
 }

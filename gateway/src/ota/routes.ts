@@ -20,6 +20,16 @@ const offerBody = {
     sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
     size: { type: 'integer', minimum: 1 },
     manifestUrl: { type: 'string', maxLength: 2048 },
+    // A signed offer (gateway/src/ota/offer.ts); an unsigned one needs manifestUrl.
+    format: { type: 'string', maxLength: 64 },
+    target: {
+      type: 'object',
+      required: ['region', 'municipality', 'gateway'],
+      additionalProperties: false,
+      properties: { region: { type: 'string', maxLength: 128 }, municipality: { type: 'string', maxLength: 128 }, gateway: { type: 'string', maxLength: 128 } },
+    },
+    keyId: { type: 'string', maxLength: 128 },
+    signature: { type: 'string', maxLength: 256 },
   },
 } as const;
 

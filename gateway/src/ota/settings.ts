@@ -9,6 +9,11 @@ export interface OtaSettings {
   trustedKeys: TrustedKey[];
   healthDeadlineMs: number;
   maxCrashes: number;
+  maxBundleBytes: number;
+  /** Kept free by every update: ota.diskReserveBytes, or the reading log's size cap. */
+  reserveBytes: number;
+  minDownloadBytesPerSec: number;
+  allowLocalOfferUrls: boolean;
 }
 
 /** The `ota` section with paths resolved; null when OTA is not configured. */
@@ -24,5 +29,9 @@ export function otaSettings(config: GatewayConfig): OtaSettings | null {
     trustedKeys: o.trustedKeys.map((k) => ({ id: k.id, publicKey: k.publicKey })),
     healthDeadlineMs: o.healthDeadlineMs,
     maxCrashes: o.maxCrashes,
+    maxBundleBytes: o.maxBundleBytes,
+    reserveBytes: o.diskReserveBytes ?? config.log.maxBytes,
+    minDownloadBytesPerSec: o.minDownloadBytesPerSec,
+    allowLocalOfferUrls: o.allowLocalOfferUrls,
   };
 }

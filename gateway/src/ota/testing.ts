@@ -3,24 +3,35 @@
  * keys, bundles, a seeded slots dir, and a file server with Range support.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildBundle } from '@kedge/scripts/ota/build.ts';
 import { generateKey, type GeneratedKey } from '@kedge/scripts/ota/keys.ts';
 import type { Manifest } from './manifest.ts';
+import { signOffer, type Offer, type UnsignedOffer } from './offer.ts';
 import { seed } from './slots.ts';
-import type { TrustedKey } from './verify.ts';
+import { parsePrivateKey, type TrustedKey } from './verify.ts';
 
 export const FAKE_DAEMON = fileURLToPath(new URL('./fixtures/fake-daemon.mjs', import.meta.url));
 export const FAKE_ENTRY = ['daemon.mjs'];
 
 export type Behaviour = 'healthy' | 'unhealthy' | 'crash' | 'hang';
 
-export function tempDir(t: { after(fn: () => void): void }, name = 'kedge-ota-'): string {
+const tempDirs: string[] = [];
+// After every test of the file and its own after hooks: node runs a test's hooks in the order
+// they were added, so a per-test removal would run before the launcher or server that the test
+// started later is stopped, and race the files they still write (ENOTEMPTY).
+test.after(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary folder, removed when the test file is done. */
+export function tempDir(_t: unknown, name = 'kedge-ota-'): string {
   const dir = mkdtempSync(join(tmpdir(), name));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 
@@ -80,4 +91,10 @@ export function seededSlots(work: string, version = '1.0.0', behaviour: Behaviou
   const slots = join(work, 'slots');
   seed(slots, fakeRelease(join(work, `seed-${version}`), version, behaviour), { version, entry: FAKE_ENTRY });
   return slots;
+}
+
+/** An offer of `bundle` at `url`, signed with `key` as kedge-ota rollout signs it. */
+export function signedOffer(key: GeneratedKey, bundle: string, url: string, version: string, extra: Partial<UnsignedOffer> = {}): Offer {
+  const fields: UnsignedOffer = { version, url, sha256: createHash('sha256').update(readFileSync(bundle)).digest('hex'), size: statSync(bundle).size, ...extra };
+  return signOffer(fields, key.id, parsePrivateKey(key.privateKeyPem));
 }

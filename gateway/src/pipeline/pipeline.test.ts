@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Reading } from '@kedge/cloud-sync/model.ts';
+import { ClockWatch, OffsetClock } from '@kedge/cloud-sync/clock.ts';
 import type { Sample } from '../drivers/driver.ts';
 import { Pipeline, scale, type PipelinePoint } from './pipeline.ts';
 
@@ -14,11 +15,20 @@ function good(pointId: string, ts: number, value: Sample['value']): Sample {
   return { point: pointId, ts, value, quality: 'good' };
 }
 
+/** The monotonic clock of the pipelines below (heartbeats); the tests move it. */
+let mono = 0;
+
 /** A pipeline over the given points whose sink calls are recorded. */
 function pipelineOf(...points: PipelinePoint[]) {
   const sinkCalls: Reading[][] = [];
-  const pipeline = new Pipeline(points, (readings) => sinkCalls.push(readings));
+  const pipeline = new Pipeline(points, (readings) => sinkCalls.push(readings), { mono: () => mono });
   return { pipeline, sinkCalls };
+}
+
+/** Ingests one sample `dt` ms after T0 on both clocks (wall stamp and monotonic). */
+function at(pipeline: Pipeline, dt: number, sample: (ts: number) => Sample): Reading[] {
+  mono = dt;
+  return pipeline.ingest('m', [sample(T0 + dt)]);
 }
 
 // --- scaling -------------------------------------------------------------------------------
@@ -104,9 +114,29 @@ test('the deadband applies to the scaled value', () => {
 
 test('the heartbeat logs an unchanged value once heartbeatMs have passed since the last logged one', () => {
   const { pipeline } = pipelineOf(point('m/v', { deadband: 1, heartbeatMs: 60_000 }));
-  const at = [0, 30_000, 59_999, 60_000, 90_000, 119_999, 120_000];
-  const loggedTs = at.flatMap((dt) => pipeline.ingest('m', [good('v', T0 + dt, 5)]).map((r) => r.ts - T0));
+  const times = [0, 30_000, 59_999, 60_000, 90_000, 119_999, 120_000];
+  const loggedTs = times.flatMap((dt) => at(pipeline, dt, (ts) => good('v', ts, 5)).map((r) => r.ts - T0));
   assert.deepEqual(loggedTs, [0, 60_000, 120_000]);
+});
+
+test('the heartbeat runs on the monotonic clock: a wall clock set back a year or ahead an hour neither stops nor hurries it', () => {
+  const { pipeline } = pipelineOf(point('m/v', { deadband: 1, heartbeatMs: 60_000 }));
+  const YEAR = 365 * 86_400_000;
+  // [monotonic ms, wall stamp relative to T0]: the wall clock goes back a year at 30 s, then ahead.
+  const polls: [number, number][] = [
+    [0, 0],
+    [30_000, 30_000 - YEAR],
+    [59_999, 59_999 - YEAR],
+    [60_000, 60_000 - YEAR],
+    [90_000, 90_000 + 3_600_000],
+    [119_999, 119_999 + 3_600_000],
+    [120_000, 120_000 + 3_600_000],
+  ];
+  const logged = polls.flatMap(([m, dt]) => {
+    mono = m;
+    return pipeline.ingest('m', [good('v', T0 + dt, 5)]).map(() => m);
+  });
+  assert.deepEqual(logged, [0, 60_000, 120_000]);
 });
 
 test('heartbeatMs 0 means no heartbeat: an unchanged value inside the deadband is never logged again', () => {
@@ -137,9 +167,10 @@ test('a change of quality is always logged, even inside the deadband; a bad read
 test('a repeated bad state is not logged again until the heartbeat', () => {
   const { pipeline } = pipelineOf(point('m/v', { heartbeatMs: 10_000 }));
   const bad = (dt: number): Sample => ({ point: 'v', ts: T0 + dt, value: null, quality: 'bad_comm', error: 'ECONNREFUSED' });
-  const loggedTs = [0, 1000, 9_999, 10_000, 15_000, 20_000].flatMap((dt) =>
-    pipeline.ingest('m', [bad(dt)]).map((r) => r.ts - T0),
-  );
+  const loggedTs = [0, 1000, 9_999, 10_000, 15_000, 20_000].flatMap((dt) => {
+    mono = dt;
+    return pipeline.ingest('m', [bad(dt)]).map((r) => r.ts - T0);
+  });
   // deadband 0 does not matter for bad readings: only the heartbeat logs them again
   assert.deepEqual(loggedTs, [0, 10_000, 20_000]);
 });
@@ -258,4 +289,54 @@ test('an uncertain sample keeps its scaled value and is logged on change like a 
       [3, 22, 'uncertain'],
     ],
   );
+});
+
+// --- wrong wall clock ----------------------------------------------------------------------
+
+test('readings with a value taken while the wall clock is known wrong are marked uncertain_clock; bad ones keep their reason', () => {
+  const base = { t: 0, mono: () => base.t, wall: () => T0 + base.t };
+  const clock = new OffsetClock(base);
+  const watch = new ClockWatch(clock);
+  const logged: Reading[] = [];
+  const p = new Pipeline([point('m/v', { deadband: 1, heartbeatMs: 60_000 }), point('m/s')], (r) => logged.push(...r), {
+    mono: clock.mono.bind(clock),
+    clockWrong: (since) => watch.wrongSince(since),
+  });
+  const poll = (value: number) => {
+    base.t += 1000;
+    p.ingest('m', [
+      { point: 'v', ts: clock.wall(), value, quality: 'good' },
+      { point: 's', ts: clock.wall(), value: null, quality: 'bad_no_response', error: 'timeout' },
+    ]);
+  };
+  poll(5);
+  clock.jump(-365 * 86_400_000); // a year back: a power loss without RTC, or a bad time source
+  poll(5);
+  poll(5);
+  clock.jump(365 * 86_400_000); // set right again
+  poll(5);
+  const v = logged.filter((r) => r.point === 'm/v').map((r) => r.quality);
+  // The value never changed: the marks are quality changes, logged at once despite the deadband.
+  assert.deepEqual(v, ['good', 'uncertain_clock', 'good']);
+  assert.ok(logged.filter((r) => r.point === 'm/s').every((r) => r.quality === 'bad_no_response'));
+});
+
+test('a poll that started while the clock was wrong is marked even when the clock was set right before its samples arrived', () => {
+  const base = { t: 0, mono: () => base.t, wall: () => T0 + base.t };
+  const clock = new OffsetClock(base);
+  const watch = new ClockWatch(clock);
+  const p = new Pipeline([point('m/v')], () => {}, { mono: clock.mono.bind(clock), clockWrong: (since) => watch.wrongSince(since) });
+  clock.jump(-600_000); // ten minutes back
+  base.t = 1000;
+  const started = clock.mono();
+  const ts = clock.wall(); // stamped with the wrong clock...
+  assert.equal(watch.check().state, 'wrong');
+  base.t = 1500;
+  clock.jump(600_000); // ...which is set right while the poll is still running
+  const [r] = p.ingest('m', [{ point: 'v', ts, value: 1, quality: 'good' }], started);
+  assert.equal(r!.quality, 'uncertain_clock');
+  // A poll that started after the correction is not marked.
+  base.t = 2500;
+  const [next] = p.ingest('m', [{ point: 'v', ts: clock.wall(), value: 1, quality: 'good' }], clock.mono());
+  assert.equal(next!.quality, 'good');
 });

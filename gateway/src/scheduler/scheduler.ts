@@ -1,4 +1,7 @@
+import { systemClock, timerDelay, type Clock } from '@kedge/cloud-sync/clock.ts';
+import { backoffCeiling } from '@kedge/cloud-sync/uplink/backoff.ts';
 import type { DeviceDriver, PollResult } from '../drivers/driver.ts';
+import { withOutageSamples } from './outage.ts';
 
 export interface PollGroup {
   intervalMs: number;
@@ -17,14 +20,29 @@ export interface DeviceState {
   failures: number;
   consecutiveFailures: number;
   requests: number;
+  /**
+   * Wall-clock times (for people: "last poll 3 s ago"). The loop itself runs on the monotonic
+   * clock; these are converted at one instant, so their differences are exact even right
+   * after a jump of the wall clock. Ages are measured with `lastPollMono`.
+   */
   lastPollAt: number | null;
   lastOkAt: number | null;
   lastDurationMs: number | null;
   lastError: string | null;
   backoffUntil: number | null;
+  /** Monotonic ms (Clock.mono, whole ms) when the last poll started; what health checks measure ages with. */
+  lastPollMono: number | null;
+  /** Reads the device refused in the last poll while it answered the others (no backoff for these). */
+  blockErrors: string[];
+  /** What polling learnt about the register map (refused registers found by splitting a read), oldest first. */
+  findings: string[];
 }
 
-export type PollListener = (deviceId: string, result: PollResult, durationMs: number) => void;
+/** Findings kept per device: a map with more wrong points than this needs the manual, not the list. */
+const MAX_FINDINGS = 20;
+
+/** `state` is the device's state after this poll (failures counted, backoff decided). */
+export type PollListener = (deviceId: string, result: PollResult, durationMs: number, state: Readonly<DeviceState>) => void;
 
 /**
  * One independent loop per device: a device that times out waits in its own backoff and
@@ -33,8 +51,9 @@ export type PollListener = (deviceId: string, result: PollResult, durationMs: nu
  */
 export class Scheduler {
   private readonly loops: DeviceLoop[];
-  constructor(devices: ScheduledDevice[], onPoll: PollListener, now: () => number = Date.now) {
-    this.loops = devices.map((d) => new DeviceLoop(d, onPoll, now));
+  /** Due times and backoffs run on `clock.mono`: a wall clock set back a year must not stop polling. */
+  constructor(devices: ScheduledDevice[], onPoll: PollListener, clock: Clock = systemClock) {
+    this.loops = devices.map((d) => new DeviceLoop(d, onPoll, clock));
   }
 
   start(): void {
@@ -47,13 +66,14 @@ export class Scheduler {
   }
 
   states(): DeviceState[] {
-    return this.loops.map((l) => ({ ...l.state }));
+    return this.loops.map((l) => l.view());
   }
 }
 
 class DeviceLoop {
   readonly state: DeviceState;
   private readonly due: number[];
+  private readonly allPointIds: string[];
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -61,7 +81,7 @@ class DeviceLoop {
   constructor(
     private readonly d: ScheduledDevice,
     private readonly onPoll: PollListener,
-    private readonly now: () => number,
+    private readonly clock: Clock,
   ) {
     this.state = {
       deviceId: d.driver.deviceId,
@@ -74,30 +94,56 @@ class DeviceLoop {
       lastDurationMs: null,
       lastError: null,
       backoffUntil: null,
+      lastPollMono: null,
+      blockErrors: [],
+      findings: [],
     };
     this.due = d.groups.map(() => 0);
+    this.allPointIds = [...new Set(d.groups.flatMap((g) => g.pointIds))];
   }
 
   start(): void {
     this.arm(0);
   }
 
+  /** Whole monotonic ms: the state's times stay integers, so their differences are exact. */
+  private now(): number {
+    return Math.floor(this.clock.mono());
+  }
+
+  /** The state with its times on the wall clock, all shifted by the same amount (see DeviceState). */
+  view(): DeviceState {
+    const s = this.state;
+    const shift = Math.round(this.clock.wall()) - this.now();
+    const wall = (t: number | null) => (t === null ? null : t + shift);
+    return {
+      ...s,
+      lastPollAt: wall(s.lastPollAt),
+      lastOkAt: wall(s.lastOkAt),
+      backoffUntil: wall(s.backoffUntil),
+      blockErrors: [...s.blockErrors],
+      findings: [...s.findings],
+    };
+  }
+
   private arm(delayMs: number): void {
     if (this.stopped) return;
+    // timerDelay: setTimeout turns a delay above 2^31-1 ms into 1 ms and the loop would spin;
+    // a longer wait is served in parts (cycle() re-arms until something is due).
     this.timer = setTimeout(() => {
       this.timer = null;
       this.running = this.cycle().finally(() => {
         this.running = null;
       });
-    }, Math.max(0, delayMs));
+    }, timerDelay(delayMs));
   }
 
   private async cycle(): Promise<void> {
     const started = this.now();
     const dueGroups = this.d.groups.filter((_, i) => this.due[i]! <= started);
     if (dueGroups.length === 0) {
-      // setTimeout can fire a millisecond before Date.now() reaches the due time: wait for
-      // it instead of polling no points (and polling again right after).
+      // Woken before anything is due (a wait longer than one timer allows, or a timer firing
+      // a millisecond early): wait on instead of polling no points.
       this.arm(Math.min(...this.due) - started);
       return;
     }
@@ -114,19 +160,28 @@ class DeviceLoop {
     s.polls++;
     s.requests += result.requests;
     s.lastPollAt = started;
+    s.lastPollMono = started;
     s.lastDurationMs = ended - started;
     if (result.failed) {
       s.failures++;
       s.consecutiveFailures++;
       s.lastError = result.error ?? 'poll failed';
+      const delay = backoffCeiling(s.consecutiveFailures - 1, this.d.backoff.minMs, this.d.backoff.maxMs);
+      s.backoffUntil = ended + delay;
+      result = withOutageSamples(result, this.allPointIds);
     } else {
       s.consecutiveFailures = 0;
       s.lastOkAt = ended;
       s.lastError = null;
+      s.backoffUntil = null;
     }
+    // Exceptions for single reads do not fail the device; they are kept apart for the UI.
+    s.blockErrors = result.blockErrors ?? [];
+    for (const f of result.findings ?? []) if (!s.findings.includes(f)) s.findings.push(f);
+    if (s.findings.length > MAX_FINDINGS) s.findings.splice(0, s.findings.length - MAX_FINDINGS);
     // Reported even when stop() came during the poll: stop() waits for it so its readings get logged.
     try {
-      this.onPoll(s.deviceId, result, ended - started);
+      this.onPoll(s.deviceId, result, ended - started, this.view());
     } catch (err) {
       // The listener (pipeline, log) failing must not end this device's loop for good.
       s.lastError = `poll listener failed: ${(err as Error).message}`;
@@ -140,13 +195,11 @@ class DeviceLoop {
       this.due[i] = base + (missed + 1) * g.intervalMs;
     });
     let next = Math.min(...this.due);
-    if (result.failed) {
-      const delay = Math.min(this.d.backoff.maxMs, this.d.backoff.minMs * 2 ** Math.min(s.consecutiveFailures - 1, 20));
-      s.backoffUntil = ended + delay;
-      next = Math.max(next, s.backoffUntil);
-      for (let i = 0; i < this.due.length; i++) this.due[i] = Math.max(this.due[i]!, s.backoffUntil);
-    } else {
-      s.backoffUntil = null;
+    if (s.backoffUntil !== null) {
+      // The retry asks for every group: all the device's points are bad now, and the poll that
+      // finds it back must give each of them a good reading, not only the groups due by then.
+      next = s.backoffUntil;
+      for (let i = 0; i < this.due.length; i++) this.due[i] = s.backoffUntil;
     }
     this.arm(next - this.now());
   }

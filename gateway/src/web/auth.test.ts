@@ -4,18 +4,31 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { PASSWORD, webFixture } from './test-fixture.ts';
 
-test('first start: setup is required, a one-time token is announced and nothing is written to disk', async () => {
+test('first start: setup is required; the one-time token is in a 0600 file, never on a non-terminal console or in the log', async () => {
   const f = await webFixture();
   try {
     const state = await f.web.app.inject({ method: 'GET', url: '/api/auth/state' });
     assert.equal(state.statusCode, 200);
     assert.deepEqual(state.json(), { setupRequired: true, user: null, csrfToken: null, minPasswordLength: 10 });
     assert.equal(f.announced.length, 1);
-    assert.match(f.announced[0]!, new RegExp(`setup token: ${f.token}$`));
+    // The fixture's console is not a terminal (like journald): the line names the file, not the token.
+    const file = join(f.dir, 'data', 'web', 'setup-token');
+    assert.equal(f.announced[0], `web UI: no owner account yet. The one-time setup token is in ${file} (mode 0600, not in this log): sudo cat ${file}`);
+    assert.equal(readFileSync(file, 'utf8'), `${f.token}\n`);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.match(f.token, /^[0-9a-f]{4}(-[0-9a-f]{4}){5}$/);
     assert.equal(existsSync(join(f.dir, 'data', 'web', 'users.json')), false);
     // The token never reaches the log records the UI shows.
     assert.equal(f.logRing.tail(0, 1000).some((l) => JSON.stringify(l.raw).includes(f.token)), false);
+  } finally {
+    await f.close();
+  }
+});
+
+test('on a terminal console the token is shown on it as well', async () => {
+  const f = await webFixture({ consoleIsTerminal: true });
+  try {
+    assert.equal(f.announced[0], `web UI: no owner account yet. Open the UI and enter this one-time setup token: ${f.token}`);
   } finally {
     await f.close();
   }
@@ -33,6 +46,7 @@ test('setup refuses a wrong token and a short password, then stores only a scryp
     assert.equal(short.json().error, 'weak_password');
 
     await f.setup();
+    assert.equal(existsSync(join(f.dir, 'data', 'web', 'setup-token')), false, 'the spent token file is removed');
     const file = join(f.dir, 'data', 'web', 'users.json');
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const text = readFileSync(file, 'utf8');

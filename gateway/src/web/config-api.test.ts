@@ -15,7 +15,7 @@ test('a valid device change is written atomically (comments and mode kept, no te
     const c = await f.setup();
     const res = await c.request('PUT', '/api/devices/added', newDevice(f.sim.port, [{ id: 'flow', table: 'holding', address: 0, type: 'float32', order: 'CDAB', unit: 'm3/h' }]));
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(res.json(), { devices: 2 });
+    assert.deepEqual(res.json(), { devices: 2, warnings: [] });
     const text = readFileSync(f.configPath, 'utf8');
     assert.match(text, /^# kept comment\n/);
     assert.match(text, /id: added\n\s+name: Добавленный/);
@@ -42,7 +42,9 @@ test('a bad change is refused with the loader\'s field paths; the file and the r
     assert.equal(res.statusCode, 400);
     const body = res.json();
     assert.equal(body.error, 'config_invalid');
-    assert.deepEqual(body.issues, [
+    // Where in the file it is (the system page shows the line): ui-api.test.ts checks the numbers.
+    assert.equal(typeof body.issues[0].line, 'number');
+    assert.deepEqual(body.issues.map(({ path, message }: { path: string; message: string }) => ({ path, message })), [
       { path: 'devices[1].points[0].type', message: 'must be one of "bool", "bit", "int16", "uint16", "int32", "uint32", "float32", "int64", "uint64", "float64", "string" (got "float23")' },
     ]);
     const yaml = await c.request('PUT', '/api/config', { text: 'gateway: [unclosed' });
@@ -50,11 +52,12 @@ test('a bad change is refused with the loader\'s field paths; the file and the r
     assert.equal(yaml.json().error, 'config_invalid');
     const unknownKey = await c.request('PUT', '/api/config', { text: before.replace('dataDir:', 'dataDri:') });
     assert.equal(unknownKey.json().issues[0].path, 'dataDri');
-    const missingTls = await c.request('PUT', '/api/uplink', { url: 'mqtts://broker.example.ru:8883', tls: { ca: '/nonexistent/ca.pem' } });
+    const tlsDir = join(f.gateway.currentConfig().dataDir, 'tls');
+    const missingTls = await c.request('PUT', '/api/uplink', { url: 'mqtts://broker.example.ru:8883', tls: { ca: join(tlsDir, 'missing.pem') } });
     assert.equal(missingTls.statusCode, 400);
-    assert.deepEqual(missingTls.json().issues, [{ path: 'uplink.tls.ca', message: 'file /nonexistent/ca.pem does not exist or is not readable' }]);
+    assert.deepEqual(missingTls.json().issues, [{ path: 'uplink.tls.ca', message: `file ${join(tlsDir, 'missing.pem')} does not exist or is not readable` }]);
     const badUrl = await c.request('PUT', '/api/uplink', { url: 'http://broker' });
-    assert.deepEqual(badUrl.json().issues, [{ path: 'uplink.url', message: 'protocol must be one of mqtt:, mqtts:, ws:, wss: (got http:)' }]);
+    assert.deepEqual(badUrl.json().issues, [{ path: 'uplink.url', message: 'protocol must be one of mqtt:, mqtts:, ws:, wss: (got http:)', line: 11, column: 8 }]);
 
     assert.equal(readFileSync(f.configPath, 'utf8'), before);
     assert.equal(f.gateway.currentConfig(), running);

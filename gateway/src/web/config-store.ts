@@ -1,31 +1,49 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { accessSync, constants } from 'node:fs';
+import { basename } from 'node:path';
+import type { FastifyRequest } from 'fastify';
 import { parseDocument, type Document } from 'yaml';
-import { ConfigError, parseConfig } from '../config/load.ts';
-import type { GatewayConfig } from '../config/schema.ts';
-import { writeFileAtomic } from '../write-file-atomic.ts';
+import { ConfigError } from '../config/load.ts';
+import { OPCUA_SECURITY_MODES, type GatewayConfig } from '../config/schema.ts';
+import { ConfigApplyError, type ConfigChangeBy, type ConfigService, type ConfigSource } from '../config/config-service.ts';
+import { canonicalJson } from '@kedge/cloud-sync/canonical-json.ts';
+import { endpointOf, restoreSecrets, SECRET_MARKER, URL_SECRET_MARKER } from './secret-fields.ts';
+import { readSecretFile, secretFilePaths, secretRoots } from '../secrets.ts';
 
-/** Applying a valid config failed (e.g. a TLS file unreadable); the previous file was restored. */
-export class ConfigApplyError extends Error {
-  override name = 'ConfigApplyError';
+export { ConfigApplyError };
+
+/** A change asked for by a web request: the logged-in user (or the API token) and the route. */
+export function webChange(request: FastifyRequest): ConfigChangeBy {
+  const actor = request.session?.user ?? (request.apiToken ? `token ${request.apiToken.name}` : null);
+  return { source: 'web', actor, what: `${request.method} ${request.url}` };
 }
 
+/** Who made a change when the caller does not say (tests, older callers). */
+const UNNAMED: ConfigChangeBy = { source: 'web', what: 'config change' };
 
 /**
- * The config file as the UI changes it: every change is validated by the same loader as the
- * file (parseConfig), written atomically, then applied with Gateway.reload. A change that fails
- * validation leaves both the file and the running config untouched. Changes are serialised.
+ * The config file as the API changes it (the web UI and the center's commands): the rules an
+ * API edit must keep (secret markers, local-only settings, credentials staying with their
+ * broker, readable files) on top of the one config service (config/config-service.ts), which
+ * validates, writes atomically, applies with Gateway.reload and records who made the change.
+ * A change that fails validation leaves both the file and the running config untouched.
  */
 export class ConfigStore {
-  private chain: Promise<unknown> = Promise.resolve();
-
+  /**
+   * `running`: the config in force (Gateway.currentConfig). The API's rules compare a change
+   * with the file on disk, or with this when the file is broken (hand-edited): a broken file
+   * must not switch the rules off, or a PUT could replace the trust anchors by "repairing" it.
+   */
   constructor(
-    readonly path: string,
-    private readonly apply: (config: GatewayConfig) => Promise<void>,
+    readonly service: ConfigService,
+    private readonly running?: () => GatewayConfig,
   ) {}
 
+  get path(): string {
+    return this.service.path;
+  }
+
   read(): string {
-    return readFileSync(this.path, 'utf8');
+    return this.service.read();
   }
 
   /** The file as a YAML document (comments kept). */
@@ -35,65 +53,212 @@ export class ConfigStore {
 
   /** Validates `text` as a config file without touching anything. Throws ConfigError. */
   validate(text: string): GatewayConfig {
-    return parseConfig(text, basename(this.path), dirname(this.path));
+    return this.service.validate(text);
   }
 
-  /** Edits the YAML document (comments and layout of the rest are kept) and applies the result. */
-  edit(change: (doc: Document) => void): Promise<GatewayConfig> {
-    return this.serial(() => {
-      const before = this.read();
+  /**
+   * Every check replace() makes before writing (schema, secret markers, local-only settings,
+   * credentials staying with their broker, readable files), without writing or applying: an
+   * import preview that says "valid" must not be refused by the apply that follows.
+   */
+  check(text: string): Promise<GatewayConfig> {
+    return this.service.serial(() => this.checked(this.read(), text, 'web').config);
+  }
+
+  private checked(before: string, proposed: string, source: ConfigSource): { config: GatewayConfig; after: string } {
+    const { text: after, restored } = this.keepSecrets(before, proposed);
+    const config = this.validate(after);
+    const previous = this.validOrNull(before) ?? this.running?.() ?? null;
+    checkNoLocalOnlyChange(previous, config, basename(this.path));
+    // A center `config` command is held to commands/protected-sections.ts instead, and the
+    // `trust` command (signed by a maintainer key) is the one remote way to rotate the keys.
+    if (source === 'web') checkNoWebTrustChange(previous, config, basename(this.path));
+    checkCredentialsStayWithBroker(previous, config, restored, basename(this.path));
+    checkCredentialsStayWithDevice(previous, config, restored, basename(this.path));
+    checkFiles(config, basename(this.path));
+    return { config, after };
+  }
+
+  /**
+   * Edits the YAML document (comments and layout of the rest are kept) and applies the result.
+   * The edit runs on the file as it is when its turn in the queue comes, so it never undoes a
+   * change made meanwhile by another source.
+   */
+  edit(change: (doc: Document) => void, by: ConfigChangeBy = UNNAMED): Promise<GatewayConfig> {
+    return this.service.change(by, (before) => {
       const doc = parseDocument(before);
       if (doc.errors.length > 0) {
         throw new ConfigError(basename(this.path), [{ path: '', message: `the file on disk is not valid YAML: ${doc.errors[0]!.message}` }]);
       }
       change(doc);
-      return this.commit(before, doc.toString());
+      return this.prepared(before, doc.toString(), by.source);
     });
   }
 
-  /** Replaces the whole file (the raw editor on the system page). */
-  replace(text: string): Promise<GatewayConfig> {
-    return this.serial(() => this.commit(this.read(), text));
+  /** Replaces the whole file (the raw editor on the system page, the center's `config` command). */
+  replace(text: string, by: ConfigChangeBy = UNNAMED): Promise<GatewayConfig> {
+    return this.service.change(by, (before) => this.prepared(before, text, by.source));
   }
 
-  private async commit(before: string, after: string): Promise<GatewayConfig> {
-    const config = this.validate(after);
-    checkFiles(config, basename(this.path));
-    writeFileAtomic(this.path, after);
+  /** edit() and replace() recorded as made by `who` (the route's request: webChange()). */
+  by(who: ConfigChangeBy): Pick<ConfigStore, 'edit' | 'replace'> {
+    return { edit: (change) => this.edit(change, who), replace: (text) => this.replace(text, who) } as Pick<ConfigStore, 'edit' | 'replace'>;
+  }
+
+  private prepared(before: string, proposed: string, source: ConfigSource): { text: string; config: GatewayConfig } {
+    const { config, after } = this.checked(before, proposed, source);
+    return { text: after, config };
+  }
+
+  private validOrNull(text: string): GatewayConfig | null {
     try {
-      await this.apply(config);
-    } catch (err) {
-      writeFileAtomic(this.path, before);
-      await this.apply(this.validate(before)).catch(() => {});
-      throw new ConfigApplyError(`the new config is valid but could not be applied (${(err as Error).message}); the previous file was restored`);
+      return this.validate(text);
+    } catch {
+      // The file on disk is broken (hand-edited): the API may repair it, its rules then held
+      // against the running config (checked()).
+      return null;
     }
-    return config;
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => {});
-    return run;
+  /** `proposed` with the stored secrets wherever it carries the "unchanged" marker (secret-fields.ts). */
+  private keepSecrets(before: string, proposed: string): { text: string; restored: string[] } {
+    if (!proposed.includes(SECRET_MARKER) && !proposed.includes(URL_SECRET_MARKER)) return { text: proposed, restored: [] };
+    const doc = parseDocument(proposed);
+    if (doc.errors.length > 0) return { text: proposed, restored: [] }; // validate() reports the YAML problem
+    const { issues, restored } = restoreSecrets(doc, before);
+    if (issues.length > 0) throw new ConfigError(basename(this.path), issues);
+    return { text: doc.toString(), restored };
   }
 }
 
-/** Files the config names must be readable now: the reload would fail halfway otherwise. */
+/**
+ * Files the config names must be readable now (the reload would fail halfway otherwise), and
+ * must not be links leading out of the secrets folders (the loader checked the paths as written).
+ */
 function checkFiles(config: GatewayConfig, source: string): void {
-  const files: Array<[string, string | undefined]> = [
-    ['uplink.passwordFile', config.uplink.passwordFile],
-    ['uplink.tls.ca', config.uplink.tls?.ca],
-    ['uplink.tls.cert', config.uplink.tls?.cert],
-    ['uplink.tls.key', config.uplink.tls?.key],
+  const roots = secretRoots(config);
+  const issues = secretFilePaths(config).flatMap(({ path, file }) => {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      return [{ path, message: `file ${file} does not exist or is not readable` }];
+    }
+    try {
+      readSecretFile(file, roots);
+      return [];
+    } catch (err) {
+      return [{ path, message: (err as Error).message }];
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(source, issues);
+}
+
+/**
+ * Settings the API must not change, only someone on the box itself (editing the file): they
+ * decide which folders may hold secrets, so changing them through the API would reopen the
+ * "read any file the daemon can read" hole that the secrets confinement closes.
+ */
+function checkNoLocalOnlyChange(before: GatewayConfig | null, after: GatewayConfig, source: string): void {
+  if (!before) return;
+  const issues = (['dataDir', 'secretsDir'] as const)
+    .filter((k) => before[k] !== after[k])
+    .map((k) => ({ path: k, message: `${k} can only be changed in the config file on the box, not through the web API (it decides where secrets may be read from)` }));
+  if (issues.length > 0) throw new LocalOnlyError(source, issues);
+}
+
+/**
+ * A web change refused because it touches a setting only the file on the box may change
+ * (answered 400 `config_local_only`, each issue naming the field).
+ */
+export class LocalOnlyError extends ConfigError {}
+
+/**
+ * The sections the web API cannot change (SECURITY.md, "Trust anchors"): `ota` and `commands`
+ * hold the keys that decide which update bundles run as the daemon's user and which remote
+ * commands switch pumps, and their security settings (acceptance window, size caps, local
+ * offer URLs, slots). A stolen session or a forged request that could replace them would
+ * turn one web login into code execution (PUT the attacker's key, then offer a bundle signed
+ * with it). They change in the file on the box (then SIGHUP), or by a maintainer-signed
+ * `trust` command.
+ */
+export const WEB_LOCAL_ONLY_SECTIONS = ['ota', 'commands'] as const;
+
+function checkNoWebTrustChange(before: GatewayConfig | null, after: GatewayConfig, source: string): void {
+  // No config to compare with (a fresh box whose file never loaded): nothing may be set at all.
+  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+  const issues: Array<{ path: string; message: string }> = [];
+  for (const section of WEB_LOCAL_ONLY_SECTIONS) {
+    const was = (before?.[section] ?? undefined) as Record<string, unknown> | undefined;
+    const now = after[section] as Record<string, unknown> | undefined;
+    if (same(was, now)) continue;
+    const what = section === 'ota' ? 'the OTA trust anchors and update settings' : 'the command trust anchors and settings';
+    const message = `can only be changed in the config file on the box (then SIGHUP), not through the web API: it holds ${what}`;
+    // Named per field where the section stays, so the engineer sees which line to put back.
+    const fields = was && now ? [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => !same(was[k], now[k])) : [];
+    if (fields.length === 0) issues.push({ path: section, message: `${section} ${message}` });
+    for (const k of fields) issues.push({ path: `${section}.${k}`, message: `${section}.${k} ${message}` });
+  }
+  if (issues.length > 0) throw new LocalOnlyError(source, issues);
+}
+
+/**
+ * A change through the API that moves the uplink to another broker (scheme, host or port) must
+ * not take the stored credentials along: the stored password kept by its marker, or the same
+ * password file, would be sent to whoever runs the new broker. Typing the password is the
+ * engineer's own decision; a password file is changed on the box.
+ */
+function checkCredentialsStayWithBroker(before: GatewayConfig | null, after: GatewayConfig, restored: readonly string[], source: string): void {
+  if (!before || endpointOf(before.uplink.url) === endpointOf(after.uplink.url)) return;
+  const where = `the stored credentials are only sent to the stored broker (${endpointOf(before.uplink.url)}), not to ${endpointOf(after.uplink.url)}`;
+  const issues = [
+    ...restored.filter((p) => p === 'uplink.password' || p === 'uplink.url').map((path) => ({ path, message: `${where}: type the password` })),
+    ...(after.uplink.passwordFile !== undefined && after.uplink.passwordFile === before.uplink.passwordFile
+      ? [{ path: 'uplink.passwordFile', message: `${where}: change the password file in the config file on the box` }]
+      : []),
   ];
-  const issues = files
-    .filter(([, file]) => file !== undefined)
-    .flatMap(([path, file]) => {
-      try {
-        accessSync(file!, constants.R_OK);
-        return [];
-      } catch {
-        return [{ path, message: `file ${file} does not exist or is not readable` }];
-      }
-    });
+  if (issues.length > 0) throw new ConfigError(source, issues);
+}
+
+type OpcuaDevice = Extract<GatewayConfig['devices'][number], { driver: 'opcua' }>;
+const opcuaDevices = (c: GatewayConfig) => c.devices.filter((d): d is OpcuaDevice => d.driver === 'opcua');
+const securityRank = (d: OpcuaDevice) => OPCUA_SECURITY_MODES.indexOf(d.securityMode);
+
+/**
+ * The same for a device's OPC UA password: a change through the API that moves a device (same
+ * id) to another endpoint or a weaker securityMode must not keep its stored password (the
+ * marker) or its password file, and no password field (a device's or the uplink's) may be given a
+ * file the config already uses for another secret (the uplink's password or TLS key, another
+ * device's password or private key): the server at the other end would receive, as a password,
+ * a secret the API never shows.
+ */
+function checkCredentialsStayWithDevice(before: GatewayConfig | null, after: GatewayConfig, restored: readonly string[], source: string): void {
+  if (!before) return;
+  const old = new Map(opcuaDevices(before).map((d) => [d.id, d]));
+  // Every secret file the current config uses, with whose secret it is (certificates are public).
+  const held = new Map<string, string[]>();
+  const hold = (file: string | undefined, what: string) => file !== undefined && held.set(file, [...(held.get(file) ?? []), what]);
+  hold(before.uplink.passwordFile, "the uplink's password");
+  hold(before.uplink.tls?.key, "the uplink's TLS key");
+  for (const o of opcuaDevices(before)) {
+    hold(o.auth.passwordFile, `device ${o.id}'s password`);
+    hold(o.auth.privateKeyFile, `device ${o.id}'s private key`);
+  }
+  const issues: Array<{ path: string; message: string }> = [];
+  after.devices.forEach((d, i) => {
+    if (d.driver !== 'opcua') return;
+    const was = old.get(d.id);
+    const moved = !was || was.endpointUrl !== d.endpointUrl || securityRank(d) < securityRank(was);
+    const where = `device ${d.id}'s stored password is only sent to ${was ? `${was.endpointUrl} (securityMode ${was.securityMode})` : 'the device it was stored for'}, not to ${d.endpointUrl} (securityMode ${d.securityMode})`;
+    if (moved && restored.includes(`devices[id=${d.id}].auth.password`)) issues.push({ path: `devices[${i}].auth.password`, message: `${where}: type the password` });
+    const file = d.auth.passwordFile;
+    if (file === undefined) return;
+    const others = (held.get(file) ?? []).filter((h) => h !== `device ${d.id}'s password`);
+    // Newly given: a file that two devices shared already (set up on the box) stays editable.
+    if (others.length > 0 && was?.auth.passwordFile !== file) issues.push({ path: `devices[${i}].auth.passwordFile`, message: `${file} holds ${others.join(' and ')}: it is not given to device ${d.id} as its password` });
+    else if (moved && was?.auth.passwordFile === file) issues.push({ path: `devices[${i}].auth.passwordFile`, message: `${where}: change the password file in the config file on the box` });
+  });
+  const uplinkFile = after.uplink.passwordFile;
+  const owners = uplinkFile === undefined || uplinkFile === before.uplink.passwordFile ? [] : (held.get(uplinkFile) ?? []);
+  if (owners.length > 0) issues.push({ path: 'uplink.passwordFile', message: `${uplinkFile} holds ${owners.join(' and ')}: it is not sent to a broker as a password` });
   if (issues.length > 0) throw new ConfigError(source, issues);
 }

@@ -7,6 +7,7 @@ import type { SetupToken } from './auth/setup-token.ts';
 import type { LoginThrottle } from './auth/throttle.ts';
 import type { UserStore } from './auth/users.ts';
 import type { ConfigStore } from './config-store.ts';
+import type { ConfigService } from '../config/config-service.ts';
 import type { LogRing } from './log-ring.ts';
 import type { OtaRoutesOptions } from '../ota/routes.ts';
 
@@ -21,11 +22,26 @@ export interface OtaStatus {
   [detail: string]: unknown;
 }
 
+/**
+ * The narrow queries the web layer reads the daemon through (never the reading log itself):
+ * status and config in force, one point's recent readings, the log's health.
+ */
+export type StatusQuery = Pick<Gateway, 'status' | 'currentConfig' | 'onPoll' | 'onReadings'>;
+export type RecentReadingsQuery = Pick<Gateway, 'recentReadings'>;
+export type HealthQuery = Pick<Gateway, 'status' | 'currentConfig' | 'logHealth'>;
+/** The only things the web layer makes the daemon do: apply a config (through the config service), write a point. */
+export type GatewayActions = Pick<Gateway, 'reload' | 'writePoint'>;
+
 /** What the web layer needs from the daemon. */
 export interface WebDeps {
-  gateway: Pick<Gateway, 'status' | 'reload' | 'currentConfig' | 'onPoll' | 'log' | 'onReadings' | 'writePoint'>;
+  gateway: StatusQuery & RecentReadingsQuery & HealthQuery & GatewayActions;
   /** The YAML file the daemon runs on; UI changes are written back to it. */
   configPath: string;
+  /**
+   * The daemon's one config service (main.ts shares it with SIGHUP and the commands), so every
+   * change waits for the others; default: one of its own on configPath.
+   */
+  configService?: ConfigService;
   logger: Logger;
   logRing?: LogRing;
   https?: boolean;
@@ -34,12 +50,16 @@ export interface WebDeps {
   otaAgent?: OtaRoutesOptions['agent'];
   /** Graceful restart (main.ts: stop, exit 0, the service manager starts it again). */
   restart?: () => void;
-  /** Where the setup token goes (the daemon's console); never the log ring. */
+  /** Where start-up lines go (the daemon's console); never the log ring. */
   announce?: (line: string) => void;
+  /** The console is a terminal (not journald or a pipe): the setup token may be shown on it, not only put in its file. */
+  consoleIsTerminal?: boolean;
   /** Further API plugins (e.g. the OTA module's routes); they sit behind the same session and CSRF guard. */
   extraRoutes?: FastifyPluginAsync[];
   /** Test seams. */
   now?: () => number;
+  /** Monotonic ms for /healthz ages (default: the gateway's Clock.mono). */
+  monoNow?: () => number;
   scryptN?: number;
   throttle?: { freeFailures?: number; baseLockMs?: number; maxLockMs?: number };
 }
@@ -50,6 +70,9 @@ export interface WebContext extends WebDeps {
   apiTokens: ApiTokenStore;
   throttle: LoginThrottle;
   setupToken: SetupToken;
+  /** <dataDir>/web/setup-token (0600) while a setup token is open. */
+  setupTokenFile: string;
   configStore: ConfigStore;
+  configService: ConfigService;
   dataDir: string;
 }

@@ -14,6 +14,10 @@ export type ErrorKey =
   | 'weak_password'
   | 'validation'
   | 'config_invalid'
+  // dataDir, secretsDir, ota, commands: changed only in the file on the box (config-store.ts)
+  | 'config_local_only'
+  // a plain-HTTP request whose Host is not this box (DNS rebinding; host-allowlist.ts)
+  | 'host_not_allowed'
   | 'config_apply_failed'
   | 'not_found'
   | 'bad_certificate'
@@ -24,11 +28,21 @@ export type ErrorKey =
   | 'invalid_value'
   | 'device_error'
   | 'timeout'
-  | 'unsupported';
+  | 'unsupported'
+  // Guard and secrets (auth/routes.ts, routes/uplink.ts)
+  | 'cross_site'
+  | 'token_scope'
+  | 'credentials_for_other_host'
+  // The engineer's tools (routes/devices.ts, routes/account.ts, routes/registers.ts)
+  | 'conflict'
+  | 'wrong_password';
 
 export interface Issue {
   path: string;
   message: string;
+  /** Where in the YAML text (1-based), when the problem comes from a config file. */
+  line?: number;
+  column?: number;
 }
 
 export function sendError(
@@ -49,7 +63,10 @@ export const errorSchema = {
     message: { type: 'string' },
     issues: {
       type: 'array',
-      items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
+      items: {
+        type: 'object',
+        properties: { path: { type: 'string' }, message: { type: 'string' }, line: { type: 'integer' }, column: { type: 'integer' } },
+      },
     },
     retryAfterMs: { type: 'number' },
   },
@@ -61,5 +78,6 @@ export const errorResponses = {
   401: errorSchema,
   403: errorSchema,
   404: errorSchema,
+  409: errorSchema,
   429: errorSchema,
 } as const;

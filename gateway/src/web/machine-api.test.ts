@@ -17,7 +17,7 @@ let url: string;
 test.before(async () => {
   f = await webFixture();
   owner = await f.setup();
-  const res = await owner.request('POST', '/api/tokens', { name: 'node-red' });
+  const res = await owner.request('POST', '/api/tokens', { name: 'node-red', scopes: ['live', 'read', 'write-points'] });
   assert.equal(res.statusCode, 201, res.body);
   ({ token, id: tokenId } = res.json<{ token: string; id: string }>());
   await f.web.app.listen({ host: '127.0.0.1', port: 0 });
@@ -73,7 +73,7 @@ test('an API token is stored only as a SHA-256 hash in a 0600 file and shown onc
   const list = await owner.request('GET', '/api/tokens');
   assert.deepEqual(
     list.json().map((t: Record<string, unknown>) => Object.keys(t).sort()),
-    [['createdAt', 'createdBy', 'id', 'name']],
+    [['createdAt', 'createdBy', 'id', 'name', 'scopes']],
   );
   assert.equal(list.json()[0].createdBy, 'admin');
 });
@@ -169,4 +169,17 @@ test('a revoked token is refused from the next request on', async () => {
   assert.equal((await owner.request('DELETE', `/api/tokens/${extra.id}`)).statusCode, 204);
   assert.equal((await bearer('GET', '/api/status', undefined, extra.token)).statusCode, 401);
   assert.equal((await owner.request('DELETE', `/api/tokens/${extra.id}`)).statusCode, 404);
+});
+
+test('/api/live?status=true (device states, overview) needs what /api/status needs, even on loopback', async () => {
+  const open = await fetch(`${url}/api/live?status=true`);
+  assert.equal(open.status, 401);
+  assert.match(((await open.json()) as { message: string }).message, /status=true needs a session or an API token with the "read" scope/);
+  const liveOnly = (await owner.request('POST', '/api/tokens', { name: 'live only', scopes: ['live'] })).json<{ token: string }>();
+  const scoped = await fetch(`${url}/api/live?status=true`, { headers: { authorization: `Bearer ${liveOnly.token}` } });
+  assert.equal(scoped.status, 403);
+  assert.equal(((await scoped.json()) as { error: string }).error, 'token_scope');
+  // The readings alone stay open on loopback.
+  const readings = await readLive('/api/live?snapshot=false', 1);
+  assert.equal(readings.status, 200);
 });

@@ -1,12 +1,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { WebDeps } from './context.ts';
+import type { StatusQuery } from './context.ts';
 
 /**
  * Prometheus metrics of one gateway, in a registry of its own (several apps can live in one
  * test process). Poll figures are observed as polls happen; log and uplink figures are read
  * from the gateway's status at scrape time.
  */
-export function createMetrics(gateway: WebDeps['gateway']): { registry: Registry; close: () => void } {
+export function createMetrics(gateway: StatusQuery): { registry: Registry; close: () => void } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kedge_' });
 
@@ -41,7 +41,7 @@ export function createMetrics(gateway: WebDeps['gateway']): { registry: Registry
       },
     });
   gauge('kedge_log_readings', 'Readings held in the local log', (s) => s.log.rows);
-  gauge('kedge_log_unsent_readings', 'Readings not yet acknowledged by the broker', (s) => s.log.unacked);
+  gauge('kedge_log_unsent_readings', 'Readings not yet delivered: confirmed by the center (uplink.ackMode center), or acknowledged by the broker (broker)', (s) => s.log.unacked);
   gauge('kedge_log_bytes', 'Bytes of live data in the log (the figure log.maxBytes caps)', (s) => s.log.usedBytes);
   gauge('kedge_log_file_bytes', 'Size of the log database file plus its WAL', (s) => s.log.fileBytes);
   gauge('kedge_log_oldest_unsent_age_seconds', 'Age of the oldest reading not yet acknowledged; 0 when all are sent', (s) =>
@@ -68,6 +68,35 @@ export function createMetrics(gateway: WebDeps['gateway']): { registry: Registry
   mirror('kedge_log_evicted_readings_total', 'Unsent readings dropped by the log size cap', (s) => s.log.evictedTotal);
   mirror('kedge_uplink_readings_acked_total', 'Readings acknowledged by the broker (throughput: rate() of this)', (s) => s.uplink?.readingsAcked ?? 0);
   mirror('kedge_uplink_batches_acked_total', 'Batches acknowledged by the broker', (s) => s.uplink?.batchesAcked ?? 0);
+
+  // No silent loss (gateway/src/log, cloud-sync/src/uplink/log-publisher.ts): a disk that refuses
+  // writes, and the two positions: the broker's PUBACK (flow control) and the center's confirmation.
+  gauge('kedge_log_write_failing', '1 while the log cannot write (disk full, I/O error, read-only); readings wait in memory', (s) => (s.log.write.failing ? 1 : 0));
+  gauge('kedge_log_buffered_readings', 'Readings held in memory, not yet committed to the log', (s) => s.log.pending);
+  mirror('kedge_log_dropped_readings_total', 'Readings dropped from the full memory buffer while writes failed (reported to the center as evicted)', (s) => s.log.write.dropped);
+  gauge('kedge_log_eviction_rows', 'Rows of the eviction record (contiguous evictions are one row)', (s) => s.log.evictionRows);
+  gauge('kedge_uplink_broker_acked_seq', 'Highest sequence the broker acknowledged (PUBACK)', (s) => s.uplink?.brokerAckedSeq ?? 0);
+  gauge('kedge_uplink_center_confirmed_seq', "Highest sequence the center's ingest confirmed after a durable commit (0 in broker ack mode)", (s) => s.uplink?.centerConfirmedSeq ?? 0);
+  mirror('kedge_uplink_resends_total', 'Times the uplink sent again from the center position because no confirmation came', (s) => s.uplink?.resends ?? 0);
+
+  // The wall clock (cloud-sync/src/clock.ts): alert on kedge_clock_wrong; jumps stay counted after it is right again.
+  gauge('kedge_clock_wrong', '1 while the wall clock is known to be wrong (readings are marked uncertain_clock)', (s) => (s.clock.state === 'wrong' ? 1 : 0));
+  gauge('kedge_clock_offset_seconds', 'Wall clock minus what a trusted clock would read; 0 while trusted, negative when behind', (s) => s.clock.offsetMs / 1000);
+  gauge('kedge_clock_last_jump_seconds', 'Signed size of the last wall clock jump noticed; 0 when none', (s) => (s.clock.lastJump?.deltaMs ?? 0) / 1000);
+  const jumpsSeen = { forward: 0, back: 0 };
+  new Counter({
+    name: 'kedge_clock_jumps_total',
+    help: 'Wall clock jumps noticed (steps beyond the threshold against the monotonic clock), by direction',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      const jumps = status().clock.jumps;
+      for (const dir of ['forward', 'back'] as const) {
+        this.inc({ direction: dir }, Math.max(0, jumps[dir] - jumpsSeen[dir]));
+        jumpsSeen[dir] = Math.max(jumpsSeen[dir], jumps[dir]);
+      }
+    },
+  });
 
   return { registry, close: unsubscribe };
 }

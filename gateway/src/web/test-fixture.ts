@@ -13,6 +13,7 @@ import { defaultMeters } from '@kedge/scripts/sim/meters.ts';
 import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { Gateway } from '../gateway.ts';
+import type { Clock } from '@kedge/cloud-sync/clock.ts';
 import type { WebDeps } from './context.ts';
 import { LogRing } from './log-ring.ts';
 import { buildWebApp, type WebApp } from './server.ts';
@@ -41,7 +42,9 @@ export interface Client {
 
 export const PASSWORD = 'correct horse battery';
 
-export async function webFixture(o: Partial<Pick<WebDeps, 'now' | 'throttle' | 'https'>> & { uplinkUrl?: string } = {}): Promise<Fixture> {
+export async function webFixture(
+  { clock, ...o }: Partial<Pick<WebDeps, 'now' | 'monoNow' | 'throttle' | 'https' | 'otaAgent' | 'consoleIsTerminal'>> & { uplinkUrl?: string; clock?: Clock } = {},
+): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-web-'));
   const sim = await startModbusSim({ meters: defaultMeters().slice(0, 1) });
   const configPath = join(dir, 'kedge.yaml');
@@ -56,7 +59,7 @@ export async function webFixture(o: Partial<Pick<WebDeps, 'now' | 'throttle' | '
   writeFileSync(configPath, `# kept comment\n${stringify(config)}`, { mode: 0o640 });
   const logRing = new LogRing(100);
   const logger = pino({ level: 'info' }, logRing);
-  const gateway = new Gateway(await loadConfigFile(configPath), logger);
+  const gateway = new Gateway(await loadConfigFile(configPath), logger, clock ? { clock } : {});
   gateway.start();
   const announced: string[] = [];
   const f = { restarts: 0 } as Fixture;

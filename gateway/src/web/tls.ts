@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -7,12 +8,13 @@ import { writeSecretFile } from '../secrets.ts';
  * The web UI's HTTPS certificate: self-signed, generated once into <dataDir>/web/tls/ (key
  * mode 0600) and reused, so the browser's "accept this certificate" sticks across restarts.
  */
-export async function ensureWebCertificate(webDir: string): Promise<{ key: string; cert: string; created: boolean }> {
+export async function ensureWebCertificate(webDir: string): Promise<{ key: string; cert: string; created: boolean; fingerprint256: string }> {
   const dir = join(webDir, 'tls');
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
   try {
-    return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), created: false };
+    const cert = readFileSync(certPath, 'utf8');
+    return { key: readFileSync(keyPath, 'utf8'), cert, created: false, fingerprint256: new X509Certificate(cert).fingerprint256 };
   } catch {
     // Not there yet (first start with https: true).
   }
@@ -35,5 +37,5 @@ export async function ensureWebCertificate(webDir: string): Promise<{ key: strin
   });
   writeSecretFile(keyPath, pems.private);
   writeFileSync(certPath, pems.cert, { mode: 0o644 });
-  return { key: pems.private, cert: pems.cert, created: true };
+  return { key: pems.private, cert: pems.cert, created: true, fingerprint256: new X509Certificate(pems.cert).fingerprint256 };
 }

@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { startMosquitto } from '../testing/mosquitto.ts';
+import { usageExit } from '../cli-args.ts';
 import { benchBacklog, BACKLOG_READINGS, BACKLOG_STEPS } from './backlog.ts';
 import { startFarm } from './farm.ts';
 import { benchIngest } from './ingest.ts';
@@ -184,7 +185,14 @@ export async function runBench(p: BenchPlan, dir: string) {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } }, strict: true });
+  const program = usageExit(
+    new Command('bench')
+      .description('the performance figures of the README (poll, uplink, ingest, wire, backlog)')
+      .option('--quick', 'a short run (CI)', false)
+      .option('--out <file>', 'where the JSON results go'),
+  );
+  program.parse();
+  const values = program.opts<{ quick: boolean; out?: string }>();
   const p = plan(values.quick ?? false);
   const out = resolve(values.out ?? join(ROOT, values.quick ? 'bench-results-quick.json' : 'bench-results.json'));
   const cpus = os.cpus();

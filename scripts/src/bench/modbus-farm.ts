@@ -10,16 +10,19 @@
  * prints `FARM READY ports=<p1,p2,...>` once every server listens, then `requests <total> <epoch ms>`
  * every 250 ms: the number of read requests served so far, for requests-per-cycle.
  */
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
 import { freePort } from '../testing/ports.ts';
+import { intArg, usageExit } from '../cli-args.ts';
 
-const { values } = parseArgs({
-  options: { devices: { type: 'string', default: '100' }, registers: { type: 'string', default: '100' } },
-  strict: true,
-});
-const devices = Number(values.devices);
-const registers = Number(values.registers);
+const program = usageExit(
+  new Command('modbus-farm')
+    .description('many Modbus TCP devices on free ports (benchmarks)')
+    .option('--devices <n>', 'devices, one port each', intArg(1), 100)
+    .option('--registers <n>', 'holding registers per device', intArg(1, 65536), 100),
+);
+program.parse();
+const { devices, registers } = program.opts<{ devices: number; registers: number }>();
 let requests = 0;
 
 function read(device: number, addr: number, length: number): number[] {

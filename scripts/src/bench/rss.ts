@@ -12,28 +12,30 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import Database from 'better-sqlite3';
 import { startMosquitto } from '../testing/mosquitto.ts';
 import { startProcess } from '../testing/proc.ts';
 import { sleep } from '../testing/wait.ts';
+import { intArg, usageExit } from '../cli-args.ts';
 import { startFarm } from './farm.ts';
 import { daemonRun } from './poll.ts';
 import { cpuPercent, sampleProc } from './proc-stats.ts';
 
-const { values: a } = parseArgs({
-  options: {
-    devices: { type: 'string', default: '100' },
-    registers: { type: 'string', default: '100' },
-    interval: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '60' },
-    every: { type: 'string', default: '5' },
-    tsx: { type: 'boolean', default: false },
-    flag: { type: 'string', multiple: true, default: [] },
-  },
-});
-const devices = Number(a.devices);
-const registers = Number(a.registers);
+const program = usageExit(
+  new Command('bench-rss')
+    .description("the daemon's memory and CPU over time, polling a farm of Modbus devices")
+    .option('--devices <n>', 'devices', intArg(1), 100)
+    .option('--registers <n>', 'registers per device', intArg(1, 65536), 100)
+    .option('--interval <ms>', 'poll interval', intArg(1), 1000)
+    .option('--seconds <s>', 'how long to run', intArg(1), 60)
+    .option('--every <s>', 'seconds between samples', intArg(1), 5)
+    .option('--tsx', 'run the daemon from source (tsx) instead of dist/', false)
+    .option('--flag <flag>', 'node flag for the daemon (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[]),
+);
+program.parse();
+const a = program.opts<{ devices: number; registers: number; interval: number; seconds: number; every: number; tsx: boolean; flag: string[] }>();
+const { devices, registers } = a;
 const dir = mkdtempSync(join(os.tmpdir(), 'kedge-rss-'));
 const farm = await startFarm(devices, registers);
 const broker = await startMosquitto();

@@ -31,7 +31,8 @@ function sparkplugDdata(batch: LogRecord[], aliases: Map<string, number>): Array
   }
   return [...byDevice].map(([device, metrics], i) => ({
     topic: `spBv1.0/kemerovo/DDATA/kem-demo-01/${device}`,
-    payload: encodePayload({ timestamp: batch[0]!.ts, seq: i % 256, metrics }),
+    // Like the uplink: no datatype in DDATA (the host knows it from the DBIRTH).
+    payload: encodePayload({ timestamp: batch[0]!.ts, seq: i % 256, metrics }, { datatypes: false }),
   }));
 }
 

@@ -38,6 +38,8 @@ async function send(kind: string, args: Record<string, unknown>, o: SendOpts): P
   const key = parsePrivateKey(readFileSync(o.key, 'utf8'));
   const envelope = buildCommand({
     kind,
+    // Signed into the command, prefix included: the gateway named by --to under --prefix is the only one that acts on it.
+    target: identity,
     args,
     keyId: o.keyId ?? keyFingerprint(key),
     sign: (bytes) => sign(null, bytes, key),
@@ -92,7 +94,7 @@ function withSendOptions(c: Command): Command {
     .option('--url <url>', 'broker URL', process.env.KEDGE_BROKER_URL ?? 'mqtt://127.0.0.1:1883')
     .option('--username <name>', 'broker user')
     .option('--password <password>', 'broker password', process.env.KEDGE_BROKER_PASSWORD)
-    .option('--prefix <prefix>', 'topic prefix (uplink.topicPrefix)', 'kedge/v1')
+    .option('--prefix <prefix>', 'topic prefix (the gateway\'s uplink.topicPrefix); signed with --to', 'kedge/v1')
     .option('--timeout <ms>', 'how long to wait for the answer', int, 15_000)
     .option('--expires-in <ms>', 'the gateway must not act after this long', int)
     .option('--id <id>', 'command id (default a new UUID); resend with the same id to get the first answer again');
@@ -114,6 +116,30 @@ withSendOptions(program.command('loglevel').description('change the gateway log 
   .argument('<level>', 'fatal, error, warn, info, debug, trace or silent')
   .option('--duration <ms>', 'revert to the previous level after this long', int)
   .action((level: string, o: SendOpts & { duration?: number }) => send('loglevel', { level, ...(o.duration ? { durationMs: o.duration } : {}) }, o));
+
+withSendOptions(program.command('resend').description("ask the gateway to send a range of its log again (the center's gap report lists what is missing)"))
+  .argument('<first>', 'first sequence', int)
+  .argument('<last>', 'last sequence', int)
+  .option('--epoch <epoch>', "the gateway log's epoch the range belongs to (refused if the box has another)")
+  .action((first: number, last: number, o: SendOpts & { epoch?: string }) => send('resend', { first, last, ...(o.epoch ? { epoch: o.epoch } : {}) }, o));
+
+/** `--trusted id=publicKey`, repeatable. */
+function trustedEntry(v: string, all: Array<{ id: string; publicKey: string }>): Array<{ id: string; publicKey: string }> {
+  const at = v.indexOf('=');
+  if (at <= 0 || at === v.length - 1) throw new InvalidArgumentError(`must be <id>=<public key> (base64 of 32 bytes, as keygen prints), got "${v}"`);
+  return [...all, { id: v.slice(0, at), publicKey: v.slice(at + 1) }];
+}
+
+withSendOptions(
+  program
+    .command('trust')
+    .description(
+      'replace commands.trustedKeys or ota.trustedKeys of the gateway: signed with a MAINTAINER key (one of its ota.trustedKeys, e.g. the kedge-ota key), never with a center key',
+    ),
+)
+  .argument('<section>', 'commands or ota')
+  .requiredOption('--trusted <id=publicKey>', 'a key the section trusts afterwards (repeat; the whole list is replaced, so name the old key too while rotating)', trustedEntry, [])
+  .action((section: string, o: SendOpts & { trusted: Array<{ id: string; publicKey: string }> }) => send('trust', { section, trustedKeys: o.trusted }, o));
 
 await program.parseAsync().catch((err: Error) => {
   process.stderr.write(`kedge-cmd: ${err.message}\n`);

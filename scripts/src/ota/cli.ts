@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { readBundleManifest } from '@kedge/gateway/ota/bundle.ts';
+import { keyFingerprint, parsePrivateKey } from '@kedge/gateway/ota/verify.ts';
 import { buildBundle, rootVersion } from './build.ts';
 import { collectFleet, formatFleet, rollout } from './fleet.ts';
 import { generateKey, writeKey } from './keys.ts';
@@ -128,12 +129,16 @@ broker(
     .requiredOption('--percent <n>', '0..100')
     .requiredOption('--bundle <file>', 'the bundle (for its version, size and sha256)')
     .requiredOption('--url <url>', 'where gateways download it (HTTP(S) with Range support)')
-    .option('--manifest-url <url>', 'where its manifest.json is, for checks before the download'),
-).action(async (o: BrokerOpts & { percent: string; bundle: string; url: string; manifestUrl?: string }) => {
+    .option('-k, --key <file>', 'OTA private key (PEM) that signs one offer per gateway; needed unless --manifest-url is given')
+    .option('--key-id <id>', 'key id (default: fingerprint of the key)')
+    .option('--manifest-url <url>', 'where its manifest.json is: the gateway verifies it before downloading (lets an unsigned offer through)'),
+).action(async (o: BrokerOpts & { percent: string; bundle: string; url: string; key?: string; keyId?: string; manifestUrl?: string }) => {
   const manifest = await readBundleManifest(o.bundle);
+  const key = o.key ? parsePrivateKey(await readFile(o.key, 'utf8')) : null;
   const r = await rollout({
     ...brokerOptions(o),
     percent: Number(o.percent),
+    ...(key ? { signer: { keyId: o.keyId ?? keyFingerprint(key), privateKey: key } } : {}),
     offer: { version: manifest.version, url: o.url, sha256: await sha256(o.bundle), size: (await stat(o.bundle)).size, ...(o.manifestUrl ? { manifestUrl: o.manifestUrl } : {}) },
   });
   out(`offered ${manifest.version} to ${r.selected.length} of ${r.total} gateways (${o.percent}%):`);

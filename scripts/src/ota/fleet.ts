@@ -2,8 +2,9 @@
  * Fleet view and staged rollouts from the retained MQTT messages: every gateway's birth or
  * last-will on `<prefix>/+/+/+/status` and its OTA state on `<prefix>/+/+/+/ota/status`.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import mqtt from 'mqtt';
+import { signOffer, type UnsignedOffer } from '@kedge/gateway/ota/offer.ts';
 
 export interface FleetEntry {
   region: string;
@@ -88,17 +89,27 @@ export function selectForRollout<T extends { region: string; municipality: strin
 
 export interface RolloutOptions extends BrokerOptions {
   percent: number;
-  offer: { version: string; url: string; sha256: string; size: number; manifestUrl?: string };
+  offer: UnsignedOffer;
+  /**
+   * Signs one offer per gateway (with its target) with an OTA key the gateways trust. Without
+   * it the offer must carry manifestUrl: gateways refuse unsigned offers that have none.
+   */
+  signer?: { keyId: string; privateKey: KeyObject };
 }
 
 /** Publishes the retained offer to the selected gateways; repeat with a higher percent to widen. */
 export async function rollout(o: RolloutOptions): Promise<{ selected: FleetEntry[]; total: number }> {
+  if (!o.signer && !o.offer.manifestUrl) {
+    throw new Error('an offer must be signed (--key) or carry --manifest-url: gateways refuse anything else without downloading it');
+  }
   const prefix = o.prefix ?? 'kedge/v1';
   const fleet = await collectFleet(o);
   const selected = selectForRollout(fleet, o.percent);
   const client = await mqtt.connectAsync(o.url, { username: o.username, password: o.password, reconnectPeriod: 0, clientId: `kedge-ota-rollout-${process.pid}` });
   for (const e of selected) {
-    await client.publishAsync(`${prefix}/${e.region}/${e.municipality}/${e.gateway}/ota`, JSON.stringify(o.offer), { qos: 1, retain: true });
+    const target = { region: e.region, municipality: e.municipality, gateway: e.gateway };
+    const offer = o.signer ? signOffer({ ...o.offer, target }, o.signer.keyId, o.signer.privateKey) : o.offer;
+    await client.publishAsync(`${prefix}/${e.region}/${e.municipality}/${e.gateway}/ota`, JSON.stringify(offer), { qos: 1, retain: true });
   }
   await client.endAsync();
   return { selected, total: fleet.length };

@@ -5,11 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { basename } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { readBundleManifest } from '@kedge/gateway/ota/bundle.ts';
 import { serveFile } from './serve.ts';
 
@@ -97,11 +98,18 @@ export async function push(o: PushOptions): Promise<PushResult> {
   const auth = { cookie, 'x-csrf-token': csrf };
 
   const host = o.advertiseHost ?? (await localAddressTowards(base));
-  const server = await serveFile(o.bundle, basename(o.bundle), { host: host.includes(':') ? '::' : '0.0.0.0', onProgress: o.onProgress });
-  const port = new URL(server.url).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/${encodeURIComponent(basename(o.bundle))}`;
+  const listen = host.includes(':') ? '::' : '0.0.0.0';
+  const at = (s: { url: string }, name: string) => `http://${host.includes(':') ? `[${host}]` : host}:${new URL(s.url).port}/${encodeURIComponent(name)}`;
+  // The offer is unsigned (push needs no signing key): it carries the manifest's URL, and the
+  // gateway verifies that manifest's signature before it downloads the bundle.
+  const tmp = await mkdtemp(join(tmpdir(), 'kedge-push-'));
+  const manifestFile = join(tmp, 'manifest.json');
+  await writeFile(manifestFile, JSON.stringify(manifest));
+  const manifestServer = await serveFile(manifestFile, 'manifest.json', { host: listen });
+  const server = await serveFile(o.bundle, basename(o.bundle), { host: listen, onProgress: o.onProgress });
+  const url = at(server, basename(o.bundle));
   try {
-    const offer = await request(new URL('/api/ota/offer', base), 'POST', o, auth, { version: manifest.version, url, sha256: digest, size });
+    const offer = await request(new URL('/api/ota/offer', base), 'POST', o, auth, { version: manifest.version, url, sha256: digest, size, manifestUrl: at(manifestServer, 'manifest.json') });
     if (offer.status !== 202) throw new Error(`gateway refused the offer: HTTP ${offer.status} ${offer.body}`);
     const accepted = JSON.parse(offer.body) as { started: boolean; message: string };
     log(`offered ${manifest.version} from ${url}: ${accepted.message}`);
@@ -125,5 +133,7 @@ export async function push(o: PushOptions): Promise<PushResult> {
     }
   } finally {
     await server.close();
+    await manifestServer.close();
+    await rm(tmp, { recursive: true, force: true });
   }
 }

@@ -11,7 +11,7 @@ export async function verifyBundle(bundle: string, publicKeyText: string, keyId?
   verifyManifestSignature(manifest, [{ id: keyId ?? keyFingerprint(key), publicKey: publicKeyText }]);
   const dir = await mkdtemp(join(tmpdir(), 'kedge-verify-'));
   try {
-    await extractPayload(bundle, dir, manifest.links.map((l) => l.path));
+    await extractPayload(bundle, dir, manifest);
     await verifyFiles(dir, manifest);
   } finally {
     await rm(dir, { recursive: true, force: true });

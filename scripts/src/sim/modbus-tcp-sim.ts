@@ -10,11 +10,12 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
 import { encodeRegisters } from '@kedge/gateway/drivers/modbus/decode.ts';
 import type { ModbusTable } from '@kedge/gateway/drivers/modbus/types.ts';
 import { freePort } from '../testing/ports.ts';
+import { portArg, usageExit } from '../cli-args.ts';
 import { defaultMeters, type SimMeter, type SimPoint } from './meters.ts';
 
 export type { SimMeter, SimPoint } from './meters.ts';
@@ -195,19 +196,15 @@ function isMain(): boolean {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', short: 'p', default: '5020' },
-      host: { type: 'string', short: 'H', default: '127.0.0.1' },
-    },
-    strict: true,
-  });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    console.error(`invalid --port ${values.port}`);
-    process.exit(2);
-  }
-  const sim = await startModbusSim({ port, host: values.host });
+  const program = usageExit(
+    new Command('modbus-tcp-sim')
+      .description('Modbus TCP simulator of the default meters')
+      .option('-p, --port <port>', 'TCP port', portArg(1), 5020)
+      .option('-H, --host <host>', 'address to listen on', '127.0.0.1'),
+  );
+  program.parse();
+  const values = program.opts<{ port: number; host: string }>();
+  const sim = await startModbusSim({ port: values.port, host: values.host });
   console.log(`modbus sim listening on ${sim.host}:${sim.port} (units ${sim.meters.map((m) => m.unitId).join(',')})`);
   const shutdown = () => {
     void sim.close().then(() => process.exit(0));

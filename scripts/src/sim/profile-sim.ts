@@ -10,11 +10,12 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { ServerSerial } from 'modbus-serial';
 import { loadProfile } from '@kedge/device-profiles/load.ts';
 import type { Profile, ProfilePoint } from '@kedge/device-profiles/schema.ts';
 import type { SimMeter } from './meters.ts';
+import { usageExit } from '../cli-args.ts';
 import { createSimVector, startModbusSim } from './modbus-tcp-sim.ts';
 import { engineeringValue, metersFromProfiles, rawValue, type ProfileUnit } from './profile-meters.ts';
 import type { OpcuaSimDataType, OpcuaSimVariable } from './opcua-sim.ts';
@@ -22,7 +23,8 @@ import type { OpcuaSimDataType, OpcuaSimVariable } from './opcua-sim.ts';
 export { metersFromProfiles } from './profile-meters.ts';
 
 export type ProfileSimTarget =
-  | { kind: 'tcp'; port?: number; host?: string }
+  /** `clock`: the time the simulated values follow (default wall time); tests move it by hand. */
+  | { kind: 'tcp'; port?: number; host?: string; clock?: () => number }
   | { kind: 'rtu'; path: string; baudRate?: number; parity?: 'none' | 'even' | 'odd' }
   | { kind: 'opcua'; port?: number };
 
@@ -87,7 +89,12 @@ export async function startProfileSim(units: ProfileUnit[], target: ProfileSimTa
   const meters = metersFromProfiles(loaded);
   switch (target.kind) {
     case 'tcp': {
-      const sim = await startModbusSim({ meters, ...(target.port ? { port: target.port } : {}), ...(target.host ? { host: target.host } : {}) });
+      const sim = await startModbusSim({
+        meters,
+        ...(target.port ? { port: target.port } : {}),
+        ...(target.host ? { host: target.host } : {}),
+        ...(target.clock ? { clock: target.clock } : {}),
+      });
       return { meters, where: `${sim.host}:${sim.port}`, port: sim.port, close: () => sim.close() };
     }
     case 'rtu':
@@ -123,19 +130,21 @@ export function parseUnits(argv: string[]): ProfileUnit[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      profile: { type: 'string', multiple: true },
-      unit: { type: 'string', multiple: true },
-      tcp: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      rtu: { type: 'string' },
-      baud: { type: 'string', default: '9600' },
-      parity: { type: 'string', default: 'none' },
-      opcua: { type: 'string' },
-    },
-    strict: true,
-  });
+  const collect = (v: string, prev: string[]) => [...prev, v];
+  const program = usageExit(
+    new Command('profile-sim')
+      .description('simulates devices of device-profiles over Modbus TCP, Modbus RTU or OPC UA')
+      .option('--profile <name>', 'a profile of device-profiles/profiles/ (repeatable: one per unit)', collect, [] as string[])
+      .option('--unit <n>', 'unit id of the --profile before it', collect, [] as string[])
+      .option('--tcp <port>', 'serve Modbus TCP on this port')
+      .option('--host <host>', 'address for --tcp', '127.0.0.1')
+      .option('--rtu <device>', 'serve Modbus RTU on this serial device')
+      .option('--baud <baud>', 'baud rate for --rtu', '9600')
+      .option('--parity <parity>', 'parity for --rtu: none, even or odd', 'none')
+      .option('--opcua <port>', 'serve OPC UA on this port'),
+  );
+  program.parse();
+  const values = program.opts<{ tcp?: string; host: string; rtu?: string; baud: string; parity: string; opcua?: string }>();
   const units = parseUnits(process.argv.slice(2));
   if (units.length === 0) throw new Error('give at least one --profile <name> (see device-profiles/profiles/)');
   const modes = [values.tcp, values.rtu, values.opcua].filter((v) => v !== undefined);

@@ -20,7 +20,8 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions = {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const intervalMs = opts.intervalMs ?? 50;
   const what = opts.what ?? 'condition';
-  const deadline = Date.now() + timeoutMs;
+  // Monotonic: a test that moves the wall clock must not stretch or cut its own waits.
+  const deadline = performance.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
@@ -29,11 +30,11 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions = {
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() >= deadline) {
+    if (performance.now() >= deadline) {
       const suffix = lastError === undefined ? '' : `: last error: ${describe(lastError)}`;
       throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${suffix}`, { cause: lastError });
     }
-    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+    await sleep(Math.min(intervalMs, Math.max(0, deadline - performance.now())));
   }
 }
 

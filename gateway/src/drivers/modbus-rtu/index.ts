@@ -1,6 +1,8 @@
 import type { ModbusRtuDeviceConfig } from '../../config/schema.ts';
 import type { DeviceDriver } from '../driver.ts';
 import { SharedLinks } from '../modbus/shared-links.ts';
+import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
+import type { ModbusTransport } from '../modbus/transport.ts';
 import { SerialTransport } from './serial-transport.ts';
 
 /**
@@ -11,14 +13,29 @@ import { SerialTransport } from './serial-transport.ts';
  */
 const buses = new SharedLinks<SerialTransport>();
 
+const openBus = (device: ModbusRtuDeviceConfig) =>
+  new SerialTransport(device.port, {
+    baudRate: device.baudRate,
+    parity: device.parity,
+    dataBits: device.dataBits,
+    stopBits: device.stopBits,
+    ...(device.interFrameDelayMs !== undefined ? { interFrameDelayMs: device.interFrameDelayMs } : {}),
+  });
+
 export function createModbusRtuDriver(device: ModbusRtuDeviceConfig): DeviceDriver {
-  const open = () =>
-    new SerialTransport(device.port, {
-      baudRate: device.baudRate,
-      parity: device.parity,
-      dataBits: device.dataBits,
-      stopBits: device.stopBits,
-      ...(device.interFrameDelayMs !== undefined ? { interFrameDelayMs: device.interFrameDelayMs } : {}),
-    });
-  return buses.driver(device.port, open, device);
+  return buses.driver(device.port, () => openBus(device), device);
+}
+
+/**
+ * Runs `use` over the bus of `device` (the polling one when a device of the bus is polled,
+ * else the port opened for this and closed after): the register tool reads any range through it.
+ */
+export async function withModbusRtuBus<R>(device: ModbusRtuDeviceConfig, use: (transport: ModbusTransport) => Promise<R>): Promise<R> {
+  const shared = buses.get(device.port);
+  const transport = shared ?? recordTraffic(openBus(device), trafficRing(device.port));
+  try {
+    return await use(transport);
+  } finally {
+    if (!shared) await transport.close();
+  }
 }

@@ -189,6 +189,8 @@ test('on a shared bus a silent slave delays a healthy one by at most its own tim
   assert.ok(alivePolls.every((s) => !s.result.failed), 'no healthy poll failed because of the silent unit');
 });
 
+const RELAYED_ANSWER_TIMEOUT_MS = 5000;
+
 test("a corrupted answer is bad_comm for that poll only; modbus-serial's ServerSerial answers the next one", async (t) => {
   const relay = await corruptingRelay(t);
   const sim = await startProfileSim([{ profile: 'sdm630', unitId: 3 }], { kind: 'rtu', path: relay.slavePort });
@@ -200,7 +202,9 @@ test("a corrupted answer is bad_comm for that poll only; modbus-serial's ServerS
       port: relay.gatewayPort,
       profile: 'sdm630',
       unitId: 3,
-      timeoutMs: 500,
+      // A corrupted answer fails on its CRC, not on the timeout: the timeout only has to be
+      // long enough for a loaded machine to relay a good answer through two pty pairs.
+      timeoutMs: RELAYED_ANSWER_TIMEOUT_MS,
     },
   ]);
   const driver = createModbusRtuDriver(device!);

@@ -2,6 +2,8 @@ import type { ModbusTcpDeviceConfig } from '../../config/schema.ts';
 import type { DeviceDriver } from '../driver.ts';
 import { modbusUnit, SharedLinks } from '../modbus/shared-links.ts';
 import { testReadModbus, type TestReadPoint } from '../modbus/test-read.ts';
+import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
+import type { ModbusTransport } from '../modbus/transport.ts';
 import { TcpTransport } from './tcp-transport.ts';
 
 /**
@@ -27,6 +29,20 @@ export async function testReadModbusTcp(device: ModbusTcpDeviceConfig): Promise<
   const transport = shared ?? openLink(device);
   try {
     return await testReadModbus({ ...modbusUnit(device), transport });
+  } finally {
+    if (!shared) await transport.close();
+  }
+}
+
+/**
+ * Runs `use` over the link of `device` (the polling connection when there is one, else a
+ * connection of its own, closed after): the register tool reads any range through it.
+ */
+export async function withModbusTcpLink<R>(device: ModbusTcpDeviceConfig, use: (transport: ModbusTransport) => Promise<R>): Promise<R> {
+  const shared = links.get(linkKey(device));
+  const transport = shared ?? recordTraffic(openLink(device), trafficRing(linkKey(device)));
+  try {
+    return await use(transport);
   } finally {
     if (!shared) await transport.close();
   }

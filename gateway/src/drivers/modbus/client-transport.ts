@@ -26,6 +26,8 @@ export abstract class ClientTransport implements ModbusTransport {
   private client: ModbusRTU | null = null;
   private silentStreak = 0;
   private opening: Promise<ModbusRTU> | null = null;
+  /** Per open client: rejects once its link closes (see watchClose). */
+  private readonly closedSignals = new WeakMap<ModbusRTU, Promise<never>>();
   protected readonly queue = new SerialQueue();
 
   /** Opens a new link; the previous one is already dropped. Throws a clear error when it cannot. */
@@ -64,7 +66,8 @@ export abstract class ClientTransport implements ModbusTransport {
       client.setID(unitId);
       client.setTimeout(timeoutMs);
       try {
-        const result = await job(client);
+        const closed = this.closedSignals.get(client);
+        const result = closed ? await Promise.race([job(client), closed]) : await job(client);
         this.silentStreak = 0;
         return result;
       } catch (err) {
@@ -91,8 +94,32 @@ export abstract class ClientTransport implements ModbusTransport {
 
   private async connect(): Promise<ModbusRTU> {
     await this.drop();
-    this.client = await this.openClient();
-    return this.client;
+    const client = await this.openClient();
+    this.watchClose(client);
+    this.client = client;
+    return client;
+  }
+
+  /**
+   * modbus-serial leaves a request in flight waiting out its whole timeout when the link closes
+   * under it (a meter that lost power or was killed): the outage would show only after
+   * timeoutMs. The link's `close` fails it at once instead, as a connection error.
+   */
+  private watchClose(client: ModbusRTU): void {
+    let fail: (err: Error) => void = () => undefined;
+    const closed = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    closed.catch(() => undefined);
+    this.closedSignals.set(client, closed);
+    // The client is an EventEmitter at runtime (index.js) though its typings do not say so.
+    (client as unknown as NodeJS.EventEmitter).once('close', () => {
+      const err = new Error('the link closed before the device answered');
+      (err as NodeJS.ErrnoException).code = 'ECONNCLOSED';
+      fail(err);
+      // Cancels modbus-serial's timer of the abandoned request (it would hold the process for timeoutMs).
+      client.destroy(() => undefined);
+    });
   }
 
   protected drop(): Promise<void> {

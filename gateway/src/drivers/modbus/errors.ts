@@ -17,7 +17,12 @@ export interface ClassifiedError {
   message: string;
   /** Whether the link should be dropped and reopened before the next request. */
   resetLink: boolean;
+  /** The Modbus exception code, when the device answered with one. */
+  exception?: number;
 }
+
+/** Exception 02: the unit has no such register; splitting the read finds which point asks for it. */
+export const ILLEGAL_DATA_ADDRESS = 2;
 
 /** Maps what modbus-serial (or a socket) threw to a reading quality and a field-readable reason. */
 export function classifyModbusError(err: unknown): ClassifiedError {
@@ -29,6 +34,7 @@ export function classifyModbusError(err: unknown): ClassifiedError {
       quality: e.modbusCode === 11 ? 'bad_no_response' : 'bad_device_error',
       message: `Modbus exception ${e.modbusCode} (${name})`,
       resetLink: false,
+      exception: e.modbusCode,
     };
   }
   const code = e?.errno ?? e?.code;

@@ -1,11 +1,12 @@
 import type { DeviceDriver, PollResult, Sample } from '../driver.ts';
 import type { Value } from '@kedge/cloud-sync/model.ts';
 import { WriteError } from '../write-error.ts';
-import { decodeBit, decodeRegisters, encodeRegisters, ModbusDecodeError, setBit } from './decode.ts';
-import { classifyModbusError } from './errors.ts';
+import { decodeBit, decodeRegisters, encodeRegisters, ModbusDecodeError, registerCount, setBit } from './decode.ts';
+import { classifyModbusError, ILLEGAL_DATA_ADDRESS, type ClassifiedError } from './errors.ts';
 import { planReads } from './plan.ts';
 import type { ModbusTransport } from './transport.ts';
 import type { ModbusPointRef, ModbusValue, PlanOptions, ReadBlock } from './types.ts';
+import { describeAddresses } from './where.ts';
 
 const INTEGER_TYPES = new Set(['int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64']);
 
@@ -29,23 +30,61 @@ export interface ModbusDeviceOptions {
   transport: ModbusTransport;
   /** Called when the driver is closed, so a shared transport can be released. */
   release: () => Promise<void>;
+  /** How the config numbers registers (0 or 1): messages give addresses in that numbering. */
+  addressBase?: 0 | 1;
   now?: () => number;
 }
+
+type Failure = ClassifiedError & { text: string };
+
+const blockKey = (b: ReadBlock) => `${b.table}:${b.address}:${b.count}`;
+const single = (point: ModbusPointRef): ReadBlock => ({
+  table: point.table,
+  address: point.address,
+  count: registerCount(point),
+  points: [{ point, offset: 0 }],
+});
 
 /**
  * Polls one Modbus unit over any transport: plans the fewest reads for the points asked,
  * decodes each block, and turns failures into per-point quality.
+ *
+ * A Modbus exception is a fact about one read, not about the unit: only that read's points go
+ * bad and the poll is not `failed` (the scheduler keeps the device's interval) unless every
+ * read was refused (registers the unit was seen to lack while answering others do not count:
+ * a poll of only those, an interval group of their own, is no device failure). A coalesced read refused with exception 02 (illegal data address) is read
+ * point by point once, to find which points ask for registers the unit does not have; from
+ * then on those are read alone and the others around them, and the finding is reported.
  */
 export class ModbusDevice implements DeviceDriver {
   readonly deviceId: string;
   private readonly byId: Map<string, ModbusPointRef>;
   private readonly plans = new Map<string, ReadBlock[]>();
   private readonly now: () => number;
+  private readonly base: 0 | 1;
+  /** Points of split reads: planned without reading through gaps, the refused ones alone. */
+  private readonly isolated = new Set<string>();
+  /** Points the unit refuses with exception 02 even when read alone. */
+  private readonly refused = new Set<string>();
+  /**
+   * Points that answer alone but not together with their neighbours, even without gaps (a unit
+   * whose registers come in groups a read must not cross): read one by one from then on, so
+   * splitting ends after a few polls and never leaves points that answer alone bad.
+   */
+  private readonly alone = new Set<string>();
+  /**
+   * Points refused with exception 02 in a poll where the unit answered other reads: registers it
+   * lacks. A poll of only such points (an interval group of its own) is no device failure.
+   */
+  private readonly absent = new Set<string>();
+  /** Reads already split point by point: each is split once. */
+  private readonly splitDone = new Set<string>();
 
   constructor(private readonly o: ModbusDeviceOptions) {
     this.deviceId = o.deviceId;
     this.byId = new Map(o.points.map((p) => [p.id, p]));
     this.now = o.now ?? Date.now;
+    this.base = o.addressBase ?? 0;
   }
 
   /** Plans are cached per set of points: the scheduler asks for the same groups every cycle. */
@@ -58,44 +97,154 @@ export class ModbusDevice implements DeviceDriver {
         if (!p) throw new Error(`device ${this.deviceId} has no point "${id}"`);
         return p;
       });
-      plan = planReads(points, this.o.plan);
+      plan = planReads(points, this.o.plan).flatMap((b) => (b.points.some(({ point }) => this.isolated.has(point.id)) ? this.planAround(b) : [b]));
       this.plans.set(key, plan);
     }
     return plan;
   }
 
+  /** A read that was split: refused points (and those served only alone) alone, the rest in reads that span only their own registers. */
+  private planAround(block: ReadBlock): ReadBlock[] {
+    const points = block.points.map(({ point }) => point);
+    const readAlone = (p: ModbusPointRef) => this.refused.has(p.id) || this.alone.has(p.id);
+    const rest = points.filter((p) => !readAlone(p));
+    return [...planReads(rest, { ...this.o.plan, maxGap: 0 }), ...points.filter(readAlone).map(single)];
+  }
+
+  /** "holding 101..102 (protocol 100..101)": what the engineer finds in the config and the manual. */
+  where(block: Pick<ReadBlock, 'table' | 'address' | 'count'>): string {
+    return describeAddresses(block.table, block.address, block.count, this.base);
+  }
+
+  private async read(block: ReadBlock): Promise<{ data: number[] | boolean[] } | { failure: Failure }> {
+    try {
+      return { data: await this.o.transport.read(this.o.unitId, block.table, block.address, block.count, this.o.timeoutMs) };
+    } catch (err) {
+      const c = classifyModbusError(err);
+      if (c.resetLink) await this.o.transport.reset().catch(() => {});
+      return { failure: { ...c, text: `${c.message} reading ${this.where(block)}` } };
+    }
+  }
+
   async poll(pointIds: readonly string[]): Promise<PollResult> {
-    const blocks = this.planFor(pointIds);
     const samples: Sample[] = [];
+    const blockErrors: string[] = [];
+    const findings: string[] = [];
     let requests = 0;
-    let firstError: string | null = null;
-    let silent: { quality: Sample['quality']; message: string } | null = null;
-    for (const block of blocks) {
+    let answered = 0;
+    let silent: Failure | null = null;
+    // Refused reads that say something about the device rather than about known absent registers.
+    let unexplained = 0;
+    const absentNow: string[] = [];
+    const refusal = (points: readonly ModbusPointRef[], exception: number | undefined) => {
+      if (exception === ILLEGAL_DATA_ADDRESS) absentNow.push(...points.map((p) => p.id));
+      if (exception !== ILLEGAL_DATA_ADDRESS || points.some((p) => !this.absent.has(p.id))) unexplained++;
+    };
+    // Split reads are appended to the queue in place of the read they replace.
+    const queue = [...this.planFor(pointIds)];
+    for (let i = 0; i < queue.length; i++) {
+      const block = queue[i]!;
       if (silent) {
         // The unit is silent or the link is down: waiting out one timeout per block would
         // stretch the poll for nothing, so the rest of the cycle reports the same failure.
-        for (const { point } of block.points) samples.push(this.bad(point, silent.quality, silent.message));
+        for (const { point } of block.points) samples.push(this.bad(point, silent.quality, silent.text));
         continue;
       }
       requests++;
-      let data: number[] | boolean[];
-      try {
-        data = await this.o.transport.read(this.o.unitId, block.table, block.address, block.count, this.o.timeoutMs);
-      } catch (err) {
-        const c = classifyModbusError(err);
-        if (c.resetLink) await this.o.transport.reset().catch(() => {});
-        // An exception concerns this block only; the unit is alive and the next block may work.
-        if (c.quality !== 'bad_device_error') silent = c;
-        const where = `${block.table} ${block.address}..${block.address + block.count - 1}`;
-        const message = `${c.message} reading ${where}`;
-        firstError ??= message;
-        for (const { point } of block.points) samples.push(this.bad(point, c.quality, message));
+      const r = await this.read(block);
+      if ('data' in r) {
+        answered++;
+        const ts = this.now();
+        for (const { point, offset } of block.points) samples.push(this.decode(point, r.data, offset, ts));
         continue;
       }
-      const ts = this.now();
-      for (const { point, offset } of block.points) samples.push(this.decode(point, data, offset, ts));
+      const f = r.failure;
+      if (f.quality !== 'bad_device_error') {
+        silent = f;
+        i--; // this block's points get the failure through the silent branch
+        continue;
+      }
+      if (f.exception === ILLEGAL_DATA_ADDRESS && block.points.length > 1 && !this.splitDone.has(blockKey(block))) {
+        // Read point by point, now: the points the unit does have get their values this cycle.
+        this.splitDone.add(blockKey(block));
+        const parts = block.points.map(({ point }) => single(point));
+        const outcome = await this.readAlone(parts, samples);
+        requests += outcome.requests;
+        answered += outcome.answered;
+        blockErrors.push(...outcome.refused.map((x) => x.text));
+        for (const x of outcome.refused) refusal([x.point], x.exception);
+        if (outcome.silent) {
+          // The unit fell silent midway: nothing learnt, the next exception splits again.
+          this.splitDone.delete(blockKey(block));
+          silent = outcome.silent;
+          queue.splice(i + 1, 0, ...parts.slice(outcome.done));
+          continue;
+        }
+        findings.push(this.learn(block, f, outcome.refused.map((x) => x.point)));
+        continue;
+      }
+      blockErrors.push(f.text);
+      refusal(block.points.map(({ point }) => point), f.exception);
+      for (const { point } of block.points) samples.push(this.bad(point, f.quality, f.text));
     }
-    return { samples, requests, failed: firstError !== null, ...(firstError ? { error: firstError } : {}) };
+    if (answered > 0) for (const id of absentNow) this.absent.add(id);
+    // Every read refused is a device-level failure too (wrong unit id, a map for another model),
+    // unless all it refused are registers it was seen to lack while answering others.
+    const failed = silent !== null || (answered === 0 && unexplained > 0);
+    const error = silent?.text ?? (failed ? blockErrors[0] : undefined);
+    return {
+      samples,
+      requests,
+      failed,
+      ...(error !== undefined ? { error } : {}),
+      ...(blockErrors.length ? { blockErrors } : {}),
+      ...(findings.length ? { findings } : {}),
+    };
+  }
+
+  /** Reads each one-point block alone, pushing samples; stops at the first silence. */
+  private async readAlone(parts: ReadBlock[], samples: Sample[]) {
+    const refused: Array<{ point: ModbusPointRef; text: string; exception: number | undefined }> = [];
+    let requests = 0;
+    let answered = 0;
+    for (let done = 0; done < parts.length; done++) {
+      const part = parts[done]!;
+      const point = part.points[0]!.point;
+      requests++;
+      const r = await this.read(part);
+      if ('data' in r) {
+        answered++;
+        samples.push(this.decode(point, r.data, 0, this.now()));
+        continue;
+      }
+      if (r.failure.quality !== 'bad_device_error') return { requests, answered, refused, silent: r.failure, done };
+      refused.push({ point, text: r.failure.text, exception: r.failure.exception });
+      samples.push(this.bad(point, r.failure.quality, r.failure.text));
+    }
+    return { requests, answered, refused, silent: null, done: parts.length };
+  }
+
+  /** Remembers what a split found, re-plans around it, and says it in words for the log and the UI. */
+  private learn(block: ReadBlock, f: Failure, refused: ModbusPointRef[]): string {
+    // Already planned around a split (no gaps left), and still refused: no read may hold them together.
+    const again = block.points.every(({ point }) => this.isolated.has(point.id));
+    for (const { point } of block.points) this.isolated.add(point.id);
+    for (const p of refused) this.refused.add(p.id);
+    if (again && refused.length === 0) for (const { point } of block.points) this.alone.add(point.id);
+    this.plans.clear();
+    const n = block.points.length;
+    const head = `${this.where(block)} answered ${f.message}; read point by point`;
+    if (refused.length === 0 && again) {
+      return `${head}, all ${n} points answer alone but not in one read: the unit does not serve these registers together, so each is read alone`;
+    }
+    if (refused.length === 0) {
+      return `${head}, all ${n} points answer: the unit refuses registers in the gaps between them, so they are no longer read through`;
+    }
+    const list = refused.map((p) => `"${p.id}" at ${this.where(single(p))}`).join(', ');
+    return (
+      `${head}, ${refused.length} of ${n} points are refused: ${list}; the other ${n - refused.length} are read around them. ` +
+      'Check the address, type and length of the refused points against the device manual'
+    );
   }
 
   /**
@@ -113,7 +262,7 @@ export class ModbusDevice implements DeviceDriver {
     if (!transport.write || !transport.modifyRegister) {
       throw new WriteError('unsupported', `the link of device ${this.deviceId} cannot write`);
     }
-    const where = `${p.table} ${p.address}`;
+    const where = this.where(single(p));
     let registers: number[] | boolean[] | null = null;
     try {
       if (value === null) throw new ModbusDecodeError(p.id, 'cannot write null');

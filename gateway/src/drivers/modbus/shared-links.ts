@@ -2,15 +2,23 @@ import type { ModbusRtuDeviceConfig, ModbusTcpDeviceConfig } from '../../config/
 import { toModbusPointRef } from '../../config/schema.ts';
 import type { DeviceDriver } from '../driver.ts';
 import { ModbusDevice } from './modbus-device.ts';
+import { recordTraffic, trafficRing } from './traffic.ts';
 import type { ModbusTransport } from './transport.ts';
 import type { ModbusPointRef, PlanOptions } from './types.ts';
 
 type ModbusDeviceConfig = ModbusTcpDeviceConfig | ModbusRtuDeviceConfig;
 
 /** What polling (and a test read) needs of one configured unit, whatever its link. */
-export function modbusUnit(device: ModbusDeviceConfig): { unitId: number; timeoutMs: number; points: ModbusPointRef[]; plan: PlanOptions } {
+export function modbusUnit(device: ModbusDeviceConfig): {
+  unitId: number;
+  timeoutMs: number;
+  addressBase: 0 | 1;
+  points: ModbusPointRef[];
+  plan: PlanOptions;
+} {
   return {
     unitId: device.unitId,
+    addressBase: device.addressBase,
     timeoutMs: device.timeoutMs,
     points: device.points.map((p) => toModbusPointRef(device, p)),
     plan: { maxGap: device.maxGap, maxRegisters: device.maxRegisters, maxBits: device.maxBits },
@@ -33,7 +41,8 @@ export class SharedLinks<T extends ModbusTransport> {
   driver(key: string, open: () => T, device: ModbusDeviceConfig): DeviceDriver {
     let link = this.links.get(key);
     if (!link) {
-      link = { transport: open(), users: 0 };
+      // Every request over the link lands in its traffic ring (the web UI's traffic view).
+      link = { transport: recordTraffic(open(), trafficRing(key)), users: 0 };
       this.links.set(key, link);
     }
     link.users++;

@@ -20,8 +20,10 @@ class LazyOpcuaDriver implements DeviceDriver {
     this.deviceId = config.id;
   }
 
+  private loaded: OpcuaDevice | null = null;
+
   private load(): Promise<OpcuaDevice> {
-    this.device ??= import('./opcua-device.ts').then((m) => new m.OpcuaDevice(this.config, this.ctx));
+    this.device ??= import('./opcua-device.ts').then((m) => (this.loaded = new m.OpcuaDevice(this.config, this.ctx)));
     return this.device;
   }
 
@@ -39,6 +41,14 @@ class LazyOpcuaDriver implements DeviceDriver {
 
   async write(pointId: string, value: Value): Promise<void> {
     return (await this.load()).write(pointId, value);
+  }
+
+  pointTypes(): ReadonlyMap<string, string> {
+    return this.loaded?.pointTypes() ?? new Map(this.config.points.flatMap((p) => (p.type ? [[p.id, p.type] as const] : [])));
+  }
+
+  onPointTypes(listener: () => void): void {
+    void this.load().then((d) => d.onPointTypes(listener), () => undefined);
   }
 
   async close(): Promise<void> {

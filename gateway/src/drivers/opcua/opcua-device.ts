@@ -13,14 +13,19 @@ import {
   type OPCUAClient,
   type StatusCode,
 } from 'node-opcua-client';
+import { resolveNodeId } from 'node-opcua-nodeid';
 import type { Value } from '@kedge/cloud-sync/model.ts';
+import { monoNow, timerDelay } from '@kedge/cloud-sync/clock.ts';
+import { backoffCeiling, jittered } from '@kedge/cloud-sync/uplink/backoff.ts';
 import { WriteError } from '../write-error.ts';
 import { toVariant } from './write-value.ts';
 import type { Quality } from '@kedge/cloud-sync/model.ts';
-import type { OpcuaDeviceConfig, OpcuaPointConfig } from '../../config/schema.ts';
+import type { OpcuaDeviceConfig, OpcuaPointConfig, OpcuaPointType } from '../../config/schema.ts';
 import type { DeviceDriver, PollResult, Sample, SampleSink } from '../driver.ts';
 import { createClient, explainError, userIdentity, withTimeout, type Explained } from './connect.ts';
+import { dataTypeOf, pointTypeOf } from './data-type.ts';
 import { leasePki, pkiFolder, type PkiLease } from './pki.ts';
+import { endpointAddress, tcpReachable } from './probe.ts';
 import { describeStatus, toSample } from './sample.ts';
 
 export interface OpcuaDriverContext {
@@ -32,6 +37,17 @@ export interface OpcuaDriverContext {
 
 /** Roughly how often an idle subscription proves it is alive. */
 const KEEPALIVE_TARGET_MS = 5000;
+/**
+ * While the driver waits to reconnect, the server's TCP port is tried this often: a server
+ * back from a restart is reconnected within about this, whatever the backoff has grown to.
+ */
+export const PROBE_INTERVAL_MS = 1000;
+/** Server_ServerStatus_CurrentTime: every server has it; reading it proves the link answers. */
+const SERVER_CURRENT_TIME = 'i=2258';
+/** The silence check of a fast subscription runs no more often than this. */
+const PROBE_CHECK_MIN_MS = 50;
+/** A port that accepts connections while the server still refuses sessions (starting up) is retried at least this often. */
+export const READY_RETRY_MS = 4000;
 
 /**
  * One OPC UA server connection per device. Subscribed points are monitored items whose data
@@ -61,16 +77,29 @@ export class OpcuaDevice implements DeviceDriver {
   private closed = false;
   private downReported = false;
   private lastError: Explained | null = null;
+  /** Built-in type of each node, from its DataType attribute: what writes are encoded as. */
   private readonly dataTypes = new Map<string, DataType>();
+  /** Each point's type for the birth: the config's `type`, else the server's DataType. */
+  private readonly types = new Map<string, OpcuaPointType>();
+  private readonly typeListeners: Array<() => void> = [];
+  private readonly address: { host: string; port: number };
   /** Sessions created so far: 2 and more means the driver has reconnected. */
   sessions = 0;
+  /** Connection attempts that failed so far (tests watch the backoff grow). */
+  failedConnects = 0;
+  /** performance.now() when the current outage began; null while connected. */
+  private downSince: number | null = null;
 
   constructor(
     private readonly d: OpcuaDeviceConfig,
     private readonly ctx: OpcuaDriverContext,
   ) {
     this.deviceId = d.id;
-    for (const p of d.points) this.points.set(p.id, p);
+    for (const p of d.points) {
+      this.points.set(p.id, p);
+      if (p.type !== undefined) this.types.set(p.id, p.type);
+    }
+    this.address = endpointAddress(d.endpointUrl);
     this.subscribed = d.points.filter((p) => p.mode === 'subscribe');
     this.pki = leasePki(ctx.dataDir, ctx.acceptUnknownServerCertificates ?? false);
   }
@@ -105,8 +134,9 @@ export class OpcuaDevice implements DeviceDriver {
   }
 
   /**
-   * Writes the Value attribute with the variable's own data type (learnt from one read of its
-   * current value and cached), so the server gets an Int16 for an Int16 node and not a Double.
+   * Writes the Value attribute with the variable's own data type (its DataType attribute, read once
+   * and cached; the config's `type` when the server does not say), so the server gets an Int16
+   * for an Int16 node and not a Double.
    */
   async write(pointId: string, value: Value): Promise<void> {
     const p = this.points.get(pointId);
@@ -119,14 +149,11 @@ export class OpcuaDevice implements DeviceDriver {
     const what = `${this.deviceId}/${pointId} (${p.nodeId})`;
     let status: StatusCode;
     try {
-      let dataType = this.dataTypes.get(pointId);
+      if (!this.dataTypes.has(pointId)) await this.learnTypes(session);
+      const configured = p.type !== undefined ? dataTypeOf(p.type) : undefined;
+      const dataType = this.dataTypes.get(pointId) ?? configured;
       if (dataType === undefined) {
-        const dv: DataValue = await withTimeout(session.read({ nodeId: p.nodeId, attributeId: AttributeIds.Value }, 0), this.d.timeoutMs, 'Read');
-        if (dv.statusCode.isNotGood() && dv.value.dataType === DataType.Null) {
-          throw new WriteError('device_error', `cannot learn the data type of ${what}: ${describeStatus(dv.statusCode)}`);
-        }
-        dataType = dv.value.dataType;
-        this.dataTypes.set(pointId, dataType);
+        throw new WriteError('device_error', `cannot learn the data type of ${what} from its DataType attribute: set type in the point's config`);
       }
       const variant = toVariant(dataType, value, what);
       status = await withTimeout(
@@ -144,6 +171,52 @@ export class OpcuaDevice implements DeviceDriver {
       const code = /NotWritable|UserAccessDenied/.test(name) ? 'not_writable' : /TypeMismatch|OutOfRange/.test(name) ? 'invalid_value' : 'device_error';
       throw new WriteError(code, `the server refused the write of ${what}: ${describeStatus(status)}`);
     }
+  }
+
+  pointTypes(): ReadonlyMap<string, OpcuaPointType> {
+    return this.types;
+  }
+
+  onPointTypes(listener: () => void): void {
+    this.typeListeners.push(listener);
+  }
+
+  /**
+   * Reads the DataType attribute of every point whose type is not known yet, resolved to its
+   * built-in type (node-opcua walks HasSubtype for Duration, UtcTime, enumerations...). A node
+   * the server does not know stays untyped; its reads report the error.
+   */
+  private async learnTypes(session: ClientSession): Promise<void> {
+    const todo = this.d.points.filter((p) => !this.dataTypes.has(p.id));
+    if (todo.length === 0) return;
+    let changed = false;
+    await Promise.all(
+      todo.map(async (p) => {
+        let dt: DataType;
+        try {
+          dt = await withTimeout(session.getBuiltInDataType(resolveNodeId(p.nodeId)), this.d.timeoutMs, `DataType of ${p.nodeId}`);
+        } catch {
+          return;
+        }
+        if (dt === DataType.Null) return;
+        this.dataTypes.set(p.id, dt);
+        const learnt = pointTypeOf(dt);
+        if (p.type !== undefined) {
+          if (learnt !== undefined && learnt !== p.type) {
+            this.ctx.logger?.warn(
+              { device: this.deviceId, point: p.id },
+              `point ${this.deviceId}/${p.id} is configured as ${p.type} but ${p.nodeId} is a ${DataType[dt]} (${learnt}) on the server: values are logged as ${p.type}`,
+            );
+          }
+          return;
+        }
+        if (learnt !== undefined && this.types.get(p.id) !== learnt) {
+          this.types.set(p.id, learnt);
+          changed = true;
+        }
+      }),
+    );
+    if (changed) for (const l of this.typeListeners) l();
   }
 
   async close(): Promise<void> {
@@ -183,6 +256,7 @@ export class OpcuaDevice implements DeviceDriver {
         this.markDown({ quality: 'bad_comm', message: `connection to ${this.d.endpointUrl} lost: ${reason}` });
       } catch (err) {
         if (this.closed) break;
+        this.failedConnects++;
         this.markDown(this.explain(err));
       } finally {
         this.connecting = null;
@@ -216,9 +290,20 @@ export class OpcuaDevice implements DeviceDriver {
     session.on('keepalive_failure', () => lose('session keep-alive failed'));
     this.session = session;
     this.subscriptionsReady = false;
+    // Types first: no value reaches the pipeline before its point's type is known.
+    await this.learnTypes(session);
     if (this.sink) await this.createSubscriptions(session);
     this.lastError = null;
-    this.ctx.logger?.info({ device: this.deviceId, endpoint: this.d.endpointUrl, session: this.sessions }, 'OPC UA session established');
+    if (this.downSince === null) {
+      this.ctx.logger?.info({ device: this.deviceId, endpoint: this.d.endpointUrl, session: this.sessions }, 'OPC UA session established');
+    } else {
+      const downMs = performance.now() - this.downSince;
+      this.downSince = null;
+      this.ctx.logger?.info(
+        { device: this.deviceId, endpoint: this.d.endpointUrl, session: this.sessions, event: 'device_recovered', downMs: Math.round(downMs) },
+        `device "${this.deviceId}" answers again after ${(downMs / 1000).toFixed(1)} s (OPC UA session ${this.sessions} with ${this.d.endpointUrl})`,
+      );
+    }
   }
 
   private async createSubscriptions(session: ClientSession): Promise<void> {
@@ -227,8 +312,10 @@ export class OpcuaDevice implements DeviceDriver {
       const interval = p.publishingIntervalMs ?? this.d.publishingIntervalMs;
       byPublishing.set(interval, [...(byPublishing.get(interval) ?? []), p]);
     }
-    let lastHeard = Date.now();
+    // Monotonic: a wall clock set back must not silence the watchdog, nor one set ahead fire it.
+    let lastHeard = monoNow();
     let deadAfterMs = 0;
+    let shortestInterval = Infinity;
     const rejected: Sample[] = [];
     for (const [publishingInterval, points] of byPublishing) {
       const maxKeepAliveCount = Math.max(2, Math.ceil(KEEPALIVE_TARGET_MS / publishingInterval));
@@ -243,8 +330,9 @@ export class OpcuaDevice implements DeviceDriver {
       if (session !== this.session) return;
       this.subscriptions.push(sub);
       deadAfterMs = Math.max(deadAfterMs, 3 * sub.publishingInterval * sub.maxKeepAliveCount + this.d.timeoutMs);
+      shortestInterval = Math.min(shortestInterval, sub.publishingInterval);
       const heard = () => {
-        lastHeard = Date.now();
+        lastHeard = monoNow();
       };
       sub.on('keepalive', heard);
       sub.on('received_notifications', heard);
@@ -279,12 +367,37 @@ export class OpcuaDevice implements DeviceDriver {
     this.downReported = false;
     if (rejected.length) this.deliver(rejected);
     if (deadAfterMs > 0) {
-      // A silently dropped link (a 4G modem losing carrier) sends no TCP reset: the missing
-      // keep-alives are the only sign.
+      // A silently dropped link (a 4G modem losing carrier) sends no TCP reset. Keep-alives
+      // come only every ~KEEPALIVE_TARGET_MS, and waiting for three of them would hide the
+      // outage for 15 s and more: once the server has been silent for a publishing interval,
+      // a Read of the server's clock must answer within timeoutMs, so an outage shows within
+      // one interval plus the timeout. The keep-alive watchdog stays for a subscription the
+      // server dropped while still answering reads.
+      const checkEveryMs = Math.max(PROBE_CHECK_MIN_MS, Math.min(shortestInterval, PROBE_INTERVAL_MS) / 4);
+      let probing = false;
       this.watchdog = setInterval(() => {
-        const silent = Date.now() - lastHeard;
-        if (silent > deadAfterMs) this.signalLost(`no publish response for ${silent} ms`);
-      }, 1000);
+        const silent = Math.round(monoNow() - lastHeard);
+        if (silent > deadAfterMs) {
+          this.signalLost(`no publish response for ${silent} ms`);
+          return;
+        }
+        if (probing || silent <= shortestInterval || session !== this.session) return;
+        probing = true;
+        const asked = monoNow();
+        withTimeout(session.read({ nodeId: SERVER_CURRENT_TIME, attributeId: AttributeIds.Value }), this.d.timeoutMs, 'keep-alive Read')
+          .then(
+            () => {
+              // The server answers: the link is alive, and the subscription's own keep-alive is due later.
+              lastHeard = Math.max(lastHeard, asked);
+            },
+            () => {
+              if (session === this.session) this.signalLost(`no answer within ${this.d.timeoutMs} ms after ${silent} ms without a publish response`);
+            },
+          )
+          .finally(() => {
+            probing = false;
+          });
+      }, checkEveryMs);
       this.watchdog.unref();
     }
   }
@@ -332,7 +445,11 @@ export class OpcuaDevice implements DeviceDriver {
   private markDown(e: Explained): void {
     const first = this.lastError === null || this.lastError.message !== e.message;
     this.lastError = e;
-    if (first) this.ctx.logger?.warn({ device: this.deviceId, quality: e.quality }, e.message);
+    // One line per outage, and one more only when the server's answer changes.
+    const event = this.downSince === null ? 'device_failed' : 'device_still_failing';
+    const how = this.downSince === null ? 'stopped answering' : 'still not answering';
+    this.downSince ??= performance.now();
+    if (first) this.ctx.logger?.warn({ device: this.deviceId, quality: e.quality, event, error: e.message }, `device "${this.deviceId}" ${how}: ${e.message}`);
     if (this.downReported || !this.sink) return;
     this.downReported = true;
     this.deliver(this.subscribed.map((p) => this.bad(p.id, e)));
@@ -345,15 +462,38 @@ export class OpcuaDevice implements DeviceDriver {
   private async backoff(failures: number): Promise<void> {
     if (this.closed) return;
     const { minMs, maxMs } = this.d.backoff;
-    const base = Math.min(maxMs, minMs * 2 ** Math.min(failures - 1, 20));
     // Jitter: a substation full of gateways must not hammer a restarted server in lockstep.
-    const delay = base * (0.9 + 0.2 * Math.random());
+    const delay = jittered(backoffCeiling(failures - 1, minMs, maxMs), 0.1);
+    const started = performance.now();
+    const { host, port } = this.address;
+    // A server that refused this gateway (credentials, certificates, security policy) answers the
+    // same until someone changes a config: it gets the full backoff, not a retry every
+    // READY_RETRY_MS (a login every 4 s can lock an account); a restart of it still cuts the wait.
+    const refusedUs = this.lastError?.quality === 'bad_config';
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delay);
-      this.wake = () => {
+      let done = false;
+      let probing = false;
+      let sawDown = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
+        clearInterval(probe);
         resolve();
       };
+      // timerDelay: above 2^31-1 ms setTimeout would fire after 1 ms (a reconnect storm).
+      const timer = setTimeout(finish, timerDelay(delay));
+      // The fast probe: the backoff spares a server that is down, not one that is back.
+      const probe = setInterval(() => {
+        if (probing || done) return;
+        probing = true;
+        void tcpReachable(host, port, PROBE_INTERVAL_MS).then((up) => {
+          probing = false;
+          if (!up) sawDown = true;
+          else if (sawDown || (!refusedUs && performance.now() - started >= READY_RETRY_MS)) finish();
+        });
+      }, PROBE_INTERVAL_MS);
+      this.wake = finish;
     });
     this.wake = () => undefined;
   }

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeSecretFile } from '../../secrets.ts';
+import { TOKEN_SCOPES, type TokenScope } from './route-auth.ts';
 
 /** A token as stored: only its SHA-256, never the token itself. */
 export interface StoredApiToken {
@@ -11,10 +12,18 @@ export interface StoredApiToken {
   hash: string;
   createdAt: number;
   createdBy: string;
+  /** What the token may do (route-auth.ts); config, uplink, OTA, tokens and restart are never among them. */
+  scopes: TokenScope[];
 }
 
 /** What the API shows of a token (never the hash). */
 export type ApiTokenInfo = Omit<StoredApiToken, 'hash'>;
+
+/**
+ * Tokens minted before scopes existed were used by Node-RED for exactly these; they keep them,
+ * and lose what they could do beyond (config, restart, OTA).
+ */
+const LEGACY_SCOPES: TokenScope[] = ['live', 'read', 'write-points'];
 
 /** Every token starts with this, so a leaked one is recognisable in logs and secret scanners. */
 export const TOKEN_PREFIX = 'kedge_';
@@ -35,7 +44,11 @@ export class ApiTokenStore {
 
   private read(): StoredApiToken[] {
     try {
-      return (JSON.parse(readFileSync(this.path, 'utf8')) as { tokens: StoredApiToken[] }).tokens;
+      const { tokens } = JSON.parse(readFileSync(this.path, 'utf8')) as { tokens: Array<Omit<StoredApiToken, 'scopes'> & { scopes?: unknown }> };
+      return tokens.map((t) => ({
+        ...t,
+        scopes: Array.isArray(t.scopes) ? t.scopes.filter((s): s is TokenScope => (TOKEN_SCOPES as readonly unknown[]).includes(s)) : LEGACY_SCOPES,
+      }));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw new Error(`cannot read ${this.path}: ${(err as Error).message}`);
@@ -48,7 +61,7 @@ export class ApiTokenStore {
   }
 
   /** Creates a token; the returned `token` is the only time it exists in clear. */
-  create(name: string, createdBy: string): ApiTokenInfo & { token: string } {
+  create(name: string, createdBy: string, scopes: readonly TokenScope[]): ApiTokenInfo & { token: string } {
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const record: StoredApiToken = {
       id: randomBytes(6).toString('hex'),
@@ -56,6 +69,7 @@ export class ApiTokenStore {
       hash: sha256(token).toString('hex'),
       createdAt: Date.now(),
       createdBy,
+      scopes: TOKEN_SCOPES.filter((s) => scopes.includes(s)),
     };
     this.write([...this.read(), record]);
     const { hash: _hash, ...info } = record;
@@ -73,6 +87,13 @@ export class ApiTokenStore {
     if (kept.length === tokens.length) return false;
     this.write(kept);
     return true;
+  }
+
+  /** Removes every token (the owner reset: whoever held the old password may have minted some). Returns how many. */
+  revokeAll(): number {
+    const count = this.read().length;
+    if (count > 0) this.write([]);
+    return count;
   }
 
   /** The token's record when `token` is a live token, else null. */

@@ -1,9 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 
+/** Name of the file in <dataDir>/web/ that holds the open setup token (mode 0600), removed once used. */
+export const SETUP_TOKEN_FILE = 'setup-token';
+
 /**
- * One-time token that lets whoever can read the daemon's console create (or, after a reset,
- * replace) the owner account. Kept in memory only: it is never written to disk or to the log
- * ring the UI shows.
+ * One-time token that lets whoever can read the daemon's setup-token file (its user and root) or
+ * its terminal create (or, after a reset, replace) the owner account. Never in the log ring the
+ * UI shows, nor on stdout when that goes to journald (server.ts issueSetupToken).
  */
 export class SetupToken {
   private token: string | null = null;

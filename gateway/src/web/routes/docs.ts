@@ -36,7 +36,7 @@ export async function lazyDocsRoutes(app: FastifyInstance, opts: { routePrefix: 
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) reply.header(k, v);
     return reply.code(res.statusCode).send(res.rawPayload);
   };
-  const route = { config: { public: true }, schema: { hide: true } };
+  const route = { config: { auth: 'public' as const }, schema: { hide: true } };
   app.get(opts.routePrefix, route, handler);
   app.get(`${opts.routePrefix}/*`, route, handler);
 }

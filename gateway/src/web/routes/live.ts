@@ -41,6 +41,38 @@ function units(config: GatewayConfig): Map<string, string | null> {
 
 const jsonValue = (v: Value) => (typeof v === 'bigint' ? v.toString() : v);
 
+/** How often a status stream says "still here" (with the overview figures); the UI's staleness clock. */
+export const TICK_MS = 2000;
+
+/**
+ * The small diffs behind the UI's live pages: each poll's DeviceState (a few hundred bytes)
+ * and a tick with the overview figures. Never the config: that is fetched once per page.
+ */
+function streamStatus(ctx: WebContext, res: ServerResponse, wanted: (deviceId: string) => boolean): () => void {
+  const write = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const tick = () => {
+    const s = ctx.gateway.status();
+    const now = ctx.now?.() ?? Date.now();
+    write('tick', {
+      now,
+      uptimeMs: s.uptimeMs,
+      uplink: s.uplink ? { state: s.uplink.state, lastError: s.uplink.lastError ?? null } : null,
+      log: { rows: s.log.rows, unacked: s.log.unacked, usedBytes: s.log.usedBytes, fileBytes: s.log.fileBytes, evictedTotal: s.log.evictedTotal },
+      oldestUnsentAgeMs: s.log.oldestUnackedTs === null ? null : Math.max(0, now - s.log.oldestUnackedTs),
+      devices: { total: s.devices.length, failing: s.devices.filter((d) => d.consecutiveFailures > 0).length },
+    });
+  };
+  tick();
+  const timer = setInterval(tick, TICK_MS);
+  const unsubscribe = ctx.gateway.onPoll((deviceId, _result, _ms, state) => {
+    if (wanted(deviceId)) write('device', { ...state, lastPollMono: undefined });
+  });
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
+}
+
 /**
  * GET /api/live: Server-Sent Events, one `reading` event per reading that passed the pipeline
  * (deadband, heartbeat, quality change) and went into the log. Read-only. Open without login to
@@ -54,8 +86,10 @@ export async function liveRoutes(app: FastifyInstance, ctx: WebContext): Promise
     for (const res of streams) res.end();
   });
 
-  const allowed = (request: FastifyRequest): 'ok' | 'bad_token' | 'no' => {
-    if (request.session || request.apiToken) return 'ok';
+  // Public in the guard because loopback clients need nothing; who else may listen is decided here.
+  const allowed = (request: FastifyRequest): 'ok' | 'bad_token' | 'scope' | 'no' => {
+    if (request.apiToken) return request.apiToken.scopes.includes('live') ? 'ok' : 'scope';
+    if (request.session) return 'ok';
     if (bearerToken(request.headers.authorization) !== null) return 'bad_token';
     if (ctx.gateway.currentConfig().web.liveReadOnlyPublic || isLoopback(request.ip)) return 'ok';
     return 'no';
@@ -64,7 +98,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: WebContext): Promise
   app.get(
     '/api/live',
     {
-      config: { public: true },
+      config: { auth: 'public' },
       schema: {
         tags: ['live'],
         summary:
@@ -77,6 +111,12 @@ export async function liveRoutes(app: FastifyInstance, ctx: WebContext): Promise
             devices: { type: 'string', description: 'comma-separated device ids; every point of these devices' },
             points: { type: 'string', description: 'comma-separated <device>/<point> keys' },
             snapshot: { type: 'boolean', default: true, description: 'first send the current value of each matching point' },
+            status: {
+              type: 'boolean',
+              default: false,
+              description:
+                'also send event "device" (the DeviceState after each poll of a matching device) and event "tick" every 2 s ({now, uplink, log, failing}): the web UI marks itself stale when ticks stop',
+            },
           },
         },
         response: {
@@ -88,6 +128,7 @@ export async function liveRoutes(app: FastifyInstance, ctx: WebContext): Promise
     async (request, reply) => {
       const access = allowed(request);
       if (access === 'bad_token') return sendError(reply, 401, 'unauthorized', 'unknown or revoked API token (Authorization: Bearer)');
+      if (access === 'scope') return sendError(reply, 403, 'token_scope', 'this API token lacks the "live" scope');
       if (access === 'no') {
         return sendError(
           reply,
@@ -96,7 +137,14 @@ export async function liveRoutes(app: FastifyInstance, ctx: WebContext): Promise
           'live readings from another host need a session or an API token (or web.liveReadOnlyPublic: true in the gateway config)',
         );
       }
-      const q = request.query as { devices?: string; points?: string; snapshot: boolean };
+      const q = request.query as { devices?: string; points?: string; snapshot: boolean; status: boolean };
+      // Device states and overview figures are what GET /api/status shows: a session or the
+      // `read` scope, not the openness of the readings (loopback, liveReadOnlyPublic).
+      if (q.status && !request.session && !request.apiToken?.scopes.includes('read')) {
+        return request.apiToken
+          ? sendError(reply, 403, 'token_scope', 'status=true needs the "read" scope')
+          : sendError(reply, 401, 'unauthorized', 'status=true needs a session or an API token with the "read" scope');
+      }
       const devices = new Set(list(q.devices));
       const points = new Set(list(q.points));
       const config = ctx.gateway.currentConfig();
@@ -159,8 +207,10 @@ export async function liveRoutes(app: FastifyInstance, ctx: WebContext): Promise
       }
       const unsubscribe = ctx.gateway.onReadings((readings) => send(readings.filter((r) => wanted(r.point)).map((r) => event(r, false))));
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+      const stopStatus = q.status ? streamStatus(ctx, res, (id) => everything || devices.has(id) || [...points].some((p) => p.startsWith(`${id}/`))) : () => {};
       const done = () => {
         unsubscribe();
+        stopStatus();
         clearInterval(keepalive);
         streams.delete(res);
       };

@@ -6,6 +6,7 @@ export async function logRoutes(app: FastifyInstance, ctx: WebContext): Promise<
   app.get(
     '/api/logs',
     {
+      config: { auth: 'session' },
       schema: {
         tags: ['logs'],
         summary: 'Tail of the daemon log (the last 2000 records kept in memory), at or above a level',
@@ -15,6 +16,12 @@ export async function logRoutes(app: FastifyInstance, ctx: WebContext): Promise<
           properties: {
             level: { type: 'string', enum: Object.keys(LOG_LEVELS), default: 'info' },
             limit: { type: 'integer', minimum: 1, maximum: 2000, default: 200 },
+            since: {
+              type: 'integer',
+              minimum: 0,
+              description:
+                'Only records after this sequence number (the `seq` of the newest record the caller has). A number beyond the newest record (the daemon restarted) reads from the start again.',
+            },
           },
         },
         response: {
@@ -23,6 +30,7 @@ export async function logRoutes(app: FastifyInstance, ctx: WebContext): Promise<
             items: {
               type: 'object',
               properties: {
+                seq: { type: 'integer' },
                 time: { type: 'number' },
                 level: { type: 'string' },
                 msg: { type: 'string' },
@@ -34,11 +42,15 @@ export async function logRoutes(app: FastifyInstance, ctx: WebContext): Promise<
       },
     },
     async (request) => {
-      const { level, limit } = request.query as { level: LogLevelName; limit: number };
+      const { level, limit, since = 0 } = request.query as { level: LogLevelName; limit: number; since?: number };
       const names = Object.entries(LOG_LEVELS);
-      return (ctx.logRing?.tail(LOG_LEVELS[level], limit) ?? []).map((l) => {
+      const ring = ctx.logRing;
+      // Records after one the ring never wrote: a restarted daemon. Its records are all new to the caller,
+      // and the first one's seq (at most the caller's) tells the page to drop what it shows.
+      const after = ring && since > ring.seq ? 0 : since;
+      return (ring?.tail(LOG_LEVELS[level], limit, after) ?? []).map((l) => {
         const { time: _t, level: _l, msg: _m, pid: _p, hostname: _h, name: _n, ...context } = l.raw;
-        return { time: l.time, level: names.find(([, n]) => n === l.level)?.[0] ?? String(l.level), msg: l.msg, context };
+        return { seq: l.seq, time: l.time, level: names.find(([, n]) => n === l.level)?.[0] ?? String(l.level), msg: l.msg, context };
       });
     },
   );

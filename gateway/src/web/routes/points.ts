@@ -25,6 +25,7 @@ export async function pointRoutes(app: FastifyInstance, ctx: WebContext): Promis
   app.post(
     '/api/points/:device/:point/write',
     {
+      config: { auth: { token: 'write-points' } },
       schema: {
         tags: ['points'],
         summary: 'Write a writable point (value in engineering units: scale and offset are reversed); answers when the device confirmed',

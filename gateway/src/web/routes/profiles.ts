@@ -10,14 +10,27 @@ import { looseObject } from './json.ts';
  * The gateway config has no `profile:` reference yet; when it gets one, this can return
  * `{ profile: name }` instead and the form stays the same.
  */
-export function deviceFromProfile(profile: Profile, lang: 'ru' | 'en'): Record<string, unknown> {
+export function deviceFromProfile(profile: Profile, lang: 'ru' | 'en', driver?: 'modbus-tcp' | 'modbus-rtu'): Record<string, unknown> {
   const proto = profile.protocol;
+  // An RS-485 device is a serial device with its line settings, unless the engineer says it
+  // sits behind a TCP gateway (driver=modbus-tcp).
+  const rtu = (driver ?? (proto.transports[0] === 'rtu' ? 'modbus-rtu' : 'modbus-tcp')) === 'modbus-rtu';
+  const link = rtu
+    ? {
+        driver: 'modbus-rtu',
+        port: '/dev/ttyUSB0',
+        baudRate: proto.baudRate ?? 9600,
+        parity: proto.parity ?? 'none',
+        dataBits: proto.dataBits ?? 8,
+        stopBits: proto.stopBits ?? 1,
+      }
+    : { driver: 'modbus-tcp', host: '', port: 502 };
   return {
     id: profile.name,
-    name: `${profile.vendor} ${profile.model}`,
-    driver: 'modbus-tcp',
-    host: '127.0.0.1',
-    port: 502,
+    // What the device is, in the UI's language ("Электромагнитный расходомер воды"), not the
+    // vendor's English model text; the engineer names it for the site.
+    name: shortDescription(profile.description[lang]) || profile.model,
+    ...link,
     unitId: proto.unitId ?? 1,
     addressBase: proto.addressBase,
     ...(proto.maxRegisters !== undefined ? { maxRegisters: proto.maxRegisters } : {}),
@@ -40,10 +53,16 @@ export function deviceFromProfile(profile: Profile, lang: 'ru' | 'en'): Record<s
   };
 }
 
+/** "Трёхфазный счётчик электроэнергии с RS-485 Modbus RTU (вводы …)" -> "Трёхфазный счётчик электроэнергии". */
+export function shortDescription(text: string): string {
+  return text.replace(/\s*[(,].*$/, '').replace(/\s+(с|со|with)\s.*$/, '').trim();
+}
+
 export async function profileRoutes(app: FastifyInstance, _ctx: WebContext): Promise<void> {
   app.get(
     '/api/profiles',
     {
+      config: { auth: { token: 'read' } },
       schema: {
         tags: ['devices'],
         summary: 'Device profiles (register maps of real devices) a new device can start from',
@@ -64,19 +83,26 @@ export async function profileRoutes(app: FastifyInstance, _ctx: WebContext): Pro
   app.get(
     '/api/profiles/:name/device',
     {
+      config: { auth: { token: 'read' } },
       schema: {
         tags: ['devices'],
         summary: 'A new device config filled in from a profile (all points), for the add-device form; nothing is saved',
         params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: PROFILE_NAME_PATTERN.source } } },
-        querystring: { type: 'object', properties: { lang: { type: 'string', enum: ['ru', 'en'], default: 'ru' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            lang: { type: 'string', enum: ['ru', 'en'], default: 'ru' },
+            driver: { type: 'string', enum: ['modbus-tcp', 'modbus-rtu'], description: "default: the profile's first transport (RS-485 devices: modbus-rtu)" },
+          },
+        },
         response: { 200: looseObject('a device as in the config file'), ...errorResponses },
       },
     },
     async (request, reply) => {
       const { name } = request.params as { name: string };
-      const { lang } = request.query as { lang: 'ru' | 'en' };
+      const { lang, driver } = request.query as { lang: 'ru' | 'en'; driver?: 'modbus-tcp' | 'modbus-rtu' };
       try {
-        return deviceFromProfile(loadProfile(name), lang);
+        return deviceFromProfile(loadProfile(name), lang, driver);
       } catch (err) {
         if (err instanceof ProfileError) return sendError(reply, 404, 'not_found', err.message);
         throw err;

@@ -6,6 +6,7 @@ export async function statusRoutes(app: FastifyInstance, ctx: WebContext): Promi
   app.get(
     '/api/status',
     {
+      config: { auth: { token: 'read' } },
       schema: {
         tags: ['status'],
         summary: 'Overview: gateway identity, uptime, uplink state, log depth, oldest unsent reading, evictions',

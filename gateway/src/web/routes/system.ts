@@ -8,6 +8,7 @@ export async function systemRoutes(app: FastifyInstance, ctx: WebContext): Promi
   app.get(
     '/api/system',
     {
+      config: { auth: { token: 'read' } },
       schema: {
         tags: ['system'],
         summary: 'Version, runtime, OTA state',
@@ -43,6 +44,7 @@ export async function systemRoutes(app: FastifyInstance, ctx: WebContext): Promi
   app.post(
     '/api/system/restart',
     {
+      config: { auth: 'session' },
       schema: {
         tags: ['system'],
         summary: 'Graceful restart: the daemon stops (commits the log, says goodbye to the broker) and exits 0; systemd (Restart=always) or docker starts it again',

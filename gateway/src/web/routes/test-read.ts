@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, parseConfig } from '../../config/load.ts';
+import { ConfigError, parseConfigWithWarnings } from '../../config/load.ts';
 import { testReadModbusTcp } from '../../drivers/modbus-tcp/index.ts';
 import { BYTE_ORDERS } from '../../drivers/modbus/types.ts';
 import { scale } from '../../pipeline/pipeline.ts';
@@ -15,7 +15,9 @@ function parseDevice(ctx: WebContext, device: unknown) {
   const current = ctx.gateway.currentConfig();
   const text = JSON.stringify({ gateway: current.gateway, uplink: { url: current.uplink.url }, devices: [device] });
   try {
-    return parseConfig(text, 'device').devices[0]!;
+    const { config, warnings } = parseConfigWithWarnings(text, 'device');
+    // What looks wrong (overlaps, 4xxxx addresses, beyond the profile's map) is shown, not refused.
+    return { device: config.devices[0]!, warnings: warnings.map((w) => ({ path: w.path.replace(/^devices\[0\]\.?/, ''), message: w.message, code: w.code, params: w.params })) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const issues = err.issues.map((i) => ({ path: i.path.replace(/^devices\[0\]\.?/, ''), message: i.message }));
@@ -27,6 +29,7 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
   app.post(
     '/api/devices/test-read',
     {
+      config: { auth: 'session' },
       schema: {
         tags: ['devices'],
         summary:
@@ -39,8 +42,11 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
               orders: { type: 'array', items: { type: 'string' } },
               points: {
                 type: 'array',
-                items: looseObject('point, name, unit, type, order, raw[], value (unscaled), scaled, orders {ABCD,CDAB,BADC,DCBA} or null, quality, error'),
+                items: looseObject(
+                  'point, name, unit, type, order, table, address (in the device numbering), where ("holding 101 (protocol 100)"), raw[], value (unscaled), scaled, orders {ABCD,CDAB,BADC,DCBA} or null, quality, error',
+                ),
               },
+              warnings: { type: 'array', items: looseObject('path (relative to the device), message: valid but probably wrong') },
             },
           },
           ...errorResponses,
@@ -48,7 +54,7 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
       },
     },
     async (request, reply) => {
-      const parsed = parseDevice(ctx, request.body);
+      const { device: parsed, warnings } = parseDevice(ctx, request.body);
       if (parsed.driver !== 'modbus-tcp') {
         return sendError(reply, 400, 'validation', `test read supports modbus-tcp devices (got driver ${parsed.driver})`);
       }
@@ -56,6 +62,7 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
       const results = await testReadModbusTcp(device);
       return {
         orders: [...BYTE_ORDERS],
+        warnings,
         points: results.map((r, i) => {
           const p = device.points[i]!;
           return {
@@ -64,6 +71,9 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
             unit: p.unit ?? null,
             type: p.type,
             order: p.order,
+            table: p.table,
+            address: p.address,
+            where: r.where,
             raw: r.raw,
             value: jsonValue(r.value),
             scaled: r.value === null ? null : jsonValue(scale(r.value, p)),

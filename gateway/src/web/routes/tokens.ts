@@ -1,6 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebContext } from '../context.ts';
 import { errorResponses, sendError } from '../errors.ts';
+import { TOKEN_SCOPES, type TokenScope } from '../auth/route-auth.ts';
+
+/** Without `scopes` a token reads and follows live values; writing points must be asked for. */
+const DEFAULT_SCOPES: TokenScope[] = ['live', 'read'];
 
 const tokenInfo = {
   type: 'object',
@@ -9,6 +13,7 @@ const tokenInfo = {
     name: { type: 'string' },
     createdAt: { type: 'number' },
     createdBy: { type: 'string' },
+    scopes: { type: 'array', items: { type: 'string', enum: [...TOKEN_SCOPES] } },
   },
 } as const;
 
@@ -20,7 +25,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: WebContext): Promis
   app.post(
     '/api/tokens',
     {
-      config: { sessionOnly: true },
+      config: { auth: 'session' },
       schema: {
         tags: ['tokens'],
         summary: 'Create an API token (sent as Authorization: Bearer <token>); the token is in this answer only',
@@ -28,7 +33,16 @@ export async function tokenRoutes(app: FastifyInstance, ctx: WebContext): Promis
           type: 'object',
           required: ['name'],
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 64, description: 'what uses it, e.g. "node-red on the box"' } },
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 64, description: 'what uses it, e.g. "node-red on the box"' },
+            scopes: {
+              type: 'array',
+              items: { type: 'string', enum: [...TOKEN_SCOPES] },
+              uniqueItems: true,
+              description:
+                'live: GET /api/live; read: status, devices, profiles, logs, system info; write-points: POST /api/points/.../write. Default ["live", "read"]. Config, uplink, OTA, tokens and restart need a logged-in user',
+            },
+          },
         },
         response: {
           201: { type: 'object', properties: { ...tokenInfo.properties, token: { type: 'string' } } },
@@ -37,9 +51,9 @@ export async function tokenRoutes(app: FastifyInstance, ctx: WebContext): Promis
       },
     },
     async (request, reply) => {
-      const { name } = request.body as { name: string };
-      const created = ctx.apiTokens.create(name, request.session!.user);
-      ctx.logger.warn({ id: created.id, name, user: created.createdBy }, 'API token created');
+      const { name, scopes = DEFAULT_SCOPES } = request.body as { name: string; scopes?: TokenScope[] };
+      const created = ctx.apiTokens.create(name, request.session!.user, scopes);
+      ctx.logger.warn({ id: created.id, name, user: created.createdBy, scopes: created.scopes }, 'API token created');
       return reply.code(201).send(created);
     },
   );
@@ -47,7 +61,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: WebContext): Promis
   app.get(
     '/api/tokens',
     {
-      config: { sessionOnly: true },
+      config: { auth: 'session' },
       schema: { tags: ['tokens'], summary: 'API tokens (without the secrets)', response: { 200: { type: 'array', items: tokenInfo }, ...errorResponses } },
     },
     async () => ctx.apiTokens.list(),
@@ -56,7 +70,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: WebContext): Promis
   app.delete(
     '/api/tokens/:id',
     {
-      config: { sessionOnly: true },
+      config: { auth: 'session' },
       schema: {
         tags: ['tokens'],
         summary: 'Revoke an API token; clients using it get 401 from the next request on',

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
 import type { Document } from 'yaml';
 import type { WebContext } from '../context.ts';
+import { webChange } from '../config-store.ts';
 import { errorResponses, sendError } from '../errors.ts';
 import { looseObject } from './json.ts';
-import { writeSecretFile } from '../../secrets.ts';
+import { secretRoots, writeSecretFile } from '../../secrets.ts';
+import { BrokerSecretError, brokerConnection, mqttClientOptions, type BrokerConnection } from '../../mqtt-connection.ts';
+import { endpointOf, redactUrl, sameEndpoint, URL_SECRET_MARKER } from '../secret-fields.ts';
 
 const TLS_KINDS = ['ca', 'cert', 'key'] as const;
 type TlsKind = (typeof TLS_KINDS)[number];
@@ -57,6 +60,7 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
   app.get(
     '/api/uplink',
     {
+      config: { auth: 'session' },
       schema: {
         tags: ['uplink'],
         summary: 'Uplink settings (the password is never sent back) and the live uplink state',
@@ -78,7 +82,7 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
     async () => {
       const u = ctx.gateway.currentConfig().uplink;
       return {
-        url: u.url,
+        url: redactUrl(u.url),
         clientId: u.clientId ?? null,
         username: u.username ?? null,
         hasPassword: u.password !== undefined || u.passwordFile !== undefined,
@@ -91,6 +95,7 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
   app.put(
     '/api/uplink',
     {
+      config: { auth: 'session' },
       schema: {
         tags: ['uplink'],
         summary: 'Change broker URL, client id, credentials, TLS files; validated, written atomically and applied (the uplink reconnects)',
@@ -98,9 +103,21 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
         response: { 200: { type: 'object', properties: { url: { type: 'string' } } }, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const form = request.body as UplinkForm;
-      const config = await ctx.configStore.edit((doc) => {
+      const current = ctx.gateway.currentConfig().uplink;
+      // Keeping the stored password (no password in the form) while moving to another broker
+      // would hand it to whoever runs that one: it must be typed again.
+      const storedHasPassword = current.password !== undefined || current.passwordFile !== undefined || /:[^/@]*@/.test(current.url);
+      if (form.password === undefined && storedHasPassword && !sameEndpoint(form.url, current.url)) {
+        return sendError(
+          reply,
+          400,
+          'credentials_for_other_host',
+          `the stored password is only sent to the stored broker (${endpointOf(current.url)}); type the password (or an empty one) to use ${endpointOf(form.url)}`,
+        );
+      }
+      const config = await ctx.configStore.by(webChange(request)).edit((doc) => {
         put(doc, ['url'], form.url);
         put(doc, ['clientId'], form.clientId);
         put(doc, ['username'], form.username);
@@ -121,6 +138,7 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
   app.post(
     '/api/uplink/test',
     {
+      config: { auth: 'session' },
       schema: {
         tags: ['uplink'],
         summary: 'Try to connect to the broker with the proposed settings (nothing is saved); reports success or the error',
@@ -133,32 +151,57 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
     },
     async (request, reply) => {
       const form = request.body as UplinkForm;
-      const current = ctx.gateway.currentConfig().uplink;
-      let tls: Record<string, Buffer | boolean> = {};
-      try {
-        for (const k of TLS_KINDS) {
-          const path = form.tls?.[k];
-          if (path) tls[k] = readFileSync(path);
-        }
-      } catch (err) {
-        return sendError(reply, 400, 'validation', `cannot read TLS file: ${(err as Error).message}`);
+      const config = ctx.gateway.currentConfig();
+      const current = config.uplink;
+      // Paths as the form gives them, relative to the config file like the file's own.
+      const tlsPath = (k: TlsKind) => (form.tls?.[k] ? resolve(dirname(ctx.configStore.path), form.tls[k]!) : undefined);
+      // The stored password goes only where it is stored for: a test against another broker (or
+      // the same one without TLS) would otherwise hand it to whoever runs that broker.
+      const storedHasPassword = current.password !== undefined || current.passwordFile !== undefined;
+      const sameBroker = sameEndpoint(form.url, current.url);
+      if (form.password === undefined && storedHasPassword && !sameBroker && form.username) {
+        return sendError(
+          reply,
+          400,
+          'credentials_for_other_host',
+          `the stored password is only sent to the stored broker (${endpointOf(current.url)}); type the password to test ${endpointOf(form.url)}`,
+        );
       }
-      if (form.tls?.rejectUnauthorized === false) tls = { ...tls, rejectUnauthorized: false };
-      const password =
-        form.password ?? current.password ?? (current.passwordFile ? readFileSync(current.passwordFile, 'utf8').trim() : undefined);
-      return testConnection(form.url, {
-        // Its own client id: reusing the live one would make the broker drop the running uplink.
-        clientId: `${form.clientId || current.clientId || 'kedge'}-test-${randomBytes(3).toString('hex')}`,
-        ...(form.username ? { username: form.username } : {}),
-        ...(password ? { password } : {}),
-        ...tls,
-      });
+      // The URL as GET /api/uplink shows it (its password as the marker) stands for the stored one.
+      const url = form.url.includes(URL_SECRET_MARKER) && sameBroker ? current.url : form.url;
+      if (url.includes(URL_SECRET_MARKER)) {
+        return sendError(reply, 400, 'credentials_for_other_host', `the stored password is only sent to the stored broker (${endpointOf(current.url)})`);
+      }
+      // The stored password (inline or its file) only for the stored broker; an empty one is none.
+      const stored = form.password === undefined && sameBroker;
+      let connection: BrokerConnection;
+      try {
+        connection = brokerConnection(
+          {
+            url,
+            // Its own client id: reusing the live one would make the broker drop the running uplink.
+            clientId: form.clientId || current.clientId || 'kedge',
+            username: form.username || undefined,
+            password: stored ? current.password : form.password || undefined,
+            passwordFile: stored ? current.passwordFile : undefined,
+            tls: form.tls ? { ca: tlsPath('ca'), cert: tlsPath('cert'), key: tlsPath('key'), rejectUnauthorized: form.tls.rejectUnauthorized } : undefined,
+            keepaliveSec: current.keepaliveSec,
+          },
+          { gatewayId: config.gateway.id, roots: secretRoots(config), clientSuffix: `-test-${randomBytes(3).toString('hex')}` },
+        );
+      } catch (err) {
+        if (!(err instanceof BrokerSecretError)) throw err;
+        const what = err.field === 'passwordFile' ? 'the stored password file' : 'TLS file';
+        return sendError(reply, 400, 'validation', `cannot use ${what}: ${err.message}`);
+      }
+      return testConnection(url, mqttClientOptions(connection));
     },
   );
 
   app.post(
     '/api/uplink/tls/:kind',
     {
+      config: { auth: 'session' },
       schema: {
         tags: ['uplink'],
         summary: 'Upload a PEM file (CA certificate, client certificate or client key); stored under <dataDir>/tls/ with mode 0600. Returns the path to put in the uplink settings',

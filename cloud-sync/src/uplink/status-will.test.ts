@@ -1,0 +1,62 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
+import { startMosquitto } from '@kedge/scripts/testing/mosquitto.ts';
+import { startTcpRelay } from '@kedge/scripts/testing/tcp-relay.ts';
+import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { jsonCodec } from '../codec/json.ts';
+import { Uplink } from './uplink.ts';
+
+const identity = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'gw-will' };
+
+test('the kedge uplink last will carries no timestamp (it is published at death, not at connect); birth and clean goodbye do', async (t) => {
+  const broker = await startMosquitto();
+  t.after(() => broker.stop());
+  const relay = await startTcpRelay(broker.port);
+  t.after(() => relay.close());
+  const dir = mkdtempSync(join(tmpdir(), 'kedge-will-'));
+  const log = new ReadingLog(join(dir, 'log.db'), { maxBytes: 64 * 1024 * 1024, flushMs: 10, flushRows: 500, synchronous: 'normal', retainAckedMs: 3_600_000 });
+  t.after(() => {
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const statuses: Array<Record<string, unknown>> = [];
+  const center = await mqtt.connectAsync(broker.url, { clientId: 'center-will' });
+  t.after(() => center.endAsync(true));
+  center.on('message', (_topic, payload) => statuses.push(JSON.parse(payload.toString('utf8')) as Record<string, unknown>));
+  await center.subscribeAsync('kedge/v1/kuzbass/kemerovo/gw-will/status', { qos: 1 });
+
+  const uplink = new Uplink({
+    log,
+    identity,
+    url: `mqtt://127.0.0.1:${relay.port}`,
+    clientId: 'kedge-gw-will',
+    codec: jsonCodec,
+    batchMaxReadings: 50,
+    batchMaxDelayMs: 20,
+    inflight: 4,
+    keepaliveSec: 5,
+    reconnectMinMs: 100,
+    reconnectMaxMs: 300,
+    logger: pino({ level: 'silent' }),
+  });
+  t.after(() => uplink.stop());
+  uplink.start();
+  await waitFor(() => statuses.some((s) => s.state === 'online'), { what: 'the birth' });
+  relay.cut();
+  const will = await waitFor(() => statuses.find((s) => s.state === 'offline'), { what: 'the last will', timeoutMs: 20_000 });
+  assert.equal(will.reason, 'connection lost');
+  assert.equal('ts' in will, false, `the Will has no ts: ${JSON.stringify(will)}`);
+  assert.equal(typeof statuses.find((s) => s.state === 'online')!.ts, 'number', 'the birth is stamped when sent');
+
+  relay.restore();
+  await waitFor(() => statuses.filter((s) => s.state === 'online').length === 2, { what: 'the second birth', timeoutMs: 20_000 });
+  await uplink.stop();
+  const bye = await waitFor(() => statuses.find((s) => s.state === 'offline' && s.reason === 'shutdown'), { what: 'the goodbye' });
+  assert.equal(typeof bye.ts, 'number', 'a clean goodbye is sent when it happens and keeps its ts');
+});

@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../write-file-atomic.ts';
+import { checkConfigFile, ConfigError, parseConfig, type CheckedConfig } from './load.ts';
+import type { GatewayConfig } from './schema.ts';
+
+/** Where a config change came from: the file edited on the box (SIGHUP), the web UI, a center command. */
+export type ConfigSource = 'sighup' | 'web' | 'command';
+
+/** Who or what asked for a change, as the change history shows it. */
+export interface ConfigChangeBy {
+  source: ConfigSource;
+  /** The UI user, the command id, ...; null when unknown (a signal has no author). */
+  actor?: string | null;
+  /** What was asked for, in a few words (`PUT /api/devices/m1`, `command trust commands`). */
+  what: string;
+}
+
+export interface ConfigChange {
+  /** ISO time of the change (wall clock). */
+  at: string;
+  source: ConfigSource;
+  actor: string | null;
+  what: string;
+  /** applied: in force; refused: invalid, nothing changed; failed: valid but not applicable, the previous file restored. */
+  outcome: 'applied' | 'refused' | 'failed';
+  error?: string;
+  /** sha256 of the file before and after (the text itself may hold secrets, so it is not kept). */
+  before: string;
+  after: string;
+}
+
+/** Applying a valid config failed (e.g. a TLS file unreadable); the previous file was restored. */
+export class ConfigApplyError extends Error {
+  override name = 'ConfigApplyError';
+}
+
+/** Entries the change history keeps (older ones are dropped): a few months of hand edits. */
+export const CONFIG_HISTORY_MAX = 200;
+export const CONFIG_HISTORY_FILE = 'config-history.json';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export interface ConfigServiceOptions {
+  /** The YAML file the daemon runs on (may be a symbolic link: it is followed, never replaced). */
+  path: string;
+  /** Applies a validated config (Gateway.reload). */
+  apply: (config: GatewayConfig) => Promise<void>;
+  /** The folder the change history is kept in (the gateway's dataDir); none: history in memory only. */
+  dataDir?: string;
+  historyMax?: number;
+  now?: () => number;
+}
+
+/**
+ * The one owner of the config file: reads, validates (the loader of start-up), writes
+ * atomically and applies. Every source of change — SIGHUP after a hand edit, the web UI, a
+ * center `config`/`trust` command — goes through one queue, so each change starts from the file
+ * the previous one left and the configs are applied in the order they were written. Each
+ * change is recorded (who, what, when, outcome) in a bounded history in the data folder.
+ */
+export class ConfigService {
+  readonly path: string;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly historyFile: string | null;
+  private readonly historyMax: number;
+  private readonly now: () => number;
+  private entries: ConfigChange[];
+
+  constructor(private readonly o: ConfigServiceOptions) {
+    this.path = o.path;
+    this.historyFile = o.dataDir !== undefined ? join(o.dataDir, CONFIG_HISTORY_FILE) : null;
+    this.historyMax = o.historyMax ?? CONFIG_HISTORY_MAX;
+    this.now = o.now ?? Date.now;
+    this.entries = this.loadHistory();
+  }
+
+  read(): string {
+    return readFileSync(this.path, 'utf8');
+  }
+
+  /** Validates `text` as this config file without touching anything. Throws ConfigError. */
+  validate(text: string): GatewayConfig {
+    return parseConfig(text, basename(this.path), dirname(this.path));
+  }
+
+  /** Runs `fn` in the queue of config changes (after every change asked for before it). */
+  serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * A change of the file: in the queue, `prepare` gets the file as it is now (with every
+   * earlier change in it) and returns the new text and its validated config (throwing
+   * ConfigError refuses the change, nothing written). The text is written atomically and
+   * applied; if applying fails, the previous file is written back and applied again.
+   */
+  change(by: ConfigChangeBy, prepare: (before: string) => { text: string; config: GatewayConfig }): Promise<GatewayConfig> {
+    return this.serial(async () => {
+      const before = this.read();
+      let prepared: { text: string; config: GatewayConfig };
+      try {
+        prepared = prepare(before);
+      } catch (err) {
+        this.record(by, 'refused', before, before, err);
+        throw err;
+      }
+      this.write(prepared.text);
+      try {
+        await this.o.apply(prepared.config);
+      } catch (err) {
+        this.write(before);
+        await this.o.apply(this.validate(before)).catch(() => {});
+        this.record(by, 'failed', before, before, err);
+        throw new ConfigApplyError(`the new config is valid but could not be applied (${(err as Error).message}); the previous file was restored`);
+      }
+      this.record(by, 'applied', before, prepared.text);
+      return prepared.config;
+    });
+  }
+
+  /**
+   * The file was changed on the box (SIGHUP): validated by the start-up loader and applied, in
+   * the same queue. Throws ConfigError (the running config stays in force).
+   */
+  reloadFile(by: ConfigChangeBy = { source: 'sighup', what: 'SIGHUP' }): Promise<CheckedConfig> {
+    return this.serial(async () => {
+      const text = this.read();
+      let checked: CheckedConfig;
+      try {
+        checked = await checkConfigFile(this.path);
+      } catch (err) {
+        this.record(by, 'refused', text, text, err);
+        throw err;
+      }
+      try {
+        await this.o.apply(checked.config);
+      } catch (err) {
+        this.record(by, 'failed', text, text, err);
+        throw err;
+      }
+      this.record(by, 'applied', text, text);
+      return checked;
+    });
+  }
+
+  /** The recorded changes, oldest first. */
+  history(): ConfigChange[] {
+    return this.entries.map((e) => ({ ...e }));
+  }
+
+  /** Writes through a symbolic link (the file it names is replaced atomically; the link stays). */
+  private write(text: string): void {
+    writeFileAtomic(realpathSync(this.path), text);
+  }
+
+  private record(by: ConfigChangeBy, outcome: ConfigChange['outcome'], before: string, after: string, err?: unknown): void {
+    const error = err === undefined ? undefined : err instanceof ConfigError ? err.message : (err as Error).message;
+    const entry: ConfigChange = {
+      at: new Date(this.now()).toISOString(),
+      source: by.source,
+      actor: by.actor ?? null,
+      what: by.what,
+      outcome,
+      ...(error !== undefined ? { error } : {}),
+      before: sha256(before),
+      after: sha256(after),
+    };
+    this.entries = [...this.entries, entry].slice(-this.historyMax);
+    if (!this.historyFile) return;
+    try {
+      mkdirSync(dirname(this.historyFile), { recursive: true, mode: 0o700 });
+      writeFileAtomic(this.historyFile, `${JSON.stringify(this.entries, null, 1)}\n`, 0o600);
+    } catch {
+      // The history is for people; a full disk must not turn a change applied into an error.
+    }
+  }
+
+  private loadHistory(): ConfigChange[] {
+    if (!this.historyFile) return [];
+    try {
+      const parsed = JSON.parse(readFileSync(this.historyFile, 'utf8')) as unknown;
+      return Array.isArray(parsed) ? (parsed as ConfigChange[]).slice(-this.historyMax) : [];
+    } catch {
+      // Missing (first start) or damaged: the history starts again; the config is not affected.
+      return [];
+    }
+  }
+}

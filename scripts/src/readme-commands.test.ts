@@ -1,0 +1,372 @@
+/**
+ * The commands the READMEs print, as a new user copies them, run from a fresh copy of the
+ * repository (only what git tracks or would track: see testing/fresh-copy.ts), so a command
+ * relying on an ignored or local file fails here. Every command line of the sh blocks of
+ * README.md and the Modbus README must have a way it is run below (a new one fails the
+ * test until it gets one): quick ones (--check, --help, npm scripts) run to their end;
+ * long-running ones (`npm start`, the pieces by hand) start, reach their ready line, prove
+ * they do their job (the ingest stores readings the daemon polled from the simulator through
+ * the broker; the profile simulators answer a Modbus read and an OPC UA browse) and are
+ * stopped by pid. The `$ ...` transcripts of plain blocks run against the files they
+ * describe and must print what they show. The center's SQL example runs against a real
+ * center database.
+ *
+ * Substituted, and only these: the fixed ports of the printed commands (1883, 5020, 5021,
+ * 4840, and the same ports in the copy's config/kedge.example.yaml) by free ones, the
+ * placeholder hosts `broker` and `host` by 127.0.0.1, the daemon's web port by
+ * KEDGE_WEB_PORT=0 (a free one), and `--tcp <port>` of the profile simulator by `--opcua
+ * <port>` for the OPC UA variant its comment names.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import ModbusSerial from 'modbus-serial';
+import { IngestStore } from '@kedge/cloud-sync/ingest/store.ts';
+import { QUALITIES } from '@kedge/cloud-sync/model.ts';
+import { freshCopy } from './testing/fresh-copy.ts';
+import { freePort } from './testing/ports.ts';
+import { startProcess, type ManagedProcess } from './testing/proc.ts';
+import { waitFor } from './testing/wait.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
+/** A cold tsx start of the daemon on a loaded 2-core box takes seconds; far more means a hang. */
+const COMMAND_TIMEOUT_MS = 120_000;
+/** `npm start` brings up five processes and reports every 5 s: generous for a loaded box. */
+const DEMO_TIMEOUT_MS = 180_000;
+
+const READMES = ['README.md', 'gateway/src/drivers/modbus/README.md', 'gateway/src/drivers/opcua/README.md'];
+/** The READMEs whose every command runs here (the OPC UA README's browse needs a real server's address and password). */
+const RUN_READMES = ['README.md', 'gateway/src/drivers/modbus/README.md'];
+
+const copy = freshCopy(ROOT);
+test.after(() => copy.remove());
+
+/** The bodies of the fenced code blocks of `file` whose info string is `lang` ('' for plain blocks). */
+function blocks(file: string, lang: string): string[] {
+  const found: string[] = [];
+  let open: { lang: string; lines: string[] } | null = null;
+  for (const line of readFileSync(join(ROOT, file), 'utf8').split('\n')) {
+    const fence = /^\s*```(\w*)\s*$/.exec(line);
+    if (!open) {
+      if (fence) open = { lang: fence[1]!, lines: [] };
+    } else if (fence && fence[1] === '') {
+      if (open.lang === lang) found.push(`${open.lines.join('\n')}\n`);
+      open = null;
+    } else {
+      open.lines.push(line);
+    }
+  }
+  return found;
+}
+
+/** Command lines of the sh blocks, without their trailing comments. */
+function commands(file: string): string[] {
+  return blocks(file, 'sh')
+    .flatMap((b) => b.split('\n'))
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+for (const file of READMES) {
+  test(`${file}: every file a command names exists`, () => {
+    const lines = commands(file);
+    assert.ok(lines.length > 0, `${file} has sh blocks`);
+    for (const line of lines) {
+      const paths = [...line.matchAll(/(?:--import tsx |--config )(\S+\.(?:ts|yaml))/g)].map((m) => m[1]!);
+      for (const p of paths) assert.ok(existsSync(join(copy.dir, p)), `${file}: "${line}" names ${p}, which a fresh clone does not have`);
+    }
+  });
+
+}
+
+/** How each printed command is run here; anything else is a README command nobody runs. */
+type How = 'quick' | 'piece' | 'demo' | { notRun: string };
+const NOT_RUN: Record<string, string> = {
+  'npm install': 'the copy links the tree\'s node_modules; an install would fetch from the registry (CI runs it on its own clone)',
+  'npm test': 'this test is part of it (CI runs it)',
+};
+const PIECES = ['gateway/src/main.ts --config', 'cloud-sync/src/ingest/main.ts', 'cloud-sync/src/broker/main.ts', 'scripts/src/sim/modbus-tcp-sim.ts', 'scripts/src/sim/profile-sim.ts', 'gateway/src/drivers/opcua/browse.ts'];
+function how(line: string): How | undefined {
+  if (NOT_RUN[line]) return { notRun: NOT_RUN[line]! };
+  if (line === 'npm start') return 'demo';
+  if (/^node --import tsx \S+\.ts .*(--check|--help)\b/.test(line)) return 'quick';
+  if (line.startsWith('node --import tsx ') && PIECES.some((p) => line.includes(p))) return 'piece';
+  return undefined;
+}
+
+test('the fresh copy has no file git ignores: a command needing a local config or data fails here', (t) => {
+  // A local config in an ignored folder (test-artifacts/, scratch space of the tests) stays behind.
+  const scratch = join(ROOT, 'test-artifacts', 'readme-commands');
+  mkdirSync(scratch, { recursive: true });
+  writeFileSync(join(scratch, 'kedge.yaml'), 'gateway: {}\n');
+  t.after(() => rmSync(scratch, { recursive: true, force: true }));
+  const again = freshCopy(ROOT);
+  t.after(() => again.remove());
+  assert.ok(existsSync(join(again.dir, 'config', 'kedge.example.yaml')));
+  assert.equal(existsSync(join(again.dir, 'test-artifacts', 'readme-commands', 'kedge.yaml')), false, 'an ignored file is not in a clone');
+  const check = spawnSync(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts', '--config', 'test-artifacts/readme-commands/kedge.yaml', '--check'], {
+    cwd: again.dir,
+    encoding: 'utf8',
+    timeout: COMMAND_TIMEOUT_MS,
+  });
+  assert.notEqual(check.status, 0, 'a command naming it fails in the copy');
+  assert.match(check.stdout + check.stderr, /test-artifacts\/readme-commands\/kedge\.yaml/);
+});
+
+test('every command of README.md and the Modbus README has a way this test runs it', () => {
+  for (const file of RUN_READMES) for (const line of commands(file)) assert.ok(how(line), `${file}: nothing runs \`${line}\``);
+  assert.deepEqual(commands('README.md').filter((l) => typeof how(l) === 'object'), Object.keys(NOT_RUN));
+});
+
+for (const file of RUN_READMES) {
+  for (const line of commands(file).filter((l) => how(l) === 'quick')) {
+    test(`${file}: \`${line}\` runs as printed in a fresh copy`, async () => {
+      const [, ...args] = line.split(/\s+/);
+      const { stdout } = await run(process.execPath, args, { cwd: copy.dir, timeout: COMMAND_TIMEOUT_MS });
+      if (line.includes('--check')) assert.match(stdout, /: OK \(\d+ devices/);
+    });
+  }
+}
+
+/** The printed line with its fixed ports and placeholder hosts replaced, split into argv. */
+function substituted(line: string, ports: Record<string, number>): string[] {
+  let l = line.replace('mqtt://broker:', 'mqtt://127.0.0.1:').replace('opc.tcp://host:', 'opc.tcp://127.0.0.1:');
+  for (const [printed, actual] of Object.entries(ports)) l = l.replace(new RegExp(`\\b${printed}\\b`), String(actual));
+  return l.split(/\s+/).slice(1);
+}
+
+test('README.md: "Running the pieces by hand" runs as printed: broker, simulator, ingest and daemon move readings to the center; the profile simulator answers Modbus and OPC UA', async (t) => {
+  const lines = commands('README.md').filter((l) => how(l) === 'piece');
+  const line = (script: string) => {
+    const found = lines.find((l) => l.includes(script) && !l.includes('--check'));
+    assert.ok(found, `README.md prints a command for ${script}`);
+    return found;
+  };
+  const ports = { 1883: await freePort(), 5020: await freePort(), 5021: await freePort(), 4840: await freePort() };
+  // The example config names the simulator's and the broker's ports: the same substitution.
+  const example = join(copy.dir, 'config/kedge.example.yaml');
+  writeFileSync(example, readFileSync(example, 'utf8').replaceAll('127.0.0.1:1883', `127.0.0.1:${ports[1883]}`).replaceAll('port: 5020', `port: ${ports[5020]}`));
+  const started: ManagedProcess[] = [];
+  t.after(async () => {
+    for (const p of started.reverse()) await p.stop();
+  });
+  const start = async (printed: string, readyLine?: RegExp, argv = substituted(printed, ports)) => {
+    const p = await startProcess(process.execPath, argv, {
+      cwd: copy.dir,
+      name: printed,
+      env: { ...process.env, KEDGE_WEB_PORT: '0' },
+      ...(readyLine ? { readyLine } : {}),
+      timeoutMs: COMMAND_TIMEOUT_MS,
+    });
+    started.push(p);
+    return p;
+  };
+
+  await start(line('cloud-sync/src/broker/main.ts'), /broker listening on mqtt:\/\/127\.0\.0\.1:/);
+  await start(line('scripts/src/sim/modbus-tcp-sim.ts'), /modbus sim listening on/);
+  const ingest = await start(line('cloud-sync/src/ingest/main.ts'));
+  const daemon = await start(line('gateway/src/main.ts'));
+  // The ingest's own report: readings of the example's gateway arrived and were stored.
+  await waitFor(() => /ingest: [1-9]\d* readings stored/.test(ingest.output()) && /kuzbass\/kemerovo\/kem-demo-01/.test(ingest.output()), {
+    timeoutMs: COMMAND_TIMEOUT_MS,
+    what: "the ingest to store the daemon's readings",
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- ingest ---\n${ingest.output().slice(-4000)}\n--- daemon ---\n${daemon.output().slice(-4000)}`);
+  });
+  assert.match(ingest.output(), /^\s+water-meter-1\/flow\s+\S+\s+good\b/m, 'a good reading of the first simulated meter');
+
+  const profile = line('scripts/src/sim/profile-sim.ts');
+  await start(profile, /profile sim serving tcp on/);
+  const client = new ModbusSerial.default();
+  // destroy, not close: close never calls back once the simulator has gone first.
+  t.after(() => new Promise<void>((resolve) => client.destroy(() => resolve())));
+  await client.connectTCP('127.0.0.1', { port: ports[5021] });
+  client.setID(Number(/--unit (\d+)/.exec(profile)![1]));
+  client.setTimeout(COMMAND_TIMEOUT_MS);
+  const answer = await client.readInputRegisters(0, 2);
+  assert.equal(answer.data.length, 2, 'the profile simulator answers a Modbus read of its unit');
+
+  const opcuaArgv = substituted(profile.replace(/--tcp 5021/, '--opcua 4840'), ports);
+  await start(profile, /profile sim serving opcua on/, opcuaArgv);
+  const { stdout } = await run(process.execPath, substituted(line('gateway/src/drivers/opcua/browse.ts'), ports), { cwd: copy.dir, timeout: COMMAND_TIMEOUT_MS });
+  assert.match(stdout, /^Object\s+\S+\s+\d*:?Profiles/m, stdout);
+});
+
+test('README.md: `npm start` runs as printed in a fresh copy: the ingest reports good readings; Ctrl-C stops every process', async (t) => {
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  // Its own process group, as a terminal gives it: Ctrl-C is SIGINT to the whole group.
+  const demo = spawn(npm, ['start'], { cwd: copy.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  demo.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  demo.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<string>((resolve) => demo.once('exit', (code, signal) => resolve(String(code ?? signal))));
+  const groupAlive = () => {
+    try {
+      process.kill(-demo.pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  t.after(() => {
+    if (groupAlive()) process.kill(-demo.pid!, 'SIGKILL');
+  });
+  await waitFor(() => /ingest: [1-9]\d* readings stored/.test(out) && /\bgood\b/.test(out), { timeoutMs: DEMO_TIMEOUT_MS, what: `the demo's ingest report\n${out}` });
+  assert.match(out, /web UI\s+http:\/\/127\.0\.0\.1:\d+\//);
+  process.kill(-demo.pid!, 'SIGINT');
+  // npm re-raises the SIGINT its script ended on (a shell then shows ^C, no error).
+  assert.match(await exited, /^(0|SIGINT)$/, out.slice(-4000));
+  // start.ts says "<name> exited (...)" for a child that died and "<name> output:" for one that stopped on an error.
+  assert.doesNotMatch(out, /exited \(|^\w+ output:$/m, 'every demo process stopped cleanly');
+  await waitFor(() => !groupAlive(), { timeoutMs: COMMAND_TIMEOUT_MS, what: 'every process of the demo to exit' });
+});
+
+// npm scripts the README names inline; bench, fuzz, build and start run for minutes or forever.
+const SLOW_SCRIPTS = new Set(['bench', 'fuzz', 'build', 'start']);
+const inlineNpm = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/`(npm run ([\w-]+)(?: -- --help)?)`/g)]
+  .filter((m) => !SLOW_SCRIPTS.has(m[2]!))
+  .map((m) => m[1]!);
+for (const line of [...new Set(inlineNpm)]) {
+  test(`README.md: \`${line}\` runs as printed in a fresh copy`, async () => {
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    await run(npm, line.split(' ').slice(1), { cwd: copy.dir, timeout: COMMAND_TIMEOUT_MS });
+  });
+}
+
+/**
+ * The files behind the README's `$ ... --check` transcripts: a user's own configs, written
+ * into the copy so the transcript's command runs as printed. Their line numbers are the
+ * transcript's.
+ */
+const TRANSCRIPT_FILES: Record<string, string> = {
+  'bad.yaml': [
+    'gateway: { id: kem-demo-01, region: kuzbass, municipality: kemerovo }',
+    'uplink:',
+    '  url: mqtt://127.0.0.1:1883',
+    'devices:',
+    '  - id: water-meter-1',
+    '    driver: modbus-tcp',
+    '    host: 127.0.0.1',
+    '    port: 5020',
+    '    unitId: 1',
+    '    intervalMs: 1000',
+    '    points:',
+    '      - id: flow',
+    '        table: holding',
+    '        address: 0',
+    '        type: float23',
+    '      - id: volume',
+    '        table: holding',
+    '        adress: 2',
+    '        type: uint32',
+  ].join('\n'),
+  'meter.yaml': [
+    'gateway: { id: kem-demo-01, region: kuzbass, municipality: kemerovo }',
+    'uplink:',
+    '  url: mqtt://127.0.0.1:1883',
+    'devices:',
+    '  - id: heat-meter',
+    '    driver: modbus-tcp',
+    '    host: 10.20.0.15',
+    '    unitId: 1',
+    '    addressBase: 1',
+    '    intervalMs: 5000',
+    '    timeoutMs: 1000',
+    '    # the vendor manual lists it as 40001',
+    '    points:',
+    '      - id: energy',
+    '        table: holding',
+    '        type: uint16',
+    '        address: 40001',
+  ].join('\n'),
+};
+
+/** The `$ command` transcripts of plain code blocks: the command and the lines it prints. */
+function transcripts(file: string): Array<{ command: string; output: string[] }> {
+  return blocks(file, '')
+    .filter((b) => b.startsWith('$ '))
+    .map((b) => {
+      const [first, ...rest] = b.trimEnd().split('\n');
+      return { command: first!.slice(2), output: rest };
+    });
+}
+
+test('README.md: the `$ ... --check` transcripts are what the command prints for such a file', async () => {
+  const shown = transcripts('README.md');
+  assert.equal(shown.length, 2, 'the invalid-config and the warning transcripts');
+  for (const { command, output } of shown) {
+    const file = /--config (\S+)/.exec(command)![1]!;
+    assert.ok(TRANSCRIPT_FILES[file], `a file behind the transcript of \`${command}\``);
+    writeFileSync(join(copy.dir, file), TRANSCRIPT_FILES[file]!);
+    const [, ...args] = command.split(/\s+/);
+    // stdout and stderr into one file, interleaved as on the terminal the transcript shows.
+    const outFile = join(copy.dir, `${file}.out`);
+    const fd = openSync(outFile, 'w');
+    let r;
+    try {
+      r = spawnSync(process.execPath, args, { cwd: copy.dir, stdio: ['ignore', fd, fd], timeout: COMMAND_TIMEOUT_MS });
+    } finally {
+      closeSync(fd);
+    }
+    const printed = readFileSync(outFile, 'utf8').trimEnd().split('\n');
+    assert.equal(r.status === 0, /: OK \(/.test(output.at(-1)!), `exit status ${r.status}:\n${printed.join('\n')}`);
+    // The README shortens long messages with "...": any text there.
+    const patterns = output.map((l) => new RegExp(`^${l.split('...').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`));
+    assert.equal(printed.length, patterns.length, printed.join('\n'));
+    printed.forEach((line, i) => assert.match(line, patterns[i]!));
+  }
+});
+
+test('README.md: the quick commands include the --check of the example config', () => {
+  assert.ok(inlineNpm.includes('npm run validate-profiles') && inlineNpm.includes('npm run kedge-ota -- --help'));
+  assert.ok(commands('README.md').some((l) => l.includes('--config config/kedge.example.yaml --check')));
+  assert.ok(commands('gateway/src/drivers/modbus/README.md').some((l) => l.includes('sample.yaml --check')));
+});
+
+test("README.md: the documented quality numbers of `flags` are the store's", () => {
+  const text = readFileSync(join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  const list = /`flags & 15` is the quality \(([^)]*)\)/.exec(text)?.[1];
+  assert.ok(list, 'the README documents the quality numbers');
+  const documented = [...list.matchAll(/(\d+) `(\w+)`/g)].map((m) => [Number(m[1]), m[2]]);
+  assert.deepEqual(documented, QUALITIES.map((q, i) => [i, q]));
+});
+
+test("README.md: the center's SQL example runs against a center database and decodes flags as documented", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kedge-readme-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'center.db');
+  const store = new IngestStore(path);
+  const id = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'kem-demo-01' };
+  store.storeBatch(id, {
+    gateway: 'kem-demo-01',
+    first: 1,
+    last: 3,
+    evicted: [],
+    readings: [
+      { seq: 1, point: 'water/flow', ts: 1_764_064_800_000, value: 12.5, quality: 'good' },
+      { seq: 2, point: 'water/door', ts: 1_764_064_801_000, value: true, quality: 'good' },
+      { seq: 3, point: 'water/energy', ts: 1_764_064_802_000, value: null, quality: 'bad_no_response' },
+    ],
+  });
+  store.close();
+  const [sql] = blocks('README.md', 'sql');
+  assert.ok(sql, 'README.md has the SQL example');
+  const db = new Database(path, { readonly: true });
+  t.after(() => db.close());
+  const rows = db.prepare(sql!).all() as Array<{ point: string; quality: number; kind: number; value: unknown }>;
+  assert.deepEqual(
+    rows.map((r) => [r.point, r.value, r.quality, r.kind]),
+    [
+      ['water/energy', null, 2, 0], // bad_no_response, no value
+      ['water/door', 1, 0, 1], // a boolean
+      ['water/flow', 12.5, 0, 0], // a number
+    ],
+  );
+});
