@@ -77,7 +77,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void shutdown(signal);
   });
 }
-logger.info({ config: opts.config, pid: process.pid }, 'starting');
 
 /** The config, or null after printing every problem (file:line:column field: message). */
 async function load(onError: (err: ConfigError) => void): Promise<CheckedConfig | null> {
@@ -107,6 +106,8 @@ if (opts.check) {
   process.stdout.write(`${opts.config}: OK (${config.devices.length} devices${n ? `, ${n} ${n === 1 ? 'warning' : 'warnings'}` : ''})\n`);
   process.exit(0);
 }
+// After --check: its output is the check's result alone (scripts and the README read it).
+logger.info({ config: opts.config }, 'starting');
 logWarnings(checked);
 
 // Tests only (cloud-sync/src/clock.ts): jumps this process's wall clock without root.
@@ -175,4 +176,4 @@ process.on('SIGHUP', () => {
 });
 
 if (stopping) await untilExit;
-logger.info({ pid: process.pid }, 'start-up complete');
+logger.info('start-up complete');

@@ -44,6 +44,8 @@ export interface IngestEvents {
   epoch: [change: EpochChange];
   /** The confirmation published to a gateway (after its broker PUBACK). */
   confirmed: [id: GatewayIdentity, epoch: string, confirmed: number];
+  /** A gateway replaced a damaged log: these sequences of the old epoch will never arrive. */
+  unrecoverable: [id: GatewayIdentity, epoch: string, ranges: SeqRange[]];
 }
 
 /** How long stop() waits for confirmations in flight. */
@@ -206,7 +208,32 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       const epoch = typeof status.epoch === 'string' ? status.epoch : '';
       this.confirmTo(id, epoch, await this.o.store.confirmed(id.gateway, epoch));
     }
+    if (status.state === 'online') await this.recordLostTail(id, status);
     this.emit('status', id, status);
+  }
+
+  /**
+   * A birth naming a replaced log (`log.previous`: its epoch, last sequence and what the
+   * center had confirmed of it) whose tail the box could not send: recorded as missing and
+   * unrecoverable, and said loudly, so it is a visible gap rather than silence.
+   */
+  private async recordLostTail(id: GatewayIdentity, status: Record<string, unknown>): Promise<void> {
+    const log = status.log as { previous?: unknown } | undefined;
+    const p = log && typeof log === 'object' ? (log.previous as Record<string, unknown> | undefined) : undefined;
+    if (!p || typeof p !== 'object' || !this.o.store.recordUnrecoverable) return;
+    const { epoch, lastSeq, confirmed } = p;
+    if (typeof epoch !== 'string' || !Number.isSafeInteger(lastSeq) || !Number.isSafeInteger(confirmed)) {
+      this.o.logger.warn({ gateway: id.gateway, previous: p }, 'birth names a replaced log in a form not understood; ignored');
+      return;
+    }
+    const fresh = await this.o.store.recordUnrecoverable(id.gateway, epoch, confirmed as number, lastSeq as number);
+    if (fresh.length > 0) {
+      this.o.logger.error(
+        { gateway: id.gateway, epoch, ranges: fresh },
+        `gateway ${id.gateway} replaced a damaged log: sequences ${fresh.map((f) => `${f.first}-${f.last}`).join(', ')} of epoch ${epoch || '(none)'} were never received and are unrecoverable from the box`,
+      );
+      this.emit('unrecoverable', id, epoch, fresh);
+    }
   }
 
   private async reject(topic: string, payload: Buffer, error: string): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Batch } from '../codec/index.ts';
+import type { SeqRange } from '../model.ts';
 import type { GatewayIdentity } from '../topics.ts';
 
 export interface StoreResult {
@@ -40,4 +41,10 @@ export interface IngestSink {
   reject(topic: string, payload: Buffer, error: string): void | Promise<void>;
   /** Highest sequence n of the gateway's epoch with 1..n stored or evicted (told to a gateway that comes online). */
   confirmed?(gateway: string, epoch: string): number | Promise<number>;
+  /**
+   * A gateway replaced a damaged log whose sequences (confirmed..lastSeq] of `epoch` it could
+   * not send: records what of them the center does not hold as missing and unrecoverable
+   * (and still a gap), returning the ranges newly recorded.
+   */
+  recordUnrecoverable?(gateway: string, epoch: string, confirmed: number, lastSeq: number): SeqRange[] | Promise<SeqRange[]>;
 }

@@ -137,3 +137,20 @@ test('a migrated store confirms a gateway that continues its old log (no epoch) 
   assert.equal(r.epochChange, undefined);
   assert.deepEqual(store.gaps('gw1'), []);
 });
+
+test('a replaced log names its unsent tail: the center records it missing and unrecoverable, a late delivery clips it', (t) => {
+  const store = memoryStore(t);
+  store.storeBatch(id, batch(1, 200, 'aaaa'), T0);
+  store.storeBatch(id, batch(301, 320, 'aaaa'), T0);
+  // The box's old file ended at 500, the center had confirmed 150 to it: 201-300 and 321-500 never arrived.
+  const fresh = store.recordUnrecoverable('gw1', 'aaaa', 150, 500, T0 + 1);
+  assert.deepEqual(fresh, [{ first: 201, last: 300 }, { first: 321, last: 500 }]);
+  assert.deepEqual(store.gaps('gw1', 'aaaa'), fresh, 'a visible gap, not silence');
+  assert.deepEqual(store.recordUnrecoverable('gw1', 'aaaa', 150, 500, T0 + 2), [], 'the birth repeated: recorded once');
+  // A broker still held 401-410 of the old epoch and delivers it late.
+  store.storeBatch(id, batch(401, 410, 'aaaa'), T0 + 3);
+  assert.deepEqual(store.unrecoverableRanges('gw1', 'aaaa'), [{ first: 201, last: 300 }, { first: 321, last: 400 }, { first: 411, last: 500 }]);
+  // The new epoch's first batch: the change names where the old one ended on the box.
+  const r = store.storeBatch(id, batch(1, 10, 'bbbb'), T0 + 4);
+  assert.equal(r.epochChange?.previousLastSeq, 500);
+});

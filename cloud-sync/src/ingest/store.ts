@@ -72,6 +72,16 @@ CREATE TABLE IF NOT EXISTS epoch_changes (
   epoch TEXT NOT NULL,
   at INTEGER NOT NULL
 );
+-- Sequences a gateway could not send because its log was damaged and replaced (it told so
+-- in its birth): missing for good, still counted as gaps, never silently dropped.
+CREATE TABLE IF NOT EXISTS unrecoverable (
+  gateway TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  first INTEGER NOT NULL,
+  last INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (gateway, epoch, first)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejected (
   id INTEGER PRIMARY KEY,
   topic TEXT NOT NULL,
@@ -138,7 +148,7 @@ export class IngestStore implements IngestSink {
     const hadCovered = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'covered'").get() !== undefined;
     migrate(this.db);
     this.db.exec(SCHEMA);
-    if (!hadCovered && process.env.MUT !== '1') this.db.exec(rebuildCoveredSql({ readings: 'readings', evicted: 'evicted', covered: 'covered' }));
+    if (!hadCovered) this.db.exec(rebuildCoveredSql({ readings: 'readings', evicted: 'evicted', covered: 'covered' }));
     // The last birth (point metadata: units, types) survives the offline status that follows it.
     const gatewayColumns = (this.db.prepare('PRAGMA table_info(gateways)').all() as Array<{ name: string }>).map((c) => c.name);
     if (!gatewayColumns.includes('birth_json')) this.db.exec('ALTER TABLE gateways ADD COLUMN birth_json TEXT');
@@ -194,6 +204,10 @@ export class IngestStore implements IngestSink {
         JOIN (SELECT point, max(seq) AS seq FROM readings WHERE gateway = ? AND epoch = ? GROUP BY point) l ON r.seq = l.seq
         WHERE r.gateway = ? AND r.epoch = ? ORDER BY r.point`),
       rejectedCount: db.prepare('SELECT count(*) FROM rejected').pluck(),
+      unrecoverableOf: db.prepare('SELECT first, last FROM unrecoverable WHERE gateway = ? AND epoch = ? ORDER BY first'),
+      overlappingUnrecoverable: db.prepare('SELECT first, last, at FROM unrecoverable WHERE gateway = ? AND epoch = ? AND last >= ? AND first <= ?'),
+      deleteUnrecoverable: db.prepare('DELETE FROM unrecoverable WHERE gateway = ? AND epoch = ? AND first = ?'),
+      addUnrecoverable: db.prepare('INSERT OR IGNORE INTO unrecoverable (gateway, epoch, first, last, at) VALUES (?, ?, ?, ?, ?)'),
     };
   }
 
@@ -240,6 +254,13 @@ export class IngestStore implements IngestSink {
         for (const e of this.s.overlappingEvicted.all(id.gateway, epoch, lo, hi) as SeqRange[]) {
           this.s.deleteEvicted.run(id.gateway, epoch, e.first);
           this.recordEvicted(id.gateway, epoch, e);
+        }
+        // Likewise a range recorded unrecoverable (a damaged log) that a broker still delivers.
+        for (const u of this.s.overlappingUnrecoverable.all(id.gateway, epoch, lo, hi) as Array<SeqRange & { at: number }>) {
+          this.s.deleteUnrecoverable.run(id.gateway, epoch, u.first);
+          const held = this.s.storedIn.all(id.gateway, epoch, u.first, u.last) as number[];
+          const rest = subtractRanges([u], held.map((s) => ({ first: s, last: s })));
+          for (const r of rest) this.s.addUnrecoverable.run(id.gateway, epoch, r.first, r.last, u.at);
         }
       }
       for (const e of batch.evicted) this.recordEvicted(id.gateway, epoch, e);
@@ -303,6 +324,30 @@ export class IngestStore implements IngestSink {
   /** Every epoch change of a gateway, oldest first, with what the center held of the old epoch. */
   epochChanges(gateway: string): EpochChange[] {
     return this.s.changes.all(gateway) as EpochChange[];
+  }
+
+  /**
+   * A gateway replaced a damaged log: (confirmed..lastSeq] of `epoch` stayed in the old file.
+   * What of it the center does not hold becomes missing (the epoch reaches lastSeq, so gaps()
+   * shows it) and is recorded unrecoverable. Idempotent: the birth is retained and repeated.
+   */
+  recordUnrecoverable(gateway: string, epoch: string, confirmed: number, lastSeq: number, now = Date.now()): SeqRange[] {
+    if (lastSeq <= confirmed) return [];
+    return this.db.transaction((): SeqRange[] => {
+      if (!this.s.epochRow.get(gateway, epoch)) this.s.addEpoch.run(gateway, epoch, now);
+      this.s.countEpoch.run(0, lastSeq, gateway, epoch);
+      if ((this.s.currentEpoch.get(gateway) as string | undefined) === epoch) this.s.countMax.run(lastSeq, gateway);
+      const held = this.s.touchingCovered.all(gateway, epoch, confirmed + 1, lastSeq) as SeqRange[];
+      const known = this.s.unrecoverableOf.all(gateway, epoch) as SeqRange[];
+      const fresh = subtractRanges(subtractRanges([{ first: confirmed + 1, last: lastSeq }], held), known);
+      for (const f of fresh) this.s.addUnrecoverable.run(gateway, epoch, f.first, f.last, now);
+      return fresh;
+    })();
+  }
+
+  /** Ranges of an epoch the gateway reported lost with a damaged log. */
+  unrecoverableRanges(gateway: string, epoch: string): SeqRange[] {
+    return this.s.unrecoverableOf.all(gateway, epoch) as SeqRange[];
   }
 
   recordStatus(id: GatewayIdentity, status: string, json: string, now = Date.now()): void {

@@ -95,9 +95,35 @@ test('the PUBACK opens the window but does not move the cursor; the center confi
   assert.equal(r.log.cursor('uplink'), 60, 'only the confirmation of this log counts');
   assert.equal(r.uplink.status().ackMode, 'center');
 
-  await r.center.publishAsync(ACK, encodeAck({ gateway: 'gw-ack', epoch: r.log.epoch(), confirmed: 1_000_000 }), { qos: 1 });
-  await waitFor(() => r.log.cursor('uplink') > 60, { what: 'the second confirmation' });
-  assert.equal(r.log.cursor('uplink'), 100, 'a confirmation never counts unsent data as delivered');
+});
+
+test('a confirmation beyond the end of the log proves it went backwards: a new epoch, unconfirmed readings renumbered and sent again, none counted delivered', async (t) => {
+  const r = await rig(t);
+  r.uplink.start();
+  r.log.append(readings(100));
+  await waitFor(() => r.uplink.status().brokerAckedSeq === 100, { what: 'every batch acknowledged by the broker' });
+  const old = r.log.epoch();
+  await r.center.publishAsync(ACK, encodeAck({ gateway: 'gw-ack', epoch: old, confirmed: 60 }), { qos: 1 });
+  await waitFor(() => r.log.cursor('uplink') === 60, { what: 'the confirmation of 60' });
+  const unconfirmed = r.log.readAfter(60, 100).map((x) => x.value);
+  // The center holds 1_000_000 of this epoch: far more than this log ever wrote.
+  await r.center.publishAsync(ACK, encodeAck({ gateway: 'gw-ack', epoch: old, confirmed: 1_000_000 }), { qos: 1 });
+  await waitFor(() => r.log.epoch() !== old, { what: 'a new epoch' });
+  assert.equal(r.uplink.status().logBehindCenter, 1);
+  assert.equal(r.log.cursor('uplink'), 0, 'nothing of the new epoch counts delivered');
+  assert.equal(r.log.lastSeq(), 40);
+  assert.deepEqual(r.log.readAfter(0, 100).map((x) => x.value), unconfirmed, '61..100 are 1..40 of the new epoch, same readings');
+  assert.equal(r.log.identity.previousEpoch, old);
+  const fresh = r.log.epoch();
+  await waitFor(() => r.seen.some((b) => b.epoch === fresh && b.last === 40), { what: 'the renumbered readings sent under the new epoch' });
+  assert.equal(r.seen.filter((b) => b.epoch === fresh)[0]!.first, 1);
+  // New readings continue the new epoch; its confirmation counts again.
+  r.log.append(readings(5));
+  await waitFor(() => r.log.lastSeq() === 45, { what: 'the new readings committed' });
+  await r.center.publishAsync(ACK, encodeAck({ gateway: 'gw-ack', epoch: fresh, confirmed: 45 }), { qos: 1 });
+  await waitFor(() => r.log.cursor('uplink') === 45, { what: 'the confirmation of the new epoch' });
+  assert.equal(r.log.epoch(), fresh);
+  assert.equal(r.uplink.status().logBehindCenter, 1);
 });
 
 test('a center that answers but does not confirm past a point gets the data again from there, with a growing wait', async (t) => {

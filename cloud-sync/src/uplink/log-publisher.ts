@@ -43,6 +43,8 @@ export interface UplinkStatus {
   readingsConfirmed: number;
   /** Wall time of the last confirmation that moved the position (center mode). */
   lastCenterAckAt: number | null;
+  /** Confirmations beyond the log's end in its own epoch: proof the log went backwards. */
+  logBehindCenter: number;
 }
 
 export type AckMode = 'center' | 'broker';
@@ -224,6 +226,7 @@ export class LogPublisher {
       resends: 0,
       readingsConfirmed: 0,
       lastCenterAckAt: null,
+      logBehindCenter: 0,
     };
   }
 
@@ -312,6 +315,34 @@ export class LogPublisher {
     this.schedulePump();
   }
 
+  /**
+   * The center holds more of this epoch than the log ever wrote: the log went backwards (a
+   * restored backup, lost writes). Its next readings would reuse sequences the center holds
+   * with other content, and clamping the confirmation would count unsent readings delivered.
+   * Said loudly; the log starts a new epoch (its unconfirmed readings renumbered and sent
+   * again). A log that cannot do that gets no confirmation at all.
+   */
+  private onLogBehindCenter(confirmed: number, lastSeq: number, epoch: string): void {
+    this.st.logBehindCenter++;
+    const what = `the center confirms sequence ${confirmed} of epoch ${epoch || "''"} but the log ends at ${lastSeq}`;
+    if (!this.o.log.startNewEpoch) {
+      this.o.logger.error({ confirmed, lastSeq, epoch }, `${what}: the log went backwards; confirmation ignored`);
+      return;
+    }
+    let fresh: string;
+    try {
+      fresh = this.o.log.startNewEpoch(`is behind the center (${what})`);
+    } catch (err) {
+      this.o.logger.error({ confirmed, lastSeq, epoch, err: (err as Error).message }, `${what}: the log went backwards and could not start a new epoch; confirmation ignored`);
+      return;
+    }
+    this.o.logger.error({ confirmed, lastSeq, epoch, newEpoch: fresh }, `${what}: the log went backwards; it starts the new epoch ${fresh}`);
+    this.brokerAcked = 0;
+    this.rewind(this.o.log.cursor(this.o.cursorName));
+    this.st.resends--;
+    this.schedulePump();
+  }
+
   /** Continue sending after `seq` (what is in flight no longer counts). */
   private rewind(seq: number): void {
     this.sendGen++;
@@ -334,15 +365,21 @@ export class LogPublisher {
       this.o.logger.warn({ err: (err as Error).message }, 'center confirmation ignored');
       return;
     }
-    if (ack.gateway !== expect.gateway || ack.epoch !== expect.epoch) {
+    // The log may have started a new epoch since (see below): its current one is what counts.
+    const epoch = this.o.log.epoch?.() ?? expect.epoch;
+    if (ack.gateway !== expect.gateway || ack.epoch !== epoch) {
       // A retained confirmation of an earlier log (epoch) of this box, or not ours at all.
-      this.o.logger.debug({ gateway: ack.gateway, epoch: ack.epoch, expected: expect }, 'center confirmation of another log ignored');
+      this.o.logger.debug({ gateway: ack.gateway, epoch: ack.epoch, expected: { ...expect, epoch } }, 'center confirmation of another log ignored');
       return;
     }
     // A retained one may be all that is left of a center that is away.
     if (!retained) this.centerHeard = true;
-    // Never beyond what the log holds: a confirmation cannot make unsent data count as delivered.
-    const confirmed = Math.min(ack.confirmed, this.o.log.lastSeq());
+    const lastSeq = this.o.log.lastSeq();
+    if (ack.confirmed > lastSeq) {
+      this.onLogBehindCenter(ack.confirmed, lastSeq, epoch);
+      return;
+    }
+    const confirmed = ack.confirmed;
     const before = this.o.log.cursor(this.o.cursorName);
     if (confirmed <= before) return;
     this.o.log.advance(this.o.cursorName, confirmed);

@@ -21,4 +21,9 @@ export interface LogSource {
   firstSeq?(): number;
   /** The ranges the log evicted that it still remembers, ascending (for a resend the center asks for). */
   evictedRanges?(): SeqRange[];
+  /**
+   * Starts a new epoch in place (the center proved the log went backwards): what was not
+   * confirmed is renumbered from 1 under it. Returns the new epoch.
+   */
+  startNewEpoch?(reason: string): string;
 }

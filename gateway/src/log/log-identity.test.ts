@@ -124,6 +124,31 @@ test('a log killed without closing whose WAL was deleted starts a new epoch inst
   assert.equal(other.aside().length, 1);
 });
 
+test('a log replaced after a lost WAL names what it could still read: epoch, last sequence, and the unconfirmed backlog', (t) => {
+  const r = rig(t);
+  // An outage: 500 readings committed, 200 of them confirmed by the center, closed cleanly
+  // (so all of it is in the database file itself).
+  const first = r.open();
+  first.append(readings(500));
+  first.flush();
+  first.advance('uplink', 200);
+  first.close();
+  const crashed = r.open();
+  const epoch = crashed.epoch();
+  crashed.append(readings(100));
+  crashed.flush();
+  const copy = join(r.dir, 'copy.db');
+  copyFileSync(r.path, copy);
+  const other = rig(t);
+  copyFileSync(copy, other.path);
+  writeFileSync(`${other.path}.id`, readFileSync(`${r.path}.id`));
+  const log = other.open();
+  assert.equal(log.identity.origin, 'reset');
+  // 501-600 lived only in the lost WAL; 201-500 are readable in the moved file but unsent.
+  assert.deepEqual(log.identity.previous, { epoch, lastSeq: 500, confirmed: 200 });
+  assert.match(other.warnings[0]!, /its readings 201-500 were never confirmed by the center and stay only in the moved file/);
+});
+
 test('an SQLite file that is not a reading log (another schema) is moved aside, not written into', (t) => {
   const r = rig(t);
   const before = written(r);

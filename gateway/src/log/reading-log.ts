@@ -55,6 +55,13 @@ export interface LogIdentity {
   reason?: string;
   /** Where the damaged file was moved (reset of a damaged file only). */
   movedTo?: string;
+  /**
+   * What could still be read of the replaced log (a reset whose file passed quick_check): its
+   * epoch, its last sequence and what the center had confirmed of it. The center records
+   * (confirmed..lastSeq] of that epoch as missing and unrecoverable from this box, so a
+   * backlog left in the old file is a visible gap rather than silence.
+   */
+  previous?: { epoch: string; lastSeq: number; confirmed: number };
 }
 
 /** Writes failing: the log keeps readings in memory and retries until the disk takes them again. */
@@ -204,11 +211,11 @@ export class ReadingLog implements LogSource {
   private openChecked(): { identity: LogIdentity; crashed: boolean } {
     const path = this.path;
     const remembered = path === ':memory:' ? null : readIdentityFile(path);
-    let reset: { reason: string; movedTo?: string } | null = null;
-    const damaged = (reason: string) => {
+    let reset: { reason: string; movedTo?: string; previous?: LogIdentity['previous'] } | null = null;
+    const damaged = (reason: string, previous?: LogIdentity['previous']) => {
       this.closeQuietly();
       const movedTo = moveAside(path, new Date(this.opts.now()));
-      reset = { reason, movedTo };
+      reset = { reason, movedTo, ...(previous ? { previous } : {}) };
     };
     let crashed = false;
     if (path !== ':memory:') {
@@ -226,7 +233,10 @@ export class ReadingLog implements LogSource {
           // Until a checkpoint, even the flag and the epoch live only in the WAL.
           const lostWal = !walExisted && (crashed || (remembered !== null && storedEpoch === undefined));
           if (lostWal) {
-            damaged('was not closed cleanly and its write-ahead log (-wal) is gone: its newest commits are lost and their sequence numbers would be reused');
+            damaged(
+              'was not closed cleanly and its write-ahead log (-wal) is gone: its newest commits are lost and their sequence numbers would be reused',
+              this.readablePrevious(storedEpoch ?? remembered?.epoch),
+            );
             crashed = false;
           } else if (crashed || verdict.odd || state === undefined) {
             const result = String(this.db.pragma('quick_check', { simple: true }));
@@ -265,11 +275,13 @@ export class ReadingLog implements LogSource {
     }
     if (previous !== undefined && previous !== epoch) identity.previousEpoch = previous;
     if (path !== ':memory:' && remembered?.epoch !== epoch) writeIdentityFile(path, { epoch, createdAt: new Date(this.opts.now()).toISOString() });
-    const r = reset as { reason: string; movedTo?: string } | null;
+    const r = reset as { reason: string; movedTo?: string; previous?: LogIdentity['previous'] } | null;
     if (r) {
+      const p = r.previous;
+      const unsent = p && p.lastSeq > p.confirmed ? `; its readings ${p.confirmed + 1}-${p.lastSeq} were never confirmed by the center and stay only in the moved file (the birth tells the center)` : '';
       this.opts.onWarn?.(
-        `reading log ${path} ${r.reason}: ${r.movedTo ? `moved it to ${r.movedTo} and ` : ''}started a new log, epoch ${epoch}${previous ? ` (was ${previous})` : ''}; sequences restart at 1`,
-        { file: path, movedTo: r.movedTo, epoch, previousEpoch: previous },
+        `reading log ${path} ${r.reason}: ${r.movedTo ? `moved it to ${r.movedTo} and ` : ''}started a new log, epoch ${epoch}${previous ? ` (was ${previous})` : ''}; sequences restart at 1${unsent}`,
+        { file: path, movedTo: r.movedTo, epoch, previousEpoch: previous, ...(p ? { previous: p } : {}) },
       );
     } else if (legacy) {
       this.opts.onInfo?.(`reading log ${path} had no epoch (written by an older version): it keeps the legacy epoch '' and continues at sequence ${this.storedLastSeq() + 1}`, { file: path, epoch });
@@ -277,6 +289,20 @@ export class ReadingLog implements LogSource {
       this.opts.onInfo?.(`reading log ${path} created, epoch ${epoch}`, { file: path, epoch });
     }
     return { identity, crashed };
+  }
+
+  /**
+   * Of a log about to be replaced (still open): its epoch, last sequence and confirmed cursor,
+   * if the file passes quick_check; undefined when it cannot be trusted or the epoch is unknown.
+   */
+  private readablePrevious(epoch: string | undefined): LogIdentity['previous'] {
+    if (epoch === undefined) return undefined;
+    try {
+      if (String(this.db.pragma('quick_check', { simple: true })) !== 'ok') return undefined;
+      return { epoch, lastSeq: this.storedLastSeq(), confirmed: (this.stmt.cursor.get(UPLINK_CURSOR) as number | undefined) ?? 0 };
+    } catch {
+      return undefined;
+    }
   }
 
   private isOpen(): boolean {
@@ -577,6 +603,43 @@ export class ReadingLog implements LogSource {
   /** The log's identity: sequences only mean something within one epoch. */
   epoch(): string {
     return this.identity.epoch;
+  }
+
+  /**
+   * Starts a new epoch in place, when the log is proven to have gone backwards (the center
+   * holds more of this epoch than the log ever wrote: a restored backup, a lost write). New
+   * readings under the old epoch would reuse sequences the center holds with other content.
+   * What the uplink had not had confirmed is renumbered from 1 in the new epoch (sent again,
+   * never counted delivered); what was confirmed is dropped. Returns the new epoch.
+   */
+  startNewEpoch(reason: string): string {
+    this.flush();
+    const base = this.cursor(UPLINK_CURSOR);
+    const previous = this.identity.epoch;
+    const epoch = newEpoch();
+    const last = this.storedLastSeq();
+    this.db.transaction(() => {
+      this.stmt.deleteUpTo.run(base);
+      // Two steps: an in-place shift could collide with a not yet moved row.
+      this.db.prepare('UPDATE readings SET seq = -(seq - ?)').run(base);
+      this.db.prepare('UPDATE readings SET seq = -seq').run();
+      this.db.prepare('DELETE FROM evictions WHERE last <= ?').run(base);
+      this.db.prepare('UPDATE evictions SET first = max(first, ?) - ?, last = last - ?').run(base + 1, base, base);
+      this.db.prepare('UPDATE cursors SET seq = max(0, seq - ?)').run(base);
+      this.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'readings'").run(Math.max(0, last - base));
+      this.stmt.setMeta.run('epoch', epoch);
+    })();
+    for (const [name, seq] of this.unsavedCursors) this.unsavedCursors.set(name, Math.max(0, seq - base));
+    this.nextSeq = Math.max(0, last - base) + 1;
+    Object.assign(this.identity, { epoch, origin: 'reset', previousEpoch: previous, reason });
+    delete this.identity.movedTo;
+    delete this.identity.previous;
+    if (this.path !== ':memory:') writeIdentityFile(this.path, { epoch, createdAt: new Date(this.opts.now()).toISOString() });
+    this.opts.onWarn?.(
+      `reading log ${this.path} ${reason}: started a new epoch ${epoch} (was ${previous || "''"}); its ${this.nextSeq - 1} unconfirmed readings are renumbered from 1 and sent again`,
+      { file: this.path, epoch, previousEpoch: previous },
+    );
+    return epoch;
   }
 
   /** Whether writes currently fail, why, and how much the memory buffer had to drop. */

@@ -33,6 +33,12 @@ async function publishRetained(url: string, msgs: Array<[string, unknown]>) {
   await c.endAsync();
 }
 
+/**
+ * How long the fleet CLI collects retained status messages. MQTT has no "end of retained"
+ * marker, so this is a window; generous, so a loaded machine still delivers all 40 in it.
+ */
+const RETAINED_COLLECT_MS = 3000;
+
 test('a retained MQTT offer on the ota downlink makes the agent download, verify and install, then ask for a restart', async (t) => {
   const work = tempDir(t);
   const b = await broker(t);
@@ -155,7 +161,7 @@ test('status --fleet lists every gateway from the retained status and ota/status
     ['kedge/v1/kuzbass/novokuznetsk/nkz-07/ota/status', { state: 'failed', version: '1.0.0', target: '1.1.0', lastError: 'version downgrade refused' }],
     ['kedge/v1/kuzbass/kemerovo/kem-02/ota/status', { state: 'idle', version: '1.0.0', lastRollback: { version: '1.1.0', reason: 'no healthy report within 120000 ms' } }],
   ]);
-  const fleet = await collectFleet({ url: b.url, waitMs: 300 });
+  const fleet = await collectFleet({ url: b.url, waitMs: RETAINED_COLLECT_MS });
   assert.equal(
     formatFleet(fleet),
     [
@@ -183,8 +189,8 @@ test('rollout publishes the retained offer to the selected gateways only', async
   const gws = Array.from({ length: 40 }, (_, i) => `gw-${i}`);
   await publishRetained(b.url, gws.map((g) => [`kedge/v1/kuzbass/kemerovo/${g}/status`, { state: 'online', version: '1.0.0' }] as [string, unknown]));
   const offer = { version: '1.1.0', url: 'http://updates/b.tar.gz', sha256: 'a'.repeat(64), size: 10 };
-  await assert.rejects(rollout({ url: b.url, waitMs: 300, percent: 25, offer }), /an offer must be signed \(--key\) or carry --manifest-url/);
-  const r = await rollout({ url: b.url, waitMs: 300, percent: 25, offer, signer: { keyId: KEY.id, privateKey: parsePrivateKey(KEY.privateKeyPem) } });
+  await assert.rejects(rollout({ url: b.url, waitMs: RETAINED_COLLECT_MS, percent: 25, offer }), /an offer must be signed \(--key\) or carry --manifest-url/);
+  const r = await rollout({ url: b.url, waitMs: RETAINED_COLLECT_MS, percent: 25, offer, signer: { keyId: KEY.id, privateKey: parsePrivateKey(KEY.privateKeyPem) } });
   const expected = selectForRollout(gws.map((g) => ({ region: 'kuzbass', municipality: 'kemerovo', gateway: g })), 25).map((e) => e.gateway);
   assert.deepEqual(r.selected.map((e) => e.gateway).sort(), [...expected].sort());
   const c = await mqtt.connectAsync(b.url, { reconnectPeriod: 0 });

@@ -53,7 +53,7 @@ export function startOta(opts: { config: GatewayConfig; gateway: Gateway; logger
     gateway.otaStatus = () => agent?.otaStatus() ?? null;
     // A reload with another broker URL, credentials or certificates: offers come from there now.
     unsubscribe = gateway.onReload((next, prev) => {
-      if (brokerSettingsKey(next) === brokerSettingsKey(prev) || 1) return; // TEMP
+      if (brokerSettingsKey(next) === brokerSettingsKey(prev)) return;
       moving = moving.then(async () => {
         let mqtt: OtaMqtt;
         try {
