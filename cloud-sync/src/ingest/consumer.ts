@@ -30,6 +30,13 @@ export interface IngestOptions {
    * ingest that shares a broker with another center-side consumer that confirms.
    */
   confirm?: boolean;
+  /**
+   * After a store error (the message is not acknowledged) the ingest reconnects so the broker
+   * delivers it again (an MQTT broker resends unacknowledged messages only on a new
+   * connection): first after storeRetryMinMs, doubling up to storeRetryMaxMs while it fails.
+   */
+  storeRetryMinMs?: number;
+  storeRetryMaxMs?: number;
   username?: string;
   password?: string;
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
@@ -86,11 +93,16 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     client.handleMessage = (packet, done) => {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       this.handle(packet.topic, payload).then(
-        () => done(),
+        () => {
+          this.storeFailures = 0;
+          done();
+        },
         (err: Error) => {
-          // Not acknowledged: the broker will deliver it again.
+          // Not acknowledged; the broker delivers it again on the next connection, which
+          // the retry below makes (else it would wait for a reconnect that may never come).
           this.o.logger.error({ err: err.message, topic: packet.topic }, 'ingest could not store a message');
           done(err);
+          this.scheduleStoreRetry(client);
         },
       );
     };
@@ -122,6 +134,29 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
         );
       });
     });
+  }
+
+  private storeFailures = 0;
+  private storeRetryTimer: NodeJS.Timeout | null = null;
+  /** Reconnects made after store errors (so the broker delivered again). */
+  storeRetries = 0;
+
+  private scheduleStoreRetry(client: MqttClient): void {
+    this.storeFailures++;
+    if (this.storeRetryTimer) return;
+    const min = this.o.storeRetryMinMs ?? 1000;
+    const max = this.o.storeRetryMaxMs ?? 30_000;
+    const delay = Math.min(max, min * 2 ** Math.min(16, this.storeFailures - 1));
+    this.storeRetryTimer = setTimeout(() => {
+      this.storeRetryTimer = null;
+      if (this.client !== client) return;
+      this.storeRetries++;
+      this.o.logger.warn({ failures: this.storeFailures, delayMs: delay }, 'ingest reconnects so the broker delivers again what it could not store');
+      client.end(true, {}, () => {
+        if (this.client === client) client.reconnect();
+      });
+    }, delay);
+    this.storeRetryTimer.unref();
   }
 
   private async handle(topic: string, payload: Buffer): Promise<void> {
@@ -246,6 +281,8 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
   async stop(): Promise<void> {
     const client = this.client;
     this.client = null;
+    if (this.storeRetryTimer) clearTimeout(this.storeRetryTimer);
+    this.storeRetryTimer = null;
     if (!client) return;
     // A confirmation still in flight gets a moment; a broker already gone must not hold the
     // stop forever (end() without force waits for in-flight QoS 1 messages).

@@ -33,7 +33,7 @@ const opts = program.opts<{
 }>();
 const logger = pino({ name: 'ingest', level: opts.logLevel });
 const sqlite = opts.pg ? null : new IngestStore(opts.db);
-const pgStore = opts.pg ? await PgIngestStore.open(opts.pg) : null;
+const pgStore = opts.pg ? await PgIngestStore.open(opts.pg, { onWarn: (msg) => logger.warn(msg) }) : null;
 const store: IngestSink = (sqlite ?? pgStore)!;
 const consumer = new IngestConsumer({
   url: opts.url,

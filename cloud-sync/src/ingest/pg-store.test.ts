@@ -57,6 +57,38 @@ test('PostgreSQL store: a resent batch is stored once, gaps and evictions are to
   assert.deepEqual(await store.counts('pg2'), { readings: 4, distinct: 4, duplicates: 0, maxSeq: 4 });
 });
 
+test('PostgreSQL store: commits are durable per session even on a server whose default is synchronous_commit = off; fsync = off is said', async (t) => {
+  // The test server runs with synchronous_commit = off and fsync = off (see postgres.ts).
+  const server = new pg.Client(pgServer.url);
+  await server.connect();
+  t.after(() => server.end());
+  assert.equal((await server.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'the server default is off');
+  const warnings: string[] = [];
+  const store = await PgIngestStore.open(pgServer.url, { onWarn: (m) => warnings.push(m) });
+  t.after(() => store.close());
+  assert.deepEqual(await store.durability(), { synchronousCommit: 'on', fsync: 'off' });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /fsync = off: commits are not durable/);
+  // A session that still runs with it off (here: the URL's own options win) is refused.
+  const refused = PgIngestStore.open(`${pgServer.url}${pgServer.url.includes('?') ? '&' : '?'}options=-c%20synchronous_commit%3Doff`);
+  await assert.rejects(refused, /synchronous_commit is off for the ingest session/);
+});
+
+test('PostgreSQL store: a replaced log names its unsent tail: recorded missing and unrecoverable once, a late delivery clips it', async (t) => {
+  const store = await PgIngestStore.open(pgServer.url);
+  t.after(() => store.close());
+  await store.storeBatch(id('pgu'), { ...batch('pgu', 1, 200), epoch: 'olda' });
+  await store.storeBatch(id('pgu'), { ...batch('pgu', 301, 320), epoch: 'olda' });
+  const fresh = await store.recordUnrecoverable('pgu', 'olda', 150, 500);
+  assert.deepEqual(fresh, [{ first: 201, last: 300 }, { first: 321, last: 500 }]);
+  assert.deepEqual(await store.gaps('pgu', 'olda'), fresh, 'a visible gap, not silence');
+  assert.deepEqual(await store.recordUnrecoverable('pgu', 'olda', 150, 500), [], 'the birth repeated: recorded once');
+  await store.storeBatch(id('pgu'), { ...batch('pgu', 401, 410), epoch: 'olda' });
+  assert.deepEqual(await store.unrecoverableRanges('pgu', 'olda'), [{ first: 201, last: 300 }, { first: 321, last: 400 }, { first: 411, last: 500 }]);
+  const r = await store.storeBatch(id('pgu'), { ...batch('pgu', 1, 10), epoch: 'newb' });
+  assert.equal(r.epochChange?.previousLastSeq, 500);
+});
+
 test('PostgreSQL store: sequences past 2^31 (a busy box after months) are stored, covered and evicted like any other', async (t) => {
   const store = await PgIngestStore.open(pgServer.url);
   t.after(() => store.close());

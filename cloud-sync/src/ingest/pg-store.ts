@@ -76,6 +76,15 @@ CREATE TABLE IF NOT EXISTS kedge_epoch_changes (
   epoch TEXT NOT NULL,
   at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+-- Sequences a gateway could not send because its log was damaged and replaced (see store.ts).
+CREATE TABLE IF NOT EXISTS kedge_unrecoverable (
+  gateway TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  first BIGINT NOT NULL,
+  last BIGINT NOT NULL,
+  at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (gateway, epoch, first)
+);
 CREATE TABLE IF NOT EXISTS kedge_rejected (
   id BIGSERIAL PRIMARY KEY,
   topic TEXT NOT NULL,
@@ -102,11 +111,27 @@ function columns(v: Value): [number | null, string | null, boolean | null] {
 export class PgIngestStore implements IngestSink {
   private constructor(private readonly pool: pg.Pool) {}
 
-  static async open(url: string, opts: { max?: number } = {}): Promise<PgIngestStore> {
-    const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4 });
+  /**
+   * `onWarn` hears about a server whose commits are not durable whatever a session does
+   * (fsync off). The ingest acknowledges only after a commit, so each session insists on
+   * synchronous_commit = on (a server default of off would let a power cut undo batches
+   * already acknowledged); a session that still reports off is refused.
+   */
+  static async open(url: string, opts: { max?: number; onWarn?: (msg: string) => void } = {}): Promise<PgIngestStore> {
+    const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4, options: '-c synchronous_commit=on' });
     // Two ingest processes may start together: the schema is created under an advisory lock.
     const client = await pool.connect();
     try {
+      const setting = async (name: string) => String((await client.query(`SHOW ${name}`)).rows[0]?.[name]);
+      const syncCommit = await setting('synchronous_commit');
+      if (syncCommit === 'off') {
+        throw new Error(
+          'PostgreSQL synchronous_commit is off for the ingest session: an acknowledged batch could be lost in a power cut; allow the session to set it on',
+        );
+      }
+      if ((await setting('fsync')) === 'off') {
+        opts.onWarn?.('PostgreSQL runs with fsync = off: commits are not durable and a power cut at the center can lose acknowledged batches');
+      }
       await client.query('SELECT pg_advisory_lock(7355608)');
       const before = await client.query<{ covered: string | null }>("SELECT to_regclass('kedge_covered')::text AS covered");
       await client.query(SCHEMA);
@@ -115,10 +140,21 @@ export class PgIngestStore implements IngestSink {
         await client.query(rebuildCoveredSql({ readings: 'kedge_readings', evicted: 'kedge_evicted', covered: 'kedge_covered' }));
       }
       await client.query('SELECT pg_advisory_unlock(7355608)');
-    } finally {
+    } catch (err) {
       client.release();
+      await pool.end();
+      throw err;
     }
+    client.release();
     return new PgIngestStore(pool);
+  }
+
+  /** What this store's sessions run with (synchronous_commit is forced on per session). */
+  async durability(): Promise<{ synchronousCommit: string; fsync: string }> {
+    const r = await this.pool.query<{ synchronous_commit: string; fsync: string }>(
+      "SELECT current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync",
+    );
+    return { synchronousCommit: r.rows[0]!.synchronous_commit, fsync: r.rows[0]!.fsync };
   }
 
   async storeBatch(id: GatewayIdentity, batch: Batch): Promise<StoreResult> {
@@ -178,6 +214,25 @@ export class PgIngestStore implements IngestSink {
         for (const e of inside.rows) await this.recordEvicted(client, id.gateway, epoch, { first: Number(e.first), last: Number(e.last) });
       }
       for (const e of batch.evicted) await this.recordEvicted(client, id.gateway, epoch, e);
+      // A range recorded unrecoverable (a damaged log) that a broker still delivers: re-clipped.
+      if (r.length > 0) {
+        const late = await client.query<{ first: string; last: string; at: Date }>(
+          'DELETE FROM kedge_unrecoverable WHERE gateway = $1 AND epoch = $2 AND last >= $3 AND first <= $4 RETURNING first, last, at',
+          [id.gateway, epoch, r[0]!.seq, r[r.length - 1]!.seq],
+        );
+        for (const u of late.rows) {
+          const range = { first: Number(u.first), last: Number(u.last) };
+          const held = await client.query<{ seq: string }>('SELECT seq FROM kedge_readings WHERE gateway = $1 AND epoch = $2 AND seq BETWEEN $3 AND $4', [
+            id.gateway,
+            epoch,
+            range.first,
+            range.last,
+          ]);
+          for (const rest of subtractRanges([range], held.rows.map((h) => ({ first: Number(h.seq), last: Number(h.seq) })))) {
+            await client.query('INSERT INTO kedge_unrecoverable (gateway, epoch, first, last, at) VALUES ($1, $2, $3, $4, $5)', [id.gateway, epoch, rest.first, rest.last, u.at]);
+          }
+        }
+      }
       const n = inserted.rowCount ?? 0;
       await client.query('UPDATE kedge_gateways SET readings = readings + $2, duplicates = duplicates + $3 WHERE gateway = $1', [id.gateway, n, r.length - n]);
       await client.query('UPDATE kedge_gateways SET max_seq = greatest(max_seq, $3) WHERE gateway = $1 AND epoch = $2', [id.gateway, epoch, batch.last]);
@@ -271,6 +326,45 @@ export class PgIngestStore implements IngestSink {
   async lastBirth(gateway: string): Promise<Record<string, unknown> | undefined> {
     const r = await this.pool.query('SELECT birth_json FROM kedge_gateways WHERE gateway = $1', [gateway]);
     return (r.rows[0]?.birth_json as Record<string, unknown> | null | undefined) ?? undefined;
+  }
+
+  /** As IngestStore.recordUnrecoverable: (confirmed..lastSeq] of a replaced log, minus what is held. */
+  async recordUnrecoverable(gateway: string, epoch: string, confirmed: number, lastSeq: number): Promise<SeqRange[]> {
+    if (lastSeq <= confirmed) return [];
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // The same row lock as storeBatch: the two serialize per gateway.
+      const gw = await client.query<{ epoch: string }>('SELECT epoch FROM kedge_gateways WHERE gateway = $1 FOR UPDATE', [gateway]);
+      await client.query(
+        'INSERT INTO kedge_epochs (gateway, epoch, max_seq) VALUES ($1, $2, $3) ON CONFLICT (gateway, epoch) DO UPDATE SET max_seq = greatest(kedge_epochs.max_seq, excluded.max_seq)',
+        [gateway, epoch, lastSeq],
+      );
+      if (gw.rows[0]?.epoch === epoch) await client.query('UPDATE kedge_gateways SET max_seq = greatest(max_seq, $2) WHERE gateway = $1', [gateway, lastSeq]);
+      const ranges = async (sql: string, params: unknown[]) =>
+        (await client.query<{ first: string; last: string }>(sql, params)).rows.map((x) => ({ first: Number(x.first), last: Number(x.last) }));
+      const held = await ranges('SELECT first, last FROM kedge_covered WHERE gateway = $1 AND epoch = $2 AND last >= $3 AND first <= $4', [gateway, epoch, confirmed + 1, lastSeq]);
+      const known = await ranges('SELECT first, last FROM kedge_unrecoverable WHERE gateway = $1 AND epoch = $2', [gateway, epoch]);
+      const fresh = subtractRanges(subtractRanges([{ first: confirmed + 1, last: lastSeq }], held), known);
+      for (const f of fresh) {
+        await client.query('INSERT INTO kedge_unrecoverable (gateway, epoch, first, last) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [gateway, epoch, f.first, f.last]);
+      }
+      await client.query('COMMIT');
+      return fresh;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async unrecoverableRanges(gateway: string, epoch: string): Promise<SeqRange[]> {
+    const r = await this.pool.query<{ first: string; last: string }>('SELECT first, last FROM kedge_unrecoverable WHERE gateway = $1 AND epoch = $2 ORDER BY first', [
+      gateway,
+      epoch,
+    ]);
+    return r.rows.map((x) => ({ first: Number(x.first), last: Number(x.last) }));
   }
 
   async reject(topic: string, payload: Buffer, error: string): Promise<void> {

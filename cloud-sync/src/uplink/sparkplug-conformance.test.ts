@@ -1,11 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
+import type { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
 import { startMosquitto, type MosquittoHandle } from '@kedge/scripts/testing/mosquitto.ts';
+import { tempLog as tempLogIn } from '@kedge/scripts/testing/reading-log.ts';
 import { startTcpRelay } from '@kedge/scripts/testing/tcp-relay.ts';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import { startEmbeddedBroker } from '../broker/embedded.ts';
@@ -14,6 +12,7 @@ import { DataType, encodePayload } from '../sparkplug/payload.ts';
 import type { CurrentValue, DevicePresence, SparkplugDevices } from '../sparkplug/devices.ts';
 import { tahu, TestHost, type HostMessage } from '../sparkplug/test-host.ts';
 import { BDSEQ_ALIAS, REBIRTH_METRIC, SparkplugUplink, type SparkplugUplinkOptions } from './sparkplug-uplink.ts';
+import { TEST_UPLINK_TIMING } from './test-timing.ts';
 
 /**
  * Sparkplug B 3.0 rules, each checked by its requirement id (tck-id-...) on messages decoded
@@ -65,15 +64,7 @@ class FakeDevices implements SparkplugDevices {
   }
 }
 
-function tempLog(t: test.TestContext): ReadingLog {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-spb3-'));
-  const log = new ReadingLog(join(dir, 'log.db'), { maxBytes: 64 * 1024 * 1024, flushMs: 10, flushRows: 500, synchronous: 'normal', retainAckedMs: 3_600_000 });
-  t.after(() => {
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return log;
-}
+const tempLog = (t: test.TestContext): ReadingLog => tempLogIn(t, 'kedge-spb3-');
 
 async function hostFor(t: test.TestContext, group: string): Promise<TestHost> {
   const host = await TestHost.connect(broker.url, `spBv1.0/${group}/#`);
@@ -99,12 +90,7 @@ function uplinkFor(t: test.TestContext, log: ReadingLog, group: string, extra: P
       { point: 'river/level', datatype: DataType.Int16 },
       { point: 'river/door', datatype: DataType.Boolean },
     ],
-    batchMaxReadings: 50,
-    batchMaxDelayMs: 20,
-    inflight: 4,
-    keepaliveSec: 5,
-    reconnectMinMs: 100,
-    reconnectMaxMs: 300,
+    ...TEST_UPLINK_TIMING,
     logger,
     ...extra,
   });

@@ -1,18 +1,17 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
+import type { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
 import { startMosquitto } from '@kedge/scripts/testing/mosquitto.ts';
+import { tempLog as tempLogIn } from '@kedge/scripts/testing/reading-log.ts';
 import { startTcpRelay, type TcpRelay } from '@kedge/scripts/testing/tcp-relay.ts';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import type { Reading } from '../model.ts';
 import { DataType, encodePayload } from '../sparkplug/payload.ts';
 import { TestHost } from '../sparkplug/test-host.ts';
 import { REBIRTH_METRIC, SparkplugUplink, type SparkplugUplinkOptions } from './sparkplug-uplink.ts';
+import { TEST_UPLINK_TIMING } from './test-timing.ts';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const GROUP = 'kemerovo';
@@ -31,15 +30,7 @@ interface Received {
   payload: { seq?: number; timestamp?: number; metrics: Array<{ name?: string; alias?: number; timestamp?: number; datatype?: number; value: unknown; isHistorical?: boolean }> };
 }
 
-function tempLog(t: test.TestContext): ReadingLog {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-spb-'));
-  const log = new ReadingLog(join(dir, 'log.db'), { maxBytes: 64 * 1024 * 1024, flushMs: 10, flushRows: 500, synchronous: 'normal', retainAckedMs: 3_600_000 });
-  t.after(() => {
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return log;
-}
+const tempLog = (t: test.TestContext): ReadingLog => tempLogIn(t, 'kedge-spb-');
 
 async function subscriber(t: test.TestContext, url: string): Promise<{ got: Received[]; client: mqtt.MqttClient }> {
   const client = await mqtt.connectAsync(url, { clientId: `host-${Math.random().toString(16).slice(2)}` });
@@ -65,12 +56,7 @@ function uplinkFor(t: test.TestContext, log: ReadingLog, url: string, extra: Par
     url,
     clientId: `kedge-${NODE}-${Math.random().toString(16).slice(2)}`,
     metrics: METRICS,
-    batchMaxReadings: 50,
-    batchMaxDelayMs: 20,
-    inflight: 4,
-    keepaliveSec: 5,
-    reconnectMinMs: 100,
-    reconnectMaxMs: 300,
+    ...TEST_UPLINK_TIMING,
     logger,
     ...extra,
   });

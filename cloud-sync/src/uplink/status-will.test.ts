@@ -1,15 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
 import { startMosquitto } from '@kedge/scripts/testing/mosquitto.ts';
+import { tempLog } from '@kedge/scripts/testing/reading-log.ts';
 import { startTcpRelay } from '@kedge/scripts/testing/tcp-relay.ts';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
 import { jsonCodec } from '../codec/json.ts';
+import { TEST_UPLINK_TIMING } from './test-timing.ts';
 import { Uplink } from './uplink.ts';
 
 const identity = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'gw-will' };
@@ -19,12 +17,7 @@ test('the kedge uplink last will carries no timestamp (it is published at death,
   t.after(() => broker.stop());
   const relay = await startTcpRelay(broker.port);
   t.after(() => relay.close());
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-will-'));
-  const log = new ReadingLog(join(dir, 'log.db'), { maxBytes: 64 * 1024 * 1024, flushMs: 10, flushRows: 500, synchronous: 'normal', retainAckedMs: 3_600_000 });
-  t.after(() => {
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const log = tempLog(t, 'kedge-will-');
   const statuses: Array<Record<string, unknown>> = [];
   const center = await mqtt.connectAsync(broker.url, { clientId: 'center-will' });
   t.after(() => center.endAsync(true));
@@ -37,12 +30,7 @@ test('the kedge uplink last will carries no timestamp (it is published at death,
     url: `mqtt://127.0.0.1:${relay.port}`,
     clientId: 'kedge-gw-will',
     codec: jsonCodec,
-    batchMaxReadings: 50,
-    batchMaxDelayMs: 20,
-    inflight: 4,
-    keepaliveSec: 5,
-    reconnectMinMs: 100,
-    reconnectMaxMs: 300,
+    ...TEST_UPLINK_TIMING,
     logger: pino({ level: 'silent' }),
   });
   t.after(() => uplink.stop());

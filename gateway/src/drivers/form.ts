@@ -126,16 +126,26 @@ export const MODBUS_COMMON: FieldSpec[] = [
   { key: 'timeoutMs', group: 'timing', label: { ru: 'Таймаут ответа, мс', en: 'Response timeout, ms' } },
 ];
 
-export const MODBUS_POINT_FIELDS: FieldSpec[] = [
+/** A point's naming, first in every driver's point row. */
+export const POINT_NAMING_FIELDS: FieldSpec[] = [
   { key: 'id', group: 'point', label: { ru: 'Идентификатор', en: 'Id' } },
   { key: 'name', group: 'point', label: { ru: 'Название', en: 'Name' } },
+];
+
+/** What is done with a point's value, last in every driver's point row. */
+export const POINT_VALUE_FIELDS: FieldSpec[] = [
+  { key: 'scale', group: 'point', label: { ru: 'Множитель', en: 'Scale' } },
+  { key: 'unit', group: 'point', label: { ru: 'Единица', en: 'Unit' } },
+  { key: 'writable', group: 'point', label: { ru: 'Разрешить запись', en: 'Writable' } },
+];
+
+export const MODBUS_POINT_FIELDS: FieldSpec[] = [
+  ...POINT_NAMING_FIELDS,
   { key: 'table', group: 'point', label: { ru: 'Таблица', en: 'Table' } },
   { key: 'address', group: 'point', label: { ru: 'Адрес', en: 'Address' } },
   { key: 'type', group: 'point', label: { ru: 'Тип', en: 'Type' } },
   { key: 'order', group: 'point', label: { ru: 'Порядок байт', en: 'Byte order' } },
   { key: 'bit', group: 'point', label: { ru: 'Бит', en: 'Bit' } },
   { key: 'length', group: 'point', label: { ru: 'Длина, регистров', en: 'Length, registers' } },
-  { key: 'scale', group: 'point', label: { ru: 'Множитель', en: 'Scale' } },
-  { key: 'unit', group: 'point', label: { ru: 'Единица', en: 'Unit' } },
-  { key: 'writable', group: 'point', label: { ru: 'Разрешить запись', en: 'Writable' } },
+  ...POINT_VALUE_FIELDS,
 ];

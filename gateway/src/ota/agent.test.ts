@@ -7,17 +7,16 @@ import mqtt from 'mqtt';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { collectFleet, formatFleet, rollout, selectForRollout } from '@kedge/scripts/ota/fleet.ts';
 import { push } from '@kedge/scripts/ota/push.ts';
-import { serveFile } from '@kedge/scripts/ota/serve.ts';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
-import { OtaAgent, otaTopic, type OtaStatus } from './agent.ts';
+import { OtaAgent, otaTopic } from './agent.ts';
 import { otaRoutes } from './routes.ts';
 import { readState } from './slots.ts';
 import { authenticateOffer, parseOffer, signOffer } from './offer.ts';
-import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, trusted } from './testing.ts';
+import { fakeBundle, newKey, seededSlots, served, signedOffer, tempDir, TEST_IDENTITY, testAgent, trusted, watchStatus } from './testing.ts';
 import { parsePrivateKey } from './verify.ts';
 
 const KEY = newKey();
-const ID = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'kem-01' };
+const ID = TEST_IDENTITY;
 const SELF = { region: ID.region, municipality: ID.municipality, gateway: ID.gateway };
 const quiet = { info() {}, warn() {} };
 
@@ -33,6 +32,15 @@ async function publishRetained(url: string, msgs: Array<[string, unknown]>) {
   await c.endAsync();
 }
 
+/** Slots running 1.0.0, and a served 1.1.0 bundle offered retained on the broker at `url`, signed for this gateway. */
+async function retainedOffer(t: test.TestContext, work: string, url: string): Promise<{ slots: string; path: string }> {
+  const slots = seededSlots(work, '1.0.0');
+  const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
+  const server = await served(t, path);
+  await publishRetained(url, [[otaTopic(ID, 'ota'), signedOffer(KEY, path, server.url, '1.1.0', { target: SELF })]]);
+  return { slots, path };
+}
+
 /**
  * How long the fleet CLI collects retained status messages. MQTT has no "end of retained"
  * marker, so this is a window; generous, so a loaded machine still delivers all 40 in it.
@@ -42,29 +50,12 @@ const RETAINED_COLLECT_MS = 3000;
 test('a retained MQTT offer on the ota downlink makes the agent download, verify and install, then ask for a restart', async (t) => {
   const work = tempDir(t);
   const b = await broker(t);
-  const slots = seededSlots(work, '1.0.0');
-  const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
-  const server = await serveFile(path, 'b.tar.gz');
-  t.after(() => server.close());
   // Retained before the gateway connects: a box that was offline still gets it.
-  await publishRetained(b.url, [[otaTopic(ID, 'ota'), signedOffer(KEY, path, server.url, '1.1.0', { target: SELF })]]);
+  const { slots, path } = await retainedOffer(t, work, b.url);
 
   let restartedFor: string | null = null;
-  const agent = new OtaAgent({
-    identity: ID,
-    slotsDir: slots,
-    incomingDir: join(work, 'incoming'),
-    trustedKeys: trusted(KEY),
-    mqtt: { url: b.url, clientId: 'kem-01-ota' },
-    logger: quiet,
-    onInstalled: (v) => (restartedFor = v),
-  });
-  t.after(() => agent.stop());
-  const reported: OtaStatus[] = [];
-  const watcher = await mqtt.connectAsync(b.url, { reconnectPeriod: 0 });
-  t.after(() => watcher.endAsync());
-  watcher.on('message', (_t, p) => reported.push(JSON.parse(p.toString()) as OtaStatus));
-  await watcher.subscribeAsync(otaTopic(ID, 'ota/status'), { qos: 1 });
+  const agent = testAgent(t, work, slots, KEY, { mqtt: { url: b.url, clientId: 'kem-01-ota' }, onInstalled: (v) => (restartedFor = v) });
+  const reported = await watchStatus(t, b.url);
   agent.start();
 
   await waitFor(() => restartedFor, { what: 'the agent to install 1.1.0' });
@@ -80,28 +71,11 @@ test('after a reload moved the box to another broker (reconnect), the offer reta
   const work = tempDir(t);
   const oldBroker = await broker(t);
   const newBroker = await broker(t);
-  const slots = seededSlots(work, '1.0.0');
-  const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
-  const server = await serveFile(path, 'b.tar.gz');
-  t.after(() => server.close());
-  await publishRetained(newBroker.url, [[otaTopic(ID, 'ota'), signedOffer(KEY, path, server.url, '1.1.0', { target: SELF })]]);
+  const { slots } = await retainedOffer(t, work, newBroker.url);
   let restartedFor: string | null = null;
-  const agent = new OtaAgent({
-    identity: ID,
-    slotsDir: slots,
-    incomingDir: join(work, 'incoming'),
-    trustedKeys: trusted(KEY),
-    mqtt: { url: oldBroker.url, clientId: 'kem-01-ota' },
-    logger: quiet,
-    onInstalled: (v) => (restartedFor = v),
-  });
-  t.after(() => agent.stop());
+  const agent = testAgent(t, work, slots, KEY, { mqtt: { url: oldBroker.url, clientId: 'kem-01-ota' }, onInstalled: (v) => (restartedFor = v) });
   // Connected to the old broker: its retained status says so.
-  const oldWatcher = await mqtt.connectAsync(oldBroker.url, { reconnectPeriod: 0 });
-  t.after(() => oldWatcher.endAsync());
-  const onOld: OtaStatus[] = [];
-  oldWatcher.on('message', (_t, p) => onOld.push(JSON.parse(p.toString()) as OtaStatus));
-  await oldWatcher.subscribeAsync(otaTopic(ID, 'ota/status'), { qos: 1 });
+  const onOld = await watchStatus(t, oldBroker.url);
   agent.start();
   await waitFor(() => onOld.length > 0, { what: 'the agent connected to the old broker' });
   assert.equal(restartedFor, null);
@@ -216,8 +190,7 @@ test('kedge-ota rollout -k signs one offer per gateway that the running agent in
   const b = await broker(t);
   const slots = seededSlots(work, '1.0.0');
   const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
-  const server = await serveFile(path, 'b.tar.gz');
-  t.after(() => server.close());
+  const server = await served(t, path);
   let installed: string | null = null;
   const agent = new OtaAgent({ identity: ID, slotsDir: slots, incomingDir: join(work, 'in'), trustedKeys: trusted(KEY), mqtt: { url: b.url, clientId: 'kem-01-ota' }, logger: quiet, onInstalled: (v) => (installed = v) });
   t.after(() => agent.stop());

@@ -15,19 +15,17 @@ import mqtt from 'mqtt';
 import * as tar from 'tar';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { buildBundle } from '@kedge/scripts/ota/build.ts';
-import { serveFile, type FileServer } from '@kedge/scripts/ota/serve.ts';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
-import { OtaAgent, otaTopic, type OtaStatus } from './agent.ts';
+import { otaTopic, type OtaAgent, type OtaAgentOptions } from './agent.ts';
 import { extractPayload, payloadBytes, readBundleManifest } from './bundle.ts';
 import { MANIFEST_NAME, parseManifest, type Manifest } from './manifest.ts';
 import { readState } from './slots.ts';
-import { fakeBundle, fakeRelease, FAKE_ENTRY, newKey, seededSlots, signedOffer, tempDir, trusted } from './testing.ts';
+import { fakeBundle, fakeRelease, FAKE_ENTRY, newKey, seededSlots, served, signedOffer, tempDir, TEST_IDENTITY, testAgent, watchStatus } from './testing.ts';
 
 const KEY = newKey('ota-1');
-const ID = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'kem-01' };
+const ID = TEST_IDENTITY;
 const SELF = { region: ID.region, municipality: ID.municipality, gateway: ID.gateway };
 const GiB = 1024 ** 3;
-const quiet = { info() {}, warn() {} };
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 function snapshot(slots: string) {
@@ -36,28 +34,14 @@ function snapshot(slots: string) {
 
 const incoming = (work: string) => (existsSync(join(work, 'incoming')) ? readdirSync(join(work, 'incoming')).sort() : []);
 
-function agentFor(t: test.TestContext, work: string, slots: string, o: Partial<ConstructorParameters<typeof OtaAgent>[0]> = {}): OtaAgent {
-  const agent = new OtaAgent({
-    identity: ID,
-    slotsDir: slots,
-    incomingDir: join(work, 'incoming'),
-    trustedKeys: trusted(KEY),
-    logger: quiet,
-    onInstalled: () => {},
+function agentFor(t: test.TestContext, work: string, slots: string, o: Partial<OtaAgentOptions> = {}): OtaAgent {
+  return testAgent(t, work, slots, KEY, {
     downloadAttempts: 1,
     retryDelayMs: 10,
     // The test's file servers listen on 127.0.0.1; the refusal of local URLs has its own test (offer-urls.test.ts).
     allowLocalOfferUrls: true,
     ...o,
   });
-  t.after(() => agent.stop());
-  return agent;
-}
-
-async function served(t: test.TestContext, path: string, name = 'b.tar.gz', o: { cutAfter?: number } = {}): Promise<FileServer> {
-  const s = await serveFile(path, name, o);
-  t.after(() => s.close());
-  return s;
 }
 
 /** Rewrites a bundle: manifest.json untouched and first, the payload changed by `change`, `extra` entries added. */
@@ -98,11 +82,7 @@ test('three unsigned 10 GiB offers on the broker are refused before any download
   const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
   const server = await served(t, path);
   const agent = agentFor(t, work, slots, { mqtt: { url: b.url, clientId: 'kem-01-ota' } });
-  const reported: OtaStatus[] = [];
-  const watcher = await mqtt.connectAsync(b.url, { reconnectPeriod: 0 });
-  t.after(() => watcher.endAsync());
-  watcher.on('message', (_t, p) => reported.push(JSON.parse(p.toString()) as OtaStatus));
-  await watcher.subscribeAsync(otaTopic(ID, 'ota/status'), { qos: 1 });
+  const reported = await watchStatus(t, b.url);
   agent.start();
   await waitFor(() => reported.length > 0, { what: 'the agent online' });
 

@@ -17,14 +17,11 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { serveFile } from '@kedge/scripts/ota/serve.ts';
 import { waitFor } from '@kedge/scripts/testing/wait.ts';
-import { OtaAgent } from './agent.ts';
 import { DOWNLOAD_DEADLINE_FLOOR_MS, downloadDeadlineMs } from './install.ts';
 import { readState } from './slots.ts';
-import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, trusted } from './testing.ts';
+import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, testAgent } from './testing.ts';
 
 const KEY = newKey('ota-1');
-const ID = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'kem-01' };
-const quiet = { info() {}, warn() {} };
 const RATE = 4096;
 /** The drip's pace: far inside any stall guard, far below any real bundle's rate. */
 const DRIP_EVERY_MS = 20;
@@ -88,19 +85,12 @@ async function setup(t: test.TestContext) {
   t.after(() => Promise.all([manifestServer.close(), genuine.close()]));
   const drip = await dripServer(t, size);
   const deadlines = injectedDeadlines();
-  const agent = new OtaAgent({
-    identity: ID,
-    slotsDir: slots,
-    incomingDir: join(work, 'incoming'),
-    trustedKeys: trusted(KEY),
-    logger: quiet,
-    onInstalled: () => {},
+  const agent = testAgent(t, work, slots, KEY, {
     downloadAttempts: 1,
     minDownloadBytesPerSec: RATE,
     downloadDeadline: deadlines.factory,
     allowLocalOfferUrls: true, // every server of this test is on 127.0.0.1
   });
-  t.after(() => agent.stop());
   const unsigned = { version: '1.1.0', url: drip.url, sha256: sha(path), size, manifestUrl: manifestServer.url };
   return { slots, path, size, drip, deadlines, agent, unsigned, genuine };
 }

@@ -14,13 +14,10 @@ import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { serveFile } from '@kedge/scripts/ota/serve.ts';
-import { OtaAgent } from './agent.ts';
 import { readState } from './slots.ts';
-import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, trusted } from './testing.ts';
+import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, testAgent } from './testing.ts';
 
 const KEY = newKey('ota-1');
-const ID = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'kem-01' };
-const quiet = { info() {}, warn() {} };
 /** Short on purpose: the tarpit never completes, so the outcome does not depend on the machine's speed. */
 const MANIFEST_DEADLINE_MS = 300;
 
@@ -48,18 +45,11 @@ test('an unsigned offer whose manifest server never finishes is refused at the m
   const slots = seededSlots(work, '1.0.0');
   const { path } = await fakeBundle(work, KEY, '1.1.0', 'healthy');
   const pit = await tarpit(t);
-  const agent = new OtaAgent({
-    identity: ID,
-    slotsDir: slots,
-    incomingDir: join(work, 'incoming'),
-    trustedKeys: trusted(KEY),
-    logger: quiet,
-    onInstalled: () => {},
+  const agent = testAgent(t, work, slots, KEY, {
     downloadAttempts: 1,
     manifestTimeoutMs: MANIFEST_DEADLINE_MS,
     allowLocalOfferUrls: true, // the tarpit listens on 127.0.0.1
   });
-  t.after(() => agent.stop());
 
   const jam = await agent.offer({ version: '1.1.0', url: `${pit.url}/bundle.tar.gz`, sha256: sha(path), size: statSync(path).size, manifestUrl: `${pit.url}/manifest.json` });
   assert.equal(jam.started, true);
@@ -88,8 +78,7 @@ test("a partial download planted by an unsigned offer (another server's bytes un
   const manifestServer = await serveFile(manifestFile, 'manifest.json');
   const genuine = await serveFile(path, 'b.tar.gz');
   t.after(() => Promise.all([junkServer.close(), manifestServer.close(), genuine.close()]));
-  const agent = new OtaAgent({ identity: ID, slotsDir: slots, incomingDir: join(work, 'incoming'), trustedKeys: trusted(KEY), logger: quiet, onInstalled: () => {}, downloadAttempts: 1, allowLocalOfferUrls: true });
-  t.after(() => agent.stop());
+  const agent = testAgent(t, work, slots, KEY, { downloadAttempts: 1, allowLocalOfferUrls: true });
 
   // The attacker: a genuine manifest, its bundle's sha256, and a URL serving other bytes that stops halfway.
   await agent.offer({ version: '1.1.0', url: junkServer.url, sha256: sha(path), size, manifestUrl: manifestServer.url });
@@ -110,8 +99,7 @@ test('a replayed signed offer of an older version is refused before its bundle i
   const { path } = await fakeBundle(work, KEY, '0.9.0', 'healthy');
   const server = await serveFile(path, 'b.tar.gz');
   t.after(() => server.close());
-  const agent = new OtaAgent({ identity: ID, slotsDir: slots, incomingDir: join(work, 'incoming'), trustedKeys: trusted(KEY), logger: quiet, onInstalled: () => {}, downloadAttempts: 1 });
-  t.after(() => agent.stop());
+  const agent = testAgent(t, work, slots, KEY, { downloadAttempts: 1 });
 
   await agent.offer(signedOffer(KEY, path, server.url, '0.9.0'));
   await agent.settled();

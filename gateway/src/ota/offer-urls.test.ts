@@ -15,15 +15,13 @@ import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { serveFile } from '@kedge/scripts/ota/serve.ts';
-import { OtaAgent } from './agent.ts';
+import type { OtaAgent } from './agent.ts';
 import { MAX_MANIFEST_BYTES } from './bundle.ts';
 import { readState } from './slots.ts';
-import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, trusted } from './testing.ts';
+import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, testAgent } from './testing.ts';
 import { checkOfferUrl, guardedLookup, isLocalAddress } from './url-guard.ts';
 
 const KEY = newKey('ota-1');
-const ID = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'kem-01' };
-const quiet = { info() {}, warn() {} };
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 /** A server on 127.0.0.1 that records every request and answers with `handler`. */
@@ -43,18 +41,7 @@ async function recorder(t: test.TestContext, handler: (req: http.IncomingMessage
 }
 
 function agentFor(t: test.TestContext, work: string, slots: string, allowLocalOfferUrls?: boolean): OtaAgent {
-  const agent = new OtaAgent({
-    identity: ID,
-    slotsDir: slots,
-    incomingDir: join(work, 'incoming'),
-    trustedKeys: trusted(KEY),
-    logger: quiet,
-    onInstalled: () => {},
-    downloadAttempts: 1,
-    ...(allowLocalOfferUrls !== undefined ? { allowLocalOfferUrls } : {}),
-  });
-  t.after(() => agent.stop());
-  return agent;
+  return testAgent(t, work, slots, KEY, { downloadAttempts: 1, ...(allowLocalOfferUrls !== undefined ? { allowLocalOfferUrls } : {}) });
 }
 
 async function offered(agent: OtaAgent, offer: object): Promise<string | null> {

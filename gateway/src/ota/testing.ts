@@ -8,8 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
 import { buildBundle } from '@kedge/scripts/ota/build.ts';
 import { generateKey, type GeneratedKey } from '@kedge/scripts/ota/keys.ts';
+import { serveFile, type FileServer } from '@kedge/scripts/ota/serve.ts';
+import { OtaAgent, otaTopic, type OtaAgentOptions, type OtaIdentity, type OtaStatus } from './agent.ts';
 import type { Manifest } from './manifest.ts';
 import { signOffer, type Offer, type UnsignedOffer } from './offer.ts';
 import { seed } from './slots.ts';
@@ -97,4 +100,42 @@ export function seededSlots(work: string, version = '1.0.0', behaviour: Behaviou
 export function signedOffer(key: GeneratedKey, bundle: string, url: string, version: string, extra: Partial<UnsignedOffer> = {}): Offer {
   const fields: UnsignedOffer = { version, url, sha256: createHash('sha256').update(readFileSync(bundle)).digest('hex'), size: statSync(bundle).size, ...extra };
   return signOffer(fields, key.id, parsePrivateKey(key.privateKeyPem));
+}
+
+/** `path` served as `name` on 127.0.0.1 with Range support (cut after `cutAfter` bytes if given), closed after the test. */
+export async function served(t: test.TestContext, path: string, name = 'b.tar.gz', o: { cutAfter?: number } = {}): Promise<FileServer> {
+  const s = await serveFile(path, name, o);
+  t.after(() => s.close());
+  return s;
+}
+
+/** The gateway the OTA tests' agents speak for. */
+export const TEST_IDENTITY: OtaIdentity = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'kem-01' };
+
+/**
+ * An agent of TEST_IDENTITY on `slots`, downloading into `work`/incoming, trusting `key`,
+ * logging nothing and installing into nothing; `o` overrides any of that. Stopped after the test.
+ */
+export function testAgent(t: test.TestContext, work: string, slots: string, key: GeneratedKey, o: Partial<OtaAgentOptions> = {}): OtaAgent {
+  const agent = new OtaAgent({
+    identity: TEST_IDENTITY,
+    slotsDir: slots,
+    incomingDir: join(work, 'incoming'),
+    trustedKeys: trusted(key),
+    logger: { info() {}, warn() {} },
+    onInstalled: () => {},
+    ...o,
+  });
+  t.after(() => agent.stop());
+  return agent;
+}
+
+/** Every status the agent of `identity` publishes on the broker at `url` from now on, in order (filled as they arrive). */
+export async function watchStatus(t: test.TestContext, url: string, identity: OtaIdentity = TEST_IDENTITY): Promise<OtaStatus[]> {
+  const reported: OtaStatus[] = [];
+  const watcher = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  t.after(() => watcher.endAsync());
+  watcher.on('message', (_t, p) => reported.push(JSON.parse(p.toString()) as OtaStatus));
+  await watcher.subscribeAsync(otaTopic(identity, 'ota/status'), { qos: 1 });
+  return reported;
 }

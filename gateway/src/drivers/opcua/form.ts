@@ -1,5 +1,5 @@
 import { opcuaAuthObject, opcuaDeviceSchema } from '../../config/schema.ts';
-import { describeForm } from '../form.ts';
+import { describeForm, POINT_NAMING_FIELDS, POINT_VALUE_FIELDS } from '../form.ts';
 
 /** OPC UA: an endpoint, its security, and nodes subscribed or polled. */
 export const opcuaForm = describeForm(opcuaDeviceSchema, {
@@ -46,13 +46,10 @@ export const opcuaForm = describeForm(opcuaDeviceSchema, {
     { key: 'timeoutMs', group: 'timing', label: { ru: 'Таймаут, мс', en: 'Timeout, ms' } },
   ],
   pointFields: [
-    { key: 'id', group: 'point', label: { ru: 'Идентификатор', en: 'Id' } },
-    { key: 'name', group: 'point', label: { ru: 'Название', en: 'Name' } },
+    ...POINT_NAMING_FIELDS,
     { key: 'nodeId', group: 'point', label: { ru: 'Узел (NodeId)', en: 'Node id' } },
     { key: 'mode', group: 'point', label: { ru: 'Режим', en: 'Mode' } },
-    { key: 'scale', group: 'point', label: { ru: 'Множитель', en: 'Scale' } },
-    { key: 'unit', group: 'point', label: { ru: 'Единица', en: 'Unit' } },
-    { key: 'writable', group: 'point', label: { ru: 'Разрешить запись', en: 'Writable' } },
+    ...POINT_VALUE_FIELDS,
   ],
   template: { driver: 'opcua', endpointUrl: 'opc.tcp://', securityMode: 'None', points: [{ id: 'value', nodeId: 'ns=2;s=Value' }] },
   nested: { auth: opcuaAuthObject },

@@ -1,4 +1,4 @@
-import { html } from './view.js';
+import { html, useState } from './view.js';
 import { t } from './i18n.js';
 import { ApiError } from './api.js';
 import { useLive } from './live.js';
@@ -7,6 +7,27 @@ import { translateIssue } from './issue-text.js';
 let nextId = 0;
 /** A unique id for a label's `for`: every input has a label linked to it. */
 export const uid = (prefix) => `${prefix}-${++nextId}`;
+
+/**
+ * A page's action state: `run(fn)` marks the page busy (its buttons disable), clears the last
+ * error, runs fn and keeps what it threw for the page's ErrorBox.
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const run = async (fn) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}
 
 export function Badge({ kind = '', children }) {
   return html`<span class=${`badge ${kind}`}>${children}</span>`;

@@ -4,7 +4,7 @@
 import { html, useEffect, useState } from '../lib/view.js';
 import { t, pick, lang } from '../lib/i18n.js';
 import { api } from '../lib/api.js';
-import { ErrorBox, Field, QualityBadge } from '../lib/components.js';
+import { ErrorBox, Field, QualityBadge, useAction } from '../lib/components.js';
 import { fmtNumber, fmtValue } from '../lib/format.js';
 import { displayUnit } from '../lib/units.js';
 import { ErrorText } from '../lib/device-errors.js';
@@ -167,10 +167,9 @@ export function DeviceForm({ args }) {
   const [forms, setForms] = useState(null);
   const [profiles, setProfiles] = useState([]);
   const [device, setDevice] = useState(null);
-  const [error, setError] = useState(null);
+  const { busy, error, setError, run } = useAction();
   const [result, setResult] = useState(null);
   const [savedWarnings, setSavedWarnings] = useState(null);
-  const [busy, setBusy] = useState(false);
   const [profile, setProfile] = useState('');
   const [rev, setRev] = useState(0);
   // A profile brings its own link (RS-485: modbus-rtu) unless the engineer chose the protocol.
@@ -226,17 +225,6 @@ export function DeviceForm({ args }) {
       replaceDevice({ ...fromProfile, ...typed, id: device.id || fromProfile.id });
     } catch (err) {
       setError(err);
-    }
-  };
-  const run = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
     }
   };
   const testRead = () =>

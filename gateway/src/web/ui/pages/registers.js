@@ -3,7 +3,7 @@
 import { html, useEffect, useState } from '../lib/view.js';
 import { t } from '../lib/i18n.js';
 import { api } from '../lib/api.js';
-import { ErrorBox, Field, OkBox } from '../lib/components.js';
+import { ErrorBox, Field, OkBox, useAction } from '../lib/components.js';
 import { ORDERS, pair, quad, single } from '../lib/decode.js';
 import { fmtNumber } from '../lib/format.js';
 import { exceptionText } from '../lib/device-errors.js';
@@ -91,8 +91,7 @@ export function Registers({ args }) {
   const [q, setQ] = useState({ table: 'holding', address: '', count: '10', unitId: '' });
   const [result, setResult] = useState(null);
   const [at, setAt] = useState(0);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   useEffect(() => {
     api('GET', '/api/devices').then((list) => {
       const d = list.find((x) => x.id === id);
@@ -103,19 +102,13 @@ export function Registers({ args }) {
   }, []);
   if (!device) return html`<h1>${t('registers.title', { id })}</h1><${ErrorBox} error=${error} />`;
   const base = device.config?.addressBase ?? 0;
-  const read = async (e) => {
+  const read = (e) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       const body = { table: q.table, address: Number(q.address) - base, count: Number(q.count), ...(q.unitId !== '' ? { unitId: Number(q.unitId) } : {}) };
       setResult(await api('POST', `/api/devices/${encodeURIComponent(id)}/registers/read`, body));
       setAt(0);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const set = (k) => (e) => setQ({ ...q, [k]: e.currentTarget.value });
   const bits = result && (result.table === 'coil' || result.table === 'discrete');

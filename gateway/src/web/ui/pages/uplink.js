@@ -1,7 +1,7 @@
 import { html, useEffect, useState } from '../lib/view.js';
 import { t, plural } from '../lib/i18n.js';
 import { api } from '../lib/api.js';
-import { Badge, ErrorBox, Field, OkBox } from '../lib/components.js';
+import { Badge, ErrorBox, Field, OkBox, useAction } from '../lib/components.js';
 import { ErrorText } from '../lib/device-errors.js';
 
 const KINDS = ['ca', 'cert', 'key'];
@@ -10,8 +10,7 @@ export function Uplink() {
   const [u, setU] = useState(null);
   const [form, setForm] = useState(null);
   const [message, setMessage] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   useEffect(() => {
     api('GET', '/api/uplink').then((x) => {
       setU(x);
@@ -28,17 +27,9 @@ export function Uplink() {
     b.tls = anyTls ? { ca: form.ca.trim(), cert: form.cert.trim(), key: form.key.trim(), rejectUnauthorized: form.rejectUnauthorized } : null;
     return b;
   };
-  const act = async (fn) => {
-    setBusy(true);
-    setError(null);
+  const act = (fn) => {
     setMessage(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    return run(fn);
   };
   const upload = (kind) => async (e) => {
     const file = e.currentTarget.files[0];
@@ -72,11 +63,11 @@ export function Uplink() {
         ${text('clientId')}
         ${text('username', { autocomplete: 'off' })}
         ${text('password', { type: 'password', autocomplete: 'new-password', placeholder: u.hasPassword ? t('uplink.passwordKept') : '' })}
-        ${KINDS.map((k) => html`<div class="field" key=${k}>
+        ${KINDS.map((k) => html`<div class="field file-field" key=${k}>
           <label for=${`uplink-${k}`}>${t(`uplink.${k}`)}</label>
           <input id=${`uplink-${k}`} name=${k} value=${form[k]} onInput=${set(k)} />
-          <label class="file-label" for=${`uplink-${k}-file`}>${t('uplink.uploadFile', { kind: t(`uplink.${k}`) })}</label>
-          <input id=${`uplink-${k}-file`} type="file" accept=".pem,.crt,.key,.cer" onChange=${upload(k)} />
+          <label class="button secondary" for=${`uplink-${k}-file`}>${t('uplink.uploadFile', { kind: t(`uplink.${k}`) })}</label>
+          <input id=${`uplink-${k}-file`} type="file" accept=".pem,.crt,.key,.cer" class="visually-hidden" onChange=${upload(k)} />
         </div>`)}
         <div class="field checkbox">
           <input id="uplink-reject" type="checkbox" name="rejectUnauthorized" checked=${form.rejectUnauthorized} onChange=${set('rejectUnauthorized')} />
