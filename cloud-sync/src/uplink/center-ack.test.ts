@@ -42,7 +42,9 @@ async function rig(t: test.TestContext, extra: Partial<UplinkOptions> = {}): Pro
   t.after(() => broker.close());
   const log = new ReadingLog(join(dir, 'log.db'), { maxBytes: 64 * 1024 * 1024, flushMs: 10, flushRows: 100, synchronous: 'normal', retainAckedMs: 3_600_000 });
   const center = await mqtt.connectAsync(broker.url, { clientId: `center-${process.pid}-${Math.random()}`, reconnectPeriod: 0 });
-  t.after(() => center.endAsync());
+  // Forced: the broker closes first (hooks run in the order they were added), and a graceful
+  // end would wait for the PUBACK of a confirmation still in flight, forever.
+  t.after(() => center.endAsync(true));
   const seen: Rig['seen'] = [];
   center.on('message', (_topic, payload) => {
     const b = jsonCodec.decode(payload);
@@ -131,7 +133,8 @@ test('a center that answers but does not confirm past a point gets the data agai
   // A center stuck at a hole (the broker lost what came after): it answers every batch with
   // the same position.
   let stuckAt = 0;
-  r.center.on('message', () => void r.center.publishAsync(ACK, encodeAck({ gateway: 'gw-ack', epoch: r.log.epoch(), confirmed: stuckAt }), { qos: 1 }));
+  // A confirmation still in flight when the test ends is cut off by the forced end: not a failure.
+  r.center.on('message', () => void r.center.publishAsync(ACK, encodeAck({ gateway: 'gw-ack', epoch: r.log.epoch(), confirmed: stuckAt }), { qos: 1 }).catch(() => {}));
   r.uplink.start();
   r.log.append(readings(120));
   await waitFor(() => r.seen.filter((b) => b.first === 1).length >= 3, { timeoutMs: 30_000, what: 'the unconfirmed data sent three times' });
@@ -141,7 +144,11 @@ test('a center that answers but does not confirm past a point gets the data agai
   await waitFor(() => r.log.cursor('uplink') === 50, { what: 'the confirmation of 50' });
   const mark = r.seen.length;
   await waitFor(() => r.seen.slice(mark).some((b) => b.first === 51), { timeoutMs: 30_000, what: 'a resend from the center position' });
-  assert.ok(r.seen.slice(mark).every((b) => b.first > 50), 'nothing confirmed is sent again');
+  // Batches of the round before may still have been on their way when 50 was confirmed; from
+  // the resend at the center's position on, one connection keeps order: nothing confirmed again.
+  const from = mark + r.seen.slice(mark).findIndex((b) => b.first === 51);
+  const after = r.seen.slice(from);
+  assert.ok(after.every((b) => b.first > 50), `nothing confirmed is sent again: ${JSON.stringify(after.map((b) => b.first))}`);
 });
 
 test('a center that does not answer at all is away: nothing is sent twice, and the box says once that it keeps everything', async (t) => {
