@@ -86,7 +86,8 @@ test('test read returns the raw registers and the value in all four byte orders,
     const [flow, volume, missing] = body.points;
     assert.equal(flow.raw.length, 2);
     const expected = decodeAllOrders({ id: 'flow', table: 'holding', address: 0, type: 'float32', order: 'CDAB' }, flow.raw);
-    assert.deepEqual(flow.orders, expected);
+    // The simulated flow moves with time: an order whose bits make a NaN travels as JSON null.
+    assert.deepEqual(flow.orders, JSON.parse(JSON.stringify(expected)));
     assert.equal(flow.value, expected.CDAB);
     assert.ok(flow.value > 5 && flow.value < 19, `flow ${flow.value} within the simulator's range`);
     assert.equal(volume.scaled, Number((volume.value * 0.001).toPrecision(15)));
