@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { REGISTER_MAP, STATUS_BITS, type StatusBitId } from './register-map.ts';
 import { startMockRig, tempDir, type MockRig } from './test-rig.ts';
 import { FIRMWARE_VERSION } from './version.ts';

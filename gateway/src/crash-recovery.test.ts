@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { Center, GatewayUnderTest } from './chaos/harness.ts';
 
 test('a gateway killed with SIGKILL mid-stream loses nothing: after restarts every sequence reaches the ingest exactly once', async (t) => {

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { startProcess } from '@kedge/scripts/testing/proc.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
+import { startProcess } from '@kedge/testkit/proc.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startModbusSim, defaultMeters } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import mqtt from 'mqtt';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { parseConfig } from './config/load.ts';
 import { Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import test from 'node:test';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 
 const require = createRequire(import.meta.url);
 

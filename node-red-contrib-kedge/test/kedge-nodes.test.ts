@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import test from 'node:test';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { DEVICE, PASSWORD, USER, startKedgeGateway, type KedgeGateway } from './gateway-fixture.ts';
 
 const require = createRequire(import.meta.url);

@@ -14,10 +14,10 @@ import { startModbusSim } from './sim/modbus-tcp-sim.ts';
 import { DIST_ENTRY, TSX_ENTRY, releaseEntry } from '@kedge/gateway/ota/entry.ts';
 import { buildDist, ENTRIES, ROOT, type BuildResult } from './build.ts';
 import { buildBundle } from './ota/build.ts';
-import { startProcess } from './testing/proc.ts';
-import { freePort } from './testing/ports.ts';
+import { startProcess } from '@kedge/testkit/proc.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from './testing/sim-config.ts';
-import { waitFor } from './testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 
 const run = promisify(execFile);
 

@@ -29,10 +29,10 @@ import Database from 'better-sqlite3';
 import ModbusSerial from 'modbus-serial';
 import { IngestStore } from '@kedge/cloud-sync/ingest/store.ts';
 import { QUALITIES } from '@kedge/cloud-sync/model.ts';
-import { freshCopy } from './testing/fresh-copy.ts';
-import { freePort } from './testing/ports.ts';
-import { startProcess, type ManagedProcess } from './testing/proc.ts';
-import { waitFor } from './testing/wait.ts';
+import { freshCopy } from '@kedge/testkit/fresh-copy.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);

@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const WORKSPACES = ['gateway', 'cloud-sync', 'device-profiles', 'firmware-ts', 'scripts', 'node-red-contrib-kedge'];
+const WORKSPACES = ['testkit', 'gateway', 'cloud-sync', 'device-profiles', 'firmware-ts', 'scripts', 'node-red-contrib-kedge'];
 
 function findTests(dir: string): string[] {
   let out: string[] = [];

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './testing/ports.ts';
-import { startProcess } from './testing/proc.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { startProcess } from '@kedge/testkit/proc.ts';
 
 const START = fileURLToPath(new URL('./start.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

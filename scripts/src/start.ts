@@ -11,10 +11,10 @@ import { Command } from 'commander';
 import { parseDocument } from 'yaml';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { startModbusSim } from './sim/modbus-tcp-sim.ts';
-import { canConnect } from './testing/wait.ts';
-import { freePort } from './testing/ports.ts';
+import { canConnect } from '@kedge/testkit/wait.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 import { usageExit } from './cli-args.ts';
-import { startProcess, type ManagedProcess } from './testing/proc.ts';
+import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

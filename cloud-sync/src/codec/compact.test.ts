@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
-import { runs } from '@kedge/scripts/testing/fuzz.ts';
+import { runs } from '@kedge/testkit/fuzz.ts';
 import { meterReadings, toBatches } from '@kedge/scripts/bench/meter-data.ts';
 import { CodecError, type Batch } from './batch.ts';
 import { COMPACT_MAGIC, COMPACT_VERSION, compactCodec } from './compact.ts';

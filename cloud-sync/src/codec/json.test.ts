@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { runs } from '@kedge/scripts/testing/fuzz.ts';
+import { runs } from '@kedge/testkit/fuzz.ts';
 import { QUALITIES, type LogRecord, type Quality, type SeqRange, type Value } from '../model.ts';
 import { batchProblem, CodecError, type Batch } from './batch.ts';
 import { jsonCodec } from './json.ts';

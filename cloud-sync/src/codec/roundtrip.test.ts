@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { runs } from '@kedge/scripts/testing/fuzz.ts';
+import { runs } from '@kedge/testkit/fuzz.ts';
 import { anyValue, batchArb, bigValue, jsonSafeValue } from './arbitrary.ts';
 import { CodecError, type Batch, type Codec } from './batch.ts';
 import { compactCodec } from './compact.ts';

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startPostgres } from '@kedge/scripts/testing/postgres.ts';
+import { startPostgres } from '@kedge/testkit/postgres.ts';
 import { PgIngestStore } from './pg-store.ts';
 import { IngestStore } from './store.ts';
 

@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startEmbeddedBroker } from '../broker/embedded.ts';
 import { decodeAck, type CenterAck } from '../center-ack.ts';
 import type { Batch } from '../codec/index.ts';

@@ -6,8 +6,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
-import { startMosquitto } from '@kedge/scripts/testing/mosquitto.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import type { Batch } from '../codec/index.ts';
 import { jsonCodec } from '../codec/json.ts';
 import type { GatewayIdentity } from '../topics.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.ts';
 import type { Batch } from '../codec/index.ts';
 import { jsonCodec } from '../codec/json.ts';

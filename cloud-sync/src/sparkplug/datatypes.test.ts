@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { runs } from '@kedge/scripts/testing/fuzz.ts';
+import { runs } from '@kedge/testkit/fuzz.ts';
 import { anyValue } from '../codec/arbitrary.ts';
 import { convertValue, datatypeOfPoint } from './datatypes.ts';
 import { DataType, decodePayload, encodePayload } from './payload.ts';

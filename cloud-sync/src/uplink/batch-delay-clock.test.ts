@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startEmbeddedBroker } from '../broker/embedded.ts';
 import { jsonCodec } from '../codec/json.ts';
 import { Uplink } from './uplink.ts';

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
 import { SCHEMA as LOG_SCHEMA } from '@kedge/gateway/log/schema.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startEmbeddedBroker } from '../broker/embedded.ts';
 import { jsonCodec } from '../codec/json.ts';
 import { IngestConsumer } from '../ingest/consumer.ts';

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
-import { makeTestPki, type TestPki } from '@kedge/scripts/testing/certs.ts';
-import { startMosquitto, type MosquittoHandle } from '@kedge/scripts/testing/mosquitto.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { makeTestPki, type TestPki } from '@kedge/testkit/certs.ts';
+import { startMosquitto, type MosquittoHandle } from '@kedge/testkit/mosquitto.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { jsonCodec } from '../codec/json.ts';
 import { Uplink, type UplinkOptions } from './uplink.ts';
 

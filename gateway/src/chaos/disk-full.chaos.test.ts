@@ -11,9 +11,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
-import { mountTmpfs, tmpfsUnavailable } from '@kedge/scripts/testing/tmpfs.ts';
+import { mountTmpfs, tmpfsUnavailable } from '@kedge/testkit/tmpfs.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 
 const skip = tmpfsUnavailable();

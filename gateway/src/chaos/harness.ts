@@ -13,10 +13,10 @@ import { pino } from 'pino';
 import { IngestConsumer, IngestStore } from '@kedge/cloud-sync';
 import type { LogRecord, SeqRange } from '@kedge/cloud-sync/model.ts';
 import { unpackValue, type SqlValue } from '@kedge/cloud-sync/sqlite-value.ts';
-import { startMosquitto, type MosquittoHandle } from '@kedge/scripts/testing/mosquitto.ts';
-import { startProcess, type ManagedProcess, type ProcessExit } from '@kedge/scripts/testing/proc.ts';
+import { startMosquitto, type MosquittoHandle } from '@kedge/testkit/mosquitto.ts';
+import { startProcess, type ManagedProcess, type ProcessExit } from '@kedge/testkit/proc.ts';
 import { simGatewayConfig, type SimConfigOptions } from '@kedge/scripts/testing/sim-config.ts';
-import { waitFor, type WaitOptions } from '@kedge/scripts/testing/wait.ts';
+import { waitFor, type WaitOptions } from '@kedge/testkit/wait.ts';
 
 export const GATEWAY_MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IngestStore } from '@kedge/cloud-sync';
 import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { startMosquitto } from '@kedge/scripts/testing/mosquitto.ts';
-import { startProcess, type ManagedProcess } from '@kedge/scripts/testing/proc.ts';
-import { sleep } from '@kedge/scripts/testing/wait.ts';
+import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
+import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
+import { sleep } from '@kedge/testkit/wait.ts';
 import { assertEverySequenceOnce, assertSameReadings, chaosSeed, GatewayUnderTest, ROOT, seededRandom } from './harness.ts';
 
 const INGEST_MAIN = fileURLToPath(new URL('../../../cloud-sync/src/ingest/main.ts', import.meta.url));

@@ -7,7 +7,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { sleep, waitFor } from '@kedge/scripts/testing/wait.ts';
+import { sleep, waitFor } from '@kedge/testkit/wait.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, chaosSeed, GatewayUnderTest, seededRandom } from './harness.ts';
 
 const ROUNDS = 20;

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 

@@ -17,8 +17,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '@kedge/cloud-sync/brok
 import { buildCommand, sendCommand } from '@kedge/cloud-sync/downlink/sender.ts';
 import { commandTopic, responseTopic, type CommandEnvelope, type CommandResponse } from '@kedge/cloud-sync/downlink/envelope.ts';
 import type { GatewayIdentity } from '@kedge/cloud-sync/topics.ts';
-import { startPymodbus, type PymodbusHandle } from '@kedge/scripts/testing/pymodbus.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { startPymodbus, type PymodbusHandle } from '@kedge/testkit/pymodbus.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ModbusRTU } from '../drivers/modbus/modbus-serial.ts';
 import { Gateway } from '../gateway.ts';

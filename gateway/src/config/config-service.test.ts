@@ -4,7 +4,7 @@ import { lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import test from 'node:test';
 import { parseDocument } from 'yaml';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { commandConfigFile } from '../commands/index.ts';
 import { rawPublicKey } from '../ota/verify.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';

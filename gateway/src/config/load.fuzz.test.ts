@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { runs } from '@kedge/scripts/testing/fuzz.ts';
+import { runs } from '@kedge/testkit/fuzz.ts';
 import { ConfigError, parseConfig } from './load.ts';
 
 const EXAMPLE = readFileSync(new URL('../../../config/kedge.example.yaml', import.meta.url), 'utf8');

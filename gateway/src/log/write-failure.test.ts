@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Reading } from '@kedge/cloud-sync/model.ts';
-import { mountTmpfs, tmpfsUnavailable } from '@kedge/scripts/testing/tmpfs.ts';
+import { mountTmpfs, tmpfsUnavailable } from '@kedge/testkit/tmpfs.ts';
 import { ReadingLog, type EvictionReport } from './reading-log.ts';
 
 const skip = tmpfsUnavailable();

@@ -7,7 +7,7 @@ import mqtt from 'mqtt';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { collectFleet, formatFleet, rollout, selectForRollout } from '@kedge/scripts/ota/fleet.ts';
 import { push } from '@kedge/scripts/ota/push.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { OtaAgent, otaTopic } from './agent.ts';
 import { otaRoutes } from './routes.ts';
 import { readState } from './slots.ts';

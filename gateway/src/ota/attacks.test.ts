@@ -15,7 +15,7 @@ import mqtt from 'mqtt';
 import * as tar from 'tar';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { buildBundle } from '@kedge/scripts/ota/build.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { otaTopic, type OtaAgent, type OtaAgentOptions } from './agent.ts';
 import { extractPayload, payloadBytes, readBundleManifest } from './bundle.ts';
 import { MANIFEST_NAME, parseManifest, type Manifest } from './manifest.ts';

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { serveFile } from '@kedge/scripts/ota/serve.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { DOWNLOAD_DEADLINE_FLOOR_MS, downloadDeadlineMs } from './install.ts';
 import { readState } from './slots.ts';
 import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, testAgent } from './testing.ts';

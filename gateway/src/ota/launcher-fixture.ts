@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveFile } from '@kedge/scripts/ota/serve.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startLauncher, type Launcher } from './launcher.ts';
 import { readState, type SlotState } from './slots.ts';
 import { fakeBundle, newKey, seededSlots, signedOffer, trusted, type Behaviour } from './testing.ts';

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { installOffer } from './install.ts';
 import { startLauncher } from './launcher.ts';
 import { seed } from './slots.ts';

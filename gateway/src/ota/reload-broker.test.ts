@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { parseConfig } from '../config/load.ts';
 import { Gateway } from '../gateway.ts';
 import { otaTopic } from './agent.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { OffsetClock } from '@kedge/cloud-sync/clock.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { webFixture } from '../web/test-fixture.ts';
 
 const YEAR = 365 * 86_400_000;

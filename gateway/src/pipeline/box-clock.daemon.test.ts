@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { QUALITIES } from '@kedge/cloud-sync/model.ts';
 import { WALL_OFFSET_FILE_ENV } from '@kedge/cloud-sync/clock.ts';
-import { startProcess } from '@kedge/scripts/testing/proc.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
+import { startProcess } from '@kedge/testkit/proc.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startModbusSim, defaultMeters } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
 import net from 'node:net';
 

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { OffsetClock } from '@kedge/cloud-sync/clock.ts';
 import type { LogRecord } from '@kedge/cloud-sync/model.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { webFixture, type Fixture } from '../web/test-fixture.ts';
 
 /**

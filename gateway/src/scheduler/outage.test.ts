@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import type { DeviceDriver, PollResult, Sample } from '../drivers/driver.ts';
 import type { Reading } from '@kedge/cloud-sync/model.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Clock } from '@kedge/cloud-sync/clock.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import type { DeviceDriver, PollResult } from '../drivers/driver.ts';
 import { Scheduler, type DeviceState, type PollGroup, type ScheduledDevice } from './scheduler.ts';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { decodeAllOrders } from '../drivers/modbus/decode.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { webFixture } from './test-fixture.ts';
 
 const newDevice = (port: number, points: unknown[]) => ({ id: 'added', name: 'Добавленный', driver: 'modbus-tcp', host: '127.0.0.1', port, unitId: 1, intervalMs: 100, points });

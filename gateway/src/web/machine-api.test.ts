@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import test from 'node:test';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import type { LiveEvent } from './routes/live.ts';
 import { WRITE_ERROR_STATUS } from './routes/points.ts';
 import { webFixture, type Client, type Fixture } from './test-fixture.ts';

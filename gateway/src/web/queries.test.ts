@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import type { WebDeps } from './context.ts';
 import { checkHealth } from './health.ts';
 import { webFixture } from './test-fixture.ts';

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join, relative } from 'node:path';
 import test from 'node:test';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { VENDOR_FILES } from './routes/vendor.ts';
 import { UI_DIR } from './server.ts';
 import { webFixture, type Client, type Fixture } from './test-fixture.ts';

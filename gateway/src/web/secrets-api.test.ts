@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { startEmbeddedBroker, type EmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { SECRET_MARKER } from './secret-fields.ts';
 import { webFixture, type Client, type Fixture } from './test-fixture.ts';
 

@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { defaultMeters } from '@kedge/scripts/sim/meters.ts';
 import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
-import { startProcess } from '@kedge/scripts/testing/proc.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { startProcess } from '@kedge/testkit/proc.ts';
 import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PASSWORD = 'correct horse battery';

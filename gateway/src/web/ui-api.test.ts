@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import test from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { webFixture, type Client, type Fixture } from './test-fixture.ts';
 import { SECRET_MARKER } from './secret-fields.ts';
 

@@ -20,8 +20,8 @@ import { encodeRegisters } from '../drivers/modbus/decode.ts';
 import { startModbusSim, type ModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
 import { defaultMeters, type SimMeter, type SimValue } from '@kedge/scripts/sim/meters.ts';
 import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
-import { startProcess, type ManagedProcess } from '@kedge/scripts/testing/proc.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
 import { SETUP_TOKEN_FILE } from './auth/setup-token.ts';
 import { TICK_MS } from './routes/live.ts';
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import test from 'node:test';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { webFixture, type Client, type Fixture } from './test-fixture.ts';
 
 const STORED_PASSWORD = 'stored-broker-secret-41d9';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { compactCodec } from '@kedge/cloud-sync/codec/index.ts';
 import { SCHEMA } from '@kedge/gateway/log/schema.ts';
-import { startMosquitto } from '../testing/mosquitto.ts';
+import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { drain, openLog, UPLINK_DEFAULTS } from './uplink.ts';
 
 /** 24 h of 1,000 points every 10 s. */

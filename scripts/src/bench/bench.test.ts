@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMosquitto } from '../testing/mosquitto.ts';
+import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { benchBacklog } from './backlog.ts';
 import { startFarm } from './farm.ts';
 import { benchIngest } from './ingest.ts';

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { startProcess, type ManagedProcess } from '../testing/proc.ts';
+import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
 
 export interface Farm {
   proc: ManagedProcess;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { startMosquitto } from '../testing/mosquitto.ts';
+import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { usageExit } from '../cli-args.ts';
 import { benchBacklog, BACKLOG_READINGS, BACKLOG_STEPS } from './backlog.ts';
 import { startFarm } from './farm.ts';

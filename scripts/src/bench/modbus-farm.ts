@@ -12,7 +12,7 @@
  */
 import { Command } from 'commander';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
-import { freePort } from '../testing/ports.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 import { intArg, usageExit } from '../cli-args.ts';
 
 const program = usageExit(

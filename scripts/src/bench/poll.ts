@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { minimumRequests, requestCount } from '@kedge/gateway/drivers/modbus/plan.ts';
 import type { ModbusPointRef } from '@kedge/gateway/drivers/modbus/types.ts';
-import { startProcess } from '../testing/proc.ts';
-import { sleep } from '../testing/wait.ts';
+import { startProcess } from '@kedge/testkit/proc.ts';
+import { sleep } from '@kedge/testkit/wait.ts';
 import type { Farm } from './farm.ts';
 import { cpuPercent, sampleProc } from './proc-stats.ts';
 

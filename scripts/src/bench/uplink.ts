@@ -5,8 +5,8 @@ import type { LogRecord } from '@kedge/cloud-sync/model.ts';
 import { Uplink } from '@kedge/cloud-sync/uplink/uplink.ts';
 import { gatewayConfigSchema } from '@kedge/gateway/config/schema.ts';
 import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
-import { startMosquitto } from '../testing/mosquitto.ts';
-import { sleep } from '../testing/wait.ts';
+import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
+import { sleep } from '@kedge/testkit/wait.ts';
 
 /** The uplink's config defaults, taken from the schema itself so the bench measures what ships. */
 const shipped = gatewayConfigSchema.parse({ gateway: { id: 'g', region: 'r', municipality: 'm' }, uplink: { url: 'mqtt://127.0.0.1' } }).uplink;

@@ -14,7 +14,7 @@ import { Command } from 'commander';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
 import { encodeRegisters } from '@kedge/gateway/drivers/modbus/decode.ts';
 import type { ModbusTable } from '@kedge/gateway/drivers/modbus/types.ts';
-import { freePort } from '../testing/ports.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 import { portArg, usageExit } from '../cli-args.ts';
 import { defaultMeters, type SimMeter, type SimPoint } from './meters.ts';
 

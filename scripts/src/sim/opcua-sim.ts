@@ -36,7 +36,7 @@ import { DataType, Variant, VariantArrayType } from 'node-opcua-variant';
 import { StatusCodes, type StatusCode } from 'node-opcua-status-code';
 import { MessageSecurityMode, SecurityPolicy } from 'node-opcua-secure-channel';
 import type { UAVariable } from 'node-opcua-address-space';
-import { freePort } from '../testing/ports.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
 
 export type OpcuaSimDataType =
   | 'Boolean'

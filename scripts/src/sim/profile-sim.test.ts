@@ -10,7 +10,7 @@ import { parseConfig } from '@kedge/gateway/config/load.ts';
 import type { ModbusTcpDeviceConfig } from '@kedge/gateway/config/schema.ts';
 import { createModbusTcpDriver } from '@kedge/gateway/drivers/modbus-tcp/index.ts';
 import { Gateway } from '@kedge/gateway/gateway.ts';
-import { waitFor } from '../testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { parseUnits, startProfileSim } from './profile-sim.ts';
 
 const gatewayConfig = (simPort: number, extra: Record<string, unknown> = {}) =>

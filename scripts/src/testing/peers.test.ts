@@ -11,11 +11,11 @@ import ModbusSerial from 'modbus-serial';
 import { decodeRegisters } from '@kedge/gateway/drivers/modbus/decode.ts';
 import type { ModbusPointRef } from '@kedge/gateway/drivers/modbus/types.ts';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
-import { freePort } from './ports.ts';
-import { canConnect, waitFor, waitForPort } from './wait.ts';
-import { startProcess } from './proc.ts';
-import { startMosquitto } from './mosquitto.ts';
-import { startPymodbus } from './pymodbus.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { canConnect, waitFor, waitForPort } from '@kedge/testkit/wait.ts';
+import { startProcess } from '@kedge/testkit/proc.ts';
+import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
+import { startPymodbus } from '@kedge/testkit/pymodbus.ts';
 import { startModbusSim } from '../sim/modbus-tcp-sim.ts';
 import { SIM_EPOCH_MS } from '../sim/meters.ts';
 

@@ -1,9 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { SerialPort } from 'serialport';
-import { startPymodbusSerial } from '@kedge/scripts/testing/pymodbus.ts';
-import { startSocatPair, type SocatPair } from '@kedge/scripts/testing/socat.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { startPymodbusSerial } from '@kedge/testkit/pymodbus.ts';
+import { startSocatPair, type SocatPair } from '@kedge/testkit/socat.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startProfileSim } from '@kedge/scripts/sim/profile-sim.ts';
 import { parseConfig } from '../../config/load.ts';
 import type { ModbusRtuDeviceConfig } from '../../config/schema.ts';

@@ -4,9 +4,9 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startModbusTap } from '@kedge/scripts/testing/modbus-tap.ts';
-import { startPymodbus } from '@kedge/scripts/testing/pymodbus.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { startModbusTap } from '@kedge/testkit/modbus-tap.ts';
+import { startPymodbus } from '@kedge/testkit/pymodbus.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { parseConfig } from '../../config/load.ts';
 import type { ModbusTcpDeviceConfig } from '../../config/schema.ts';
 import type { PollResult } from '../driver.ts';

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import fc from 'fast-check';
-import { runs } from '@kedge/scripts/testing/fuzz.ts';
+import { runs } from '@kedge/testkit/fuzz.ts';
 import { parseConfig } from '../../config/load.ts';
 import type { ModbusTcpDeviceConfig } from '../../config/schema.ts';
 import { createModbusTcpDriver } from './index.ts';

@@ -1,9 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startPymodbus } from '@kedge/scripts/testing/pymodbus.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { startPymodbus } from '@kedge/testkit/pymodbus.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
 import { parseConfig } from '../../config/load.ts';
 import type { ModbusTcpDeviceConfig } from '../../config/schema.ts';

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { runs } from '@kedge/scripts/testing/fuzz.ts';
+import { runs } from '@kedge/testkit/fuzz.ts';
 import { decodeBit, decodeRegisters, encodeRegisters, ModbusDecodeError, registerCount } from './decode.ts';
 import { planReads } from './plan.ts';
 import { BYTE_ORDERS, type ModbusDataType, type ModbusPointRef } from './types.ts';

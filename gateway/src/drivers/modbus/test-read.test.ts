@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startPymodbus } from '@kedge/scripts/testing/pymodbus.ts';
+import { startPymodbus } from '@kedge/testkit/pymodbus.ts';
 import { parseConfig } from '../../config/load.ts';
 import { toModbusPointRef, type ModbusTcpDeviceConfig } from '../../config/schema.ts';
 import { testReadModbusTcp } from '../modbus-tcp/index.ts';

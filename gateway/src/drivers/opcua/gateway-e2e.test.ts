@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { startOpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
-import { startProcess } from '@kedge/scripts/testing/proc.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { startProcess } from '@kedge/testkit/proc.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { ReadingLog } from '../../log/reading-log.ts';
 
 const MAIN = fileURLToPath(new URL('../../main.ts', import.meta.url));

@@ -5,8 +5,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOpcuaSim, type OpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
-import { freePort } from '@kedge/scripts/testing/ports.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { freePort } from '@kedge/testkit/ports.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { opcuaDevice, SampleLog } from './test-support.ts';
 

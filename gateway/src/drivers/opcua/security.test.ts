@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import { startOpcuaSim, type OpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
-import { waitFor } from '@kedge/scripts/testing/wait.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { ownCertificateFile, pkiFolder } from './pki.ts';
 import { opcuaDevice, SampleLog } from './test-support.ts';
