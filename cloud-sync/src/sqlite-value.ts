@@ -34,6 +34,34 @@ export function packValue(value: Value, quality: Quality): { value: SqlValue; fl
   }
 }
 
+/**
+ * packValue's `flags` alone, and packedValue its `value`: the log's insert loop packs thousands
+ * of readings per commit without an object per reading. packedFlags throws like packValue.
+ */
+export function packedFlags(value: Value, quality: Quality): number {
+  const q = QUALITY_INDEX.get(quality);
+  if (q === undefined) throw new TypeError(`unknown quality ${JSON.stringify(quality)}`);
+  if (value === null) return q;
+  switch (typeof value) {
+    case 'number':
+      return q | (KIND_NUMBER << 4);
+    case 'boolean':
+      return q | (KIND_BOOL << 4);
+    case 'string':
+      return q | (KIND_STRING << 4);
+    case 'bigint':
+      return q | (KIND_BIGINT << 4);
+    default:
+      throw new TypeError(`cannot log a value of type ${typeof value}`);
+  }
+}
+
+export function packedValue(value: Value): SqlValue {
+  if (typeof value === 'number' || value === null || typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value.toString();
+}
+
 export function unpackValue(value: SqlValue, flags: number): { value: Value; quality: Quality } {
   const quality = QUALITIES[flags & 0x0f];
   if (quality === undefined) throw new RangeError(`corrupt log row: quality index ${flags & 0x0f}`);

@@ -2,9 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { REGISTER_MAP } from '@kedge/firmware-ts/src/register-map.ts';
-import { listProfiles, loadProfile, parseProfile, PROFILES_DIR, ProfileError } from './load.ts';
+import { listProfiles, loadProfile, parseProfile, ProfileError } from './load.ts';
 import { normalizeUnit } from './units.ts';
 
 const VALIDATE = fileURLToPath(new URL('./validate.ts', import.meta.url));
@@ -98,31 +96,4 @@ test('units are normalized to UCUM codes, and unknown ones are refused with a su
   assert.match(!bad.ok ? bad.message : '', /unknown unit "kwh".*did you mean "kW\.h"/);
   assert.equal(normalizeUnit('furlongs').ok, false);
   assert.equal(normalizeUnit('m 3').ok, false);
-});
-
-test("the kedge-sensor-node profile matches firmware-ts's published register map", () => {
-  const profile = loadProfile('kedge-sensor-node');
-  const fromProfile = profile.points.map((p) => ({
-    id: p.id,
-    table: p.table,
-    address: p.address - profile.protocol.addressBase,
-    type: p.type,
-    order: p.order ?? profile.protocol.order,
-    unit: p.unit ?? null,
-    writable: p.writable,
-  }));
-  const fromFirmware = REGISTER_MAP.map((d) => {
-    const unit = d.unit === undefined ? null : d.unit === 'counts' ? '{counts}' : normalizeUnit(d.unit);
-    return {
-      id: d.id,
-      table: d.table,
-      address: d.address,
-      type: d.type,
-      order: d.order,
-      unit: unit === null || typeof unit === 'string' ? unit : unit.ok ? unit.code : `invalid ${d.unit}`,
-      writable: d.writable,
-    };
-  });
-  assert.deepEqual(fromProfile, fromFirmware);
-  assert.equal(join(PROFILES_DIR, 'kedge-sensor-node.yaml').endsWith('profiles/kedge-sensor-node.yaml'), true);
 });

@@ -2,17 +2,21 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { codecByName, Uplink, type UplinkStatus } from '@kedge/cloud-sync';
-import type { ResendAnswer } from '@kedge/cloud-sync/uplink/uplink.ts';
-import { SparkplugUplink } from '@kedge/cloud-sync/uplink/sparkplug-uplink.ts';
+import type { ResendAnswer } from '@kedge/cloud-sync/north/mqtt/uplink.ts';
+import { BDSEQ_COUNTER, SparkplugUplink } from '@kedge/cloud-sync/north/sparkplug/sparkplug-uplink.ts';
 import { sparkplugMetricDefs } from '@kedge/cloud-sync/sparkplug/topics.ts';
 import type { LogRecord, Reading } from '@kedge/cloud-sync/model.ts';
 import { systemClock, type Clock, type ClockStatus, type ClockWatch } from '@kedge/cloud-sync/clock.ts';
-import type { GatewayConfig } from './config/schema.ts';
+import type { TransportSink, TransportSinkStatus } from '@kedge/cloud-sync/north/transport-sink.ts';
+import { createHttpSink } from '@kedge/cloud-sync/north/http/sink.ts';
+import type { HttpSinkConfig } from '@kedge/cloud-sync/north/http/schema.ts';
+import type { GatewayConfig, SinkConfig, UplinkConfig } from './config/schema.ts';
+import { readSecretFile, secretFileProblem, secretRoots } from './secrets.ts';
 import { createDriver } from './drivers/registry.ts';
 import type { DeviceDriver } from './drivers/driver.ts';
 import { writePoint, type WriteResult, type WriteValue } from './commands/write-point.ts';
 import { ReadingLog, type LogStats } from './log/reading-log.ts';
-import { configBrokerConnection } from './mqtt-connection.ts';
+import { brokerConnection } from './mqtt-connection.ts';
 import { Pipeline, type LiveValue, type PipelinePoint } from './pipeline/pipeline.ts';
 import { watchBoxClock } from './pipeline/box-clock.ts';
 import { Scheduler, type DeviceState, type PollGroup, type PollListener, type ScheduledDevice } from './scheduler/scheduler.ts';
@@ -36,7 +40,10 @@ export interface GatewayStatus {
   version: string;
   startedAt: number;
   uptimeMs: number;
+  /** The primary uplink (config.uplink: the center's link). */
   uplink: UplinkStatus | null;
+  /** Every configured uplink, in config order. */
+  uplinks: SinkStatusEntry[];
   log: LogStats;
   devices: DeviceState[];
   live: Record<string, LiveValue>;
@@ -44,6 +51,28 @@ export interface GatewayStatus {
   clock: ClockStatus;
   /** Clock.mono when this status was taken: ages of DeviceState.lastPollMono are measured from it. */
   monoNow: number;
+}
+
+/** One uplink as status pages, /healthz and metrics show it. */
+export interface SinkStatusEntry {
+  name: string;
+  kind: SinkConfig['kind'];
+  /** The sink's own status (MQTT: UplinkStatus; HTTP: TransportSinkStatus); both have state, url, ackedSeq, lastError. */
+  status: UplinkStatus | TransportSinkStatus;
+  /** Readings this uplink never delivered because the log evicted them first. */
+  evicted: number;
+}
+
+type NorthSink = Uplink | SparkplugUplink | TransportSink;
+
+/** Rows of the log's cursors table that count something rather than hold a sink's position. */
+export const LOG_COUNTERS: readonly string[] = [BDSEQ_COUNTER];
+
+interface BuiltSink {
+  config: SinkConfig;
+  sink: NorthSink;
+  /** What decides a rebuild on reload: its settings and what its births carry. */
+  key: string;
 }
 
 /**
@@ -57,7 +86,8 @@ export class Gateway {
   private pipeline!: Pipeline;
   private scheduler!: Scheduler;
   private drivers: DeviceDriver[] = [];
-  private uplink: Uplink | SparkplugUplink | null = null;
+  /** Every configured uplink by name (`uplinks:`); each name is its log cursor. */
+  private sinks = new Map<string, BuiltSink>();
   /** Wall clock for stamps, monotonic for every wait (scheduler, heartbeats, uptime). */
   readonly clock: Clock;
   private readonly clockWatch: ClockWatch;
@@ -88,7 +118,7 @@ export class Gateway {
       dataDir: config.dataDir,
       logger: logger.child({ layer: 'clock' }),
       // The retained status tells the center at once (readings carry uncertain_clock anyway).
-      onChange: () => setImmediate(() => this.uplink?.rebirth()),
+      onChange: () => setImmediate(() => this.rebirthAll()),
     });
     this.health = new DeviceHealthLog(logger.child({ layer: 'south' }));
     this.log = new ReadingLog(join(config.dataDir, 'log.db'), {
@@ -109,8 +139,12 @@ export class Gateway {
   start(): void {
     this.buildSouth();
     this.scheduler.start();
-    this.uplink = this.buildUplink();
-    this.uplink.start();
+    // Cursors of uplinks no longer configured are dropped here (logged): they must not hold the log back.
+    this.log.setSinks(
+      this.config.uplinks.map((u) => u.name),
+      LOG_COUNTERS,
+    );
+    for (const u of this.config.uplinks) this.startSink(u);
     this.logger.info(
       { gateway: this.config.gateway.id, devices: this.config.devices.length, lastSeq: this.log.lastSeq(), version: VERSION },
       'gateway started',
@@ -146,8 +180,10 @@ export class Gateway {
       driver.onPointTypes?.(() => {
         if (!this.drivers.includes(driver)) return;
         // Sparkplug: datatypes are fixed per birth; only a born device whose types changed is born again.
-        if (this.uplink instanceof SparkplugUplink) this.uplink.pointTypesLearnt(d.id);
-        else this.uplink?.rebirth();
+        for (const { sink } of this.sinks.values()) {
+          if (sink instanceof SparkplugUplink) sink.pointTypesLearnt(d.id);
+          else if (sink instanceof Uplink) sink.rebirth();
+        }
       });
       // Push drivers (OPC UA subscriptions) deliver their points themselves; the scheduler polls the rest.
       const pushed = new Set(driver.subscribe?.((samples) => pipeline.ingest(d.id, samples)) ?? []);
@@ -170,14 +206,71 @@ export class Gateway {
     }, this.clock);
   }
 
-  private buildUplink(): Uplink | SparkplugUplink {
+  /** Builds and starts one uplink; a sink that cannot be built (a secret file gone) is logged, the others go on. */
+  private startSink(u: SinkConfig): void {
+    let sink: NorthSink;
+    try {
+      sink = this.buildSink(u);
+    } catch (err) {
+      this.logger.error({ uplink: u.name, kind: u.kind, err: (err as Error).message }, `uplink "${u.name}" cannot start; the log keeps its readings`);
+      return;
+    }
+    this.sinks.set(u.name, { config: u, sink, key: this.sinkKey(u, this.config) });
+    sink.start();
+  }
+
+  /** Settings that, when changed, rebuild a sink on reload (Sparkplug births also list every device). */
+  private sinkKey(u: SinkConfig, c: GatewayConfig): string {
+    return JSON.stringify([u, c.gateway, u.kind === 'sparkplug' ? c.devices : null, u.name === c.uplink.name]);
+  }
+
+  /** Every registered kind has its builder here (the type makes a missing one a compile error). */
+  private buildSink(u: SinkConfig): NorthSink {
+    switch (u.kind) {
+      case 'mqtt':
+      case 'sparkplug':
+        return this.buildUplink(u);
+      case 'http':
+        return this.buildHttpSink(u);
+      default: {
+        const never: never = u;
+        throw new Error(`no builder for uplink kind ${(never as SinkConfig).kind}`);
+      }
+    }
+  }
+
+  private buildHttpSink(u: HttpSinkConfig): TransportSink {
+    const roots = secretRoots(this.config);
+    const read = (path: string | undefined, secret = false) => {
+      if (!path) return undefined;
+      const problem = secret ? secretFileProblem(path) : null;
+      if (problem) this.logger.warn({ file: path, uplink: u.name }, problem);
+      return readSecretFile(path, roots);
+    };
+    return createHttpSink(u, {
+      log: this.log,
+      gateway: this.config.gateway.id,
+      logger: this.logger.child({ layer: 'uplink', uplink: u.name }),
+      bearerToken: read(u.tokenFile, true)?.toString('utf8').trim(),
+      tls: u.tls ? { ca: read(u.tls.ca), cert: read(u.tls.cert), key: read(u.tls.key, true), rejectUnauthorized: u.tls.rejectUnauthorized } : undefined,
+    });
+  }
+
+  private buildUplink(u: UplinkConfig): Uplink | SparkplugUplink {
     const c = this.config;
-    const u = c.uplink;
+    const primary = u.name === c.uplink.name;
     // Secret files only from the secrets folders, links resolved (mqtt-connection.ts, secrets.ts).
-    const broker = configBrokerConnection(c, { warn: (file, problem) => this.logger.warn({ file }, problem) });
-    // The MQTT session settings both uplinks share (cloud-sync/src/uplink/log-publisher.ts).
+    // Each MQTT uplink needs its own session at its broker: all but the primary get their name appended.
+    const broker = brokerConnection(u, {
+      gatewayId: c.gateway.id,
+      roots: secretRoots(c),
+      ...(primary || u.clientId !== undefined ? {} : { clientSuffix: `-${u.name}` }),
+      warn: (file, problem) => this.logger.warn({ file }, problem),
+    });
+    // The MQTT session settings both uplinks share (cloud-sync/src/north/mqtt/log-publisher.ts).
     const session = {
       log: this.log,
+      cursorName: u.name,
       ...broker,
       batchMaxReadings: u.batchMaxReadings,
       batchMaxDelayMs: u.batchMaxDelayMs,
@@ -185,14 +278,19 @@ export class Gateway {
       ackTimeoutMs: u.ackTimeoutMs,
       reconnectMinMs: u.reconnectMinMs,
       reconnectMaxMs: u.reconnectMaxMs,
+      reconnectSpreadMs: u.reconnectSpreadMs,
       maxReadingsPerSec: u.maxReadingsPerSec,
-      logger: this.logger.child({ layer: 'uplink' }),
+      liveFirst: u.liveFirst,
+      liveFirstAfterMs: u.liveFirstAfterMs,
+      backlogShare: u.backlogShare,
+      logger: this.logger.child(primary && u.name === 'uplink' ? { layer: 'uplink' } : { layer: 'uplink', uplink: u.name }),
     };
     if (u.codec === 'sparkplug') {
       // spBv1.0/<municipality>/{NBIRTH,DDATA,...}/<gateway id>/<device id>: see cloud-sync/src/sparkplug/README.md
       // Device presence, current values, point types and DCMD writes (gateway/src/sparkplug-devices.ts).
       const south: SparkplugSouth = {
-        config: () => this.config,
+        // This sink's Sparkplug options (writes, birth wait), whichever uplink is the primary.
+        config: () => ({ ...this.config, uplink: this.sinks.get(u.name)?.config.kind === 'sparkplug' ? (this.sinks.get(u.name)!.config as UplinkConfig) : u }),
         live: (key) => this.pipeline.liveValues().get(key),
         driver: (id) => this.drivers.find((d) => d.deviceId === id),
         polled: (id) => this.scheduler.states().some((s) => s.deviceId === id),
@@ -227,7 +325,8 @@ export class Gateway {
         ota: this.otaStatus?.() ?? undefined,
         name: c.gateway.name,
         lastSeq: this.log.lastSeq(),
-        evictedTotal: this.log.evictedTotal(),
+        // What this uplink never got because the log evicted it (another uplink may have had it).
+        evictedTotal: this.log.sinkEvicted(u.name),
         // The box's own judgement of its wall clock; re-sent when it changes (watchBoxClock onChange).
         clock: (({ state, reason, jumps }) => ({ state, reason, jumps }))(this.clockWatch.check()),
         // How this log came to be: a reset (damaged or missing file) names the previous epoch and why.
@@ -260,6 +359,29 @@ export class Gateway {
     return run;
   }
 
+  /**
+   * Rebuilds only the uplinks whose settings (or, for Sparkplug, devices; or the gateway identity)
+   * changed; stops removed ones, whose cursors the log then drops; starts new ones. The others
+   * keep their sessions: a new HTTP sink must not make the regional broker reconnect.
+   */
+  private async reloadSinks(): Promise<void> {
+    const wanted = new Map(this.config.uplinks.map((u) => [u.name, u]));
+    const stale = [...this.sinks.entries()].filter(([name, built]) => {
+      const u = wanted.get(name);
+      return u === undefined || this.sinkKey(u, this.config) !== built.key;
+    });
+    await Promise.all(stale.map(([, built]) => built.sink.stop()));
+    for (const [name] of stale) this.sinks.delete(name);
+    this.log.setSinks([...wanted.keys()], LOG_COUNTERS);
+    for (const u of this.config.uplinks) {
+      const built = this.sinks.get(u.name);
+      // Same settings: keep the session, but take the new entry (same content) as its config.
+      if (built) built.config = u;
+      else this.startSink(u);
+    }
+    if (stale.length > 0) this.logger.info({ uplinks: stale.map(([name]) => name) }, 'uplinks restarted with new settings (or removed)');
+  }
+
   private async reloadNow(next: GatewayConfig): Promise<void> {
     const prev = this.config;
     if (next.dataDir !== prev.dataDir || JSON.stringify(next.log) !== JSON.stringify(prev.log)) {
@@ -269,13 +391,7 @@ export class Gateway {
     this.config = { ...next, dataDir: prev.dataDir, log: prev.log };
     this.buildSouth();
     this.scheduler.start();
-    // Sparkplug births list every metric of the session: other devices or points need a new session.
-    const birthChanged = next.uplink.codec === 'sparkplug' && JSON.stringify(next.devices) !== JSON.stringify(prev.devices);
-    if (birthChanged || JSON.stringify(next.uplink) !== JSON.stringify(prev.uplink) || JSON.stringify(next.gateway) !== JSON.stringify(prev.gateway)) {
-      await this.uplink?.stop();
-      this.uplink = this.buildUplink();
-      this.uplink.start();
-    }
+    await this.reloadSinks();
     this.logger.info({ devices: next.devices.length }, 'config reloaded');
     for (const listener of this.reloadListeners) {
       try {
@@ -313,9 +429,28 @@ export class Gateway {
     return writePoint(this.config, (id) => this.drivers.find((d) => d.deviceId === id), deviceId, pointId, value);
   }
 
-  /** Re-sends the birth message; false while the uplink is offline (it is sent on connect anyway). */
+  /** The primary uplink (config.uplink: the center's link), when it runs. */
+  private get uplink(): Uplink | SparkplugUplink | null {
+    const sink = this.sinks.get(this.config.uplink.name)?.sink;
+    return sink instanceof Uplink || sink instanceof SparkplugUplink ? sink : null;
+  }
+
+  /** Re-sends the primary uplink's birth message; false while it is offline (it is sent on connect anyway). */
   rebirth(): boolean {
     return this.uplink?.rebirth() ?? false;
+  }
+
+  /** Every MQTT uplink's birth again (the box clock's judgement changed). */
+  private rebirthAll(): void {
+    for (const { sink } of this.sinks.values()) if (sink instanceof Uplink || sink instanceof SparkplugUplink) sink.rebirth();
+  }
+
+  /** Every configured uplink's status, in config order (an uplink that could not start is absent). */
+  uplinkStatuses(): SinkStatusEntry[] {
+    return this.config.uplinks.flatMap((u) => {
+      const built = this.sinks.get(u.name);
+      return built ? [{ name: u.name, kind: u.kind, status: built.sink.status(), evicted: this.log.sinkEvicted(u.name) }] : [];
+    });
   }
 
   /**
@@ -396,6 +531,7 @@ export class Gateway {
       startedAt: this.startedAt,
       uptimeMs: Math.round(this.clock.mono() - this.startedMono),
       uplink: this.uplink?.status() ?? null,
+      uplinks: this.uplinkStatuses(),
       log: this.log.stats(),
       devices: this.scheduler.states(),
       live: Object.fromEntries(this.pipeline.liveValues()),
@@ -409,8 +545,9 @@ export class Gateway {
     // A reload under way finishes first: its new scheduler must not outlive the stop.
     await this.reloads;
     await this.stopSouth();
-    await this.uplink?.stop(STOP_DRAIN_MS);
-    this.uplink = null;
+    // Each uplink drains on its own: one that is down must not shorten another's drain.
+    await Promise.all([...this.sinks.values()].map(({ sink }) => sink.stop(STOP_DRAIN_MS)));
+    this.sinks.clear();
     this.log.close();
     this.clockWatch.stop();
     this.logger.info('gateway stopped');

@@ -9,9 +9,9 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
-import { startModbusSim, defaultMeters } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim, defaultMeters } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,8 +27,8 @@ const BAD = `gateway:
   id: gw-main
   region: kuzbass
   municipality: kemerovo
-uplink:
-  url: mqtt://127.0.0.1:1
+uplinks:
+  - { name: uplink, kind: mqtt, url: "mqtt://127.0.0.1:1" }
 devices:
   - id: m1
     driver: modbus-tcp

@@ -37,9 +37,19 @@ export function secretPathProblem(path: string, roots: readonly string[]): strin
   return `${path} is outside the folders secret files may be read from (${roots.join(', ')}): move the file there, or set secretsDir in the config file on the box`;
 }
 
+/** The fields of an uplink that name secret or TLS files. */
+interface SecretUplinkFields {
+  passwordFile?: string | undefined;
+  tokenFile?: string | undefined;
+  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined } | undefined;
+}
+
 /** The config fields that name secret or TLS files, with their paths (as resolved by the loader). */
 export function secretFilePaths(config: {
-  uplink: { passwordFile?: string | undefined; tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined } | undefined };
+  uplink: SecretUplinkFields;
+  /** Every configured uplink (config.uplink is one of them). */
+  uplinks?: readonly SecretUplinkFields[] | undefined;
+  legacyUplinkKey?: boolean | undefined;
   devices: ReadonlyArray<object>;
 }): SecretFileRef[] {
   const out: SecretFileRef[] = [];
@@ -47,8 +57,13 @@ export function secretFilePaths(config: {
     const path = segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
     if (typeof file === 'string') out.push({ path, segments, file });
   };
-  add(['uplink', 'passwordFile'], config.uplink.passwordFile);
-  for (const k of ['ca', 'cert', 'key'] as const) add(['uplink', 'tls', k], config.uplink.tls?.[k]);
+  // Every uplink's files; the deprecated single `uplink:` is named as the file has it.
+  const uplinks = config.uplinks && !config.legacyUplinkKey ? config.uplinks.map((u, i) => ({ u, at: ['uplinks', i] as Array<string | number> })) : [{ u: config.uplink, at: ['uplink'] as Array<string | number> }];
+  for (const { u, at } of uplinks) {
+    add([...at, 'passwordFile'], u.passwordFile);
+    add([...at, 'tokenFile'], u.tokenFile);
+    for (const k of ['ca', 'cert', 'key'] as const) add([...at, 'tls', k], u.tls?.[k]);
+  }
   config.devices.forEach((d, i) => {
     const auth = (d as { auth?: Record<string, unknown> }).auth;
     if (auth && typeof auth === 'object') for (const k of ['passwordFile', 'certificateFile', 'privateKeyFile']) add(['devices', i, 'auth', k], auth[k]);

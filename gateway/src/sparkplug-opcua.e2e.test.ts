@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { TestHost } from '@kedge/cloud-sync/sparkplug/test-host.ts';
-import { startOpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
+import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { loadConfigFile } from './config/load.ts';
 import { Gateway } from './gateway.ts';

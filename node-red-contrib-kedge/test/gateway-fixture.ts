@@ -11,8 +11,8 @@ import { stringify } from 'yaml';
 import { loadConfigFile } from '@kedge/gateway/config/load.ts';
 import { Gateway } from '@kedge/gateway/gateway.ts';
 import { buildWebApp, type WebApp } from '@kedge/gateway/web/server.ts';
-import { defaultMeters, startModbusSim, type ModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { defaultMeters, startModbusSim, type ModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 
 export const DEVICE = 'river-level-station';
 export const USER = 'admin';

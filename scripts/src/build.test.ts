@@ -10,13 +10,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { startModbusSim } from './sim/modbus-tcp-sim.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { DIST_ENTRY, TSX_ENTRY, releaseEntry } from '@kedge/gateway/ota/entry.ts';
 import { buildDist, ENTRIES, ROOT, type BuildResult } from './build.ts';
 import { buildBundle } from './ota/build.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
-import { simGatewayConfig } from './testing/sim-config.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 
 const run = promisify(execFile);

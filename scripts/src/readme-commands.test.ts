@@ -248,8 +248,8 @@ for (const line of [...new Set(inlineNpm)]) {
 const TRANSCRIPT_FILES: Record<string, string> = {
   'bad.yaml': [
     'gateway: { id: kem-demo-01, region: kuzbass, municipality: kemerovo }',
-    'uplink:',
-    '  url: mqtt://127.0.0.1:1883',
+    'uplinks:',
+    '  - { name: uplink, kind: mqtt, url: mqtt://127.0.0.1:1883 }',
     'devices:',
     '  - id: water-meter-1',
     '    driver: modbus-tcp',
@@ -269,8 +269,8 @@ const TRANSCRIPT_FILES: Record<string, string> = {
   ].join('\n'),
   'meter.yaml': [
     'gateway: { id: kem-demo-01, region: kuzbass, municipality: kemerovo }',
-    'uplink:',
-    '  url: mqtt://127.0.0.1:1883',
+    'uplinks:',
+    '  - { name: uplink, kind: mqtt, url: mqtt://127.0.0.1:1883 }',
     'devices:',
     '  - id: heat-meter',
     '    driver: modbus-tcp',

@@ -1,15 +1,36 @@
 /**
- * `npm test`: typechecks, then runs every `*.test.ts` of the workspaces with node's test
- * runner, and ends with the one line CI reads: `N passed, N failed`.
- * Arguments narrow the run to files whose path contains one of them.
+ * `npm test`: typechecks while it runs every `*.test.ts` of the workspaces with node's test
+ * runner (scripts/src/test-runner.ts), lists the slowest files, and ends with the one line CI
+ * reads: `N passed, N failed`.
+ * Arguments narrow the run to files whose path contains one of them (no typecheck then).
+ *
+ * Files start longest first, by their wall time in the last run (kept in
+ * node_modules/.cache/kedge/test-times.json; a file never timed is guessed from its name):
+ * started last, a 40 s chaos file would run alone at the end while a core idles.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { TIMING_DIR_ENV, type FileTiming } from './test-timing.ts';
+import type { RunSummary } from './test-runner.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TIMES_CACHE = join(ROOT, 'node_modules/.cache/kedge/test-times.json');
+/**
+ * Files at a time. Most of a file's time is spent waiting on the servers and daemons it
+ * started, not on the CPU: two more files than cores keep both cores of the target box busy.
+ */
+const CONCURRENCY = availableParallelism() + 2;
+/**
+ * Per file (each runs in its own process). The chaos files start the daemon up to 20 times:
+ * about 40 s on an idle 2-core box, several times that on a loaded one. A hung file still
+ * fails, after 10 minutes.
+ */
+const FILE_TIMEOUT_MS = 600_000;
+/** How many of the slowest files the run lists at its end. */
+const SLOWEST_SHOWN = 12;
 const WORKSPACES = ['testkit', 'gateway', 'cloud-sync', 'device-profiles', 'firmware-ts', 'scripts', 'node-red-contrib-kedge'];
 
 function findTests(dir: string): string[] {
@@ -29,61 +50,128 @@ function findTests(dir: string): string[] {
   return out;
 }
 
-function run(cmd: string, args: string[]): Promise<number> {
+/** Runs a child; its output goes to ours, or is collected when `collect` is given. */
+function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; collect?: string[] } = {}): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: 'inherit' });
+    const child = spawn(cmd, args, { cwd: ROOT, env: o.env ?? process.env, stdio: o.collect ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    if (o.collect) {
+      child.stdout!.on('data', (d: Buffer) => o.collect!.push(d.toString()));
+      child.stderr!.on('data', (d: Buffer) => o.collect!.push(d.toString()));
+    }
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
 
+type Times = Record<string, number>;
+
+function readTimes(): Times {
+  try {
+    return JSON.parse(readFileSync(TIMES_CACHE, 'utf8')) as Times;
+  } catch {
+    return {};
+  }
+}
+
+/** A file never timed: the kinds that start daemons, brokers or a browser are the long ones. */
+function guessMs(file: string): number {
+  return /\.(chaos|e2e|daemon)\.test\.ts$|readme-commands|start\.test/.test(file) ? 30_000 : 3_000;
+}
+
+function readTimings(dir: string): FileTiming[] {
+  return readdirSync(dir).map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as FileTiming);
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
 const filters = process.argv.slice(2);
+const times = readTimes();
+const estimate = (f: string) => times[relative(ROOT, f)] ?? guessMs(f);
 const files = WORKSPACES.flatMap((w) => findTests(join(ROOT, w)))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort();
+  .sort()
+  .sort((a, b) => estimate(b) - estimate(a));
 
 let passed = 0;
 let failed = 0;
 
-if (filters.length === 0) {
-  process.stdout.write('typecheck: tsc --noEmit\n');
-  const code = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json'), '--noEmit']);
-  if (code === 0) passed++;
-  else failed++;
-  process.stdout.write(`typecheck: ${code === 0 ? 'ok' : 'FAILED'}\n`);
-}
+// Beside the tests, not before them: the files mostly wait, tsc mostly computes.
+const typecheckOutput: string[] = [];
+const typecheck =
+  filters.length === 0
+    ? run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json'), '--noEmit'], { collect: typecheckOutput })
+    : null;
+if (typecheck) process.stdout.write('typecheck: tsc --noEmit (beside the tests; result at the end)\n');
 
 if (files.length === 0) {
   process.stdout.write(`no test files match ${filters.join(' ')}\n`);
   failed++;
 } else {
-  process.stdout.write(`running ${files.length} test files:\n${files.map((f) => `  ${relative(ROOT, f)}`).join('\n')}\n`);
-  const tapDir = mkdtempSync(join(tmpdir(), 'kedge-tap-'));
-  const tapFile = join(tapDir, 'report.tap');
-  await run(process.execPath, [
-    '--import',
-    'tsx',
-    '--test',
-    // The suites wait on servers more than on the CPU; 3 files at a time keeps 2 cores busy.
-    '--test-concurrency=3',
-    // Per file (each runs in its own process). The chaos files start the daemon up to 20
-    // times: about 40 s on an idle 2-core box, several times that on a loaded one. A hung
-    // file still fails, after 10 minutes.
-    '--test-timeout=600000',
-    '--test-reporter=spec',
-    '--test-reporter-destination=stdout',
-    '--test-reporter=tap',
-    `--test-reporter-destination=${tapFile}`,
-    ...files,
-  ]);
-  const tap = readFileSync(tapFile, 'utf8');
-  rmSync(tapDir, { recursive: true, force: true });
-  // The run's own summary is the last unindented `# pass N` line.
-  const count = (name: string) => Number([...tap.matchAll(new RegExp(`^# ${name} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
-  const p = count('pass');
-  const f = count('fail') + count('cancelled');
+  process.stdout.write(`running ${files.length} test files, ${CONCURRENCY} at a time, longest first:\n${files.map((f) => `  ${relative(ROOT, f)}`).join('\n')}\n`);
+  const workDir = mkdtempSync(join(tmpdir(), 'kedge-test-run-'));
+  const timingDir = join(workDir, 'timings');
+  mkdirSync(timingDir);
+  const summaryFile = join(workDir, 'summary.json');
+  const started = performance.now();
+  await run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      pathToFileURL(join(ROOT, 'scripts/src/test-timing.ts')).href,
+      join(ROOT, 'scripts/src/test-runner.ts'),
+      `--concurrency=${CONCURRENCY}`,
+      `--timeout=${FILE_TIMEOUT_MS}`,
+      `--summary=${summaryFile}`,
+      '--',
+      ...files,
+    ],
+    { env: { ...process.env, [TIMING_DIR_ENV]: timingDir } },
+  );
+  const wallMs = performance.now() - started;
+  let summary: Partial<RunSummary> = {};
+  try {
+    summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as Partial<RunSummary>;
+  } catch {
+    // no summary: the runner died before reporting, counted as a failure below
+  }
+  const timings = readTimings(timingDir).sort((a, b) => b.wallMs - a.wallMs);
+  rmSync(workDir, { recursive: true, force: true });
+
+  const p = summary.pass ?? 0;
+  const f = (summary.fail ?? 0) + (summary.cancelled ?? 0);
   if (p + f === 0) failed++; // the runner died before reporting: that is a failure, not a pass
   passed += p;
   failed += f;
+
+  if (timings.length > 0) {
+    const cpu = timings.reduce((sum, t) => sum + t.cpuMs + t.childCpuMs, 0);
+    process.stdout.write(
+      `\ntest files: ${seconds(wallMs)} wall for ${timings.length} files, ${seconds(cpu)} CPU (files and the processes they started)\n` +
+        `slowest files (wall; CPU of the file + of the processes it started):\n` +
+        timings
+          .slice(0, SLOWEST_SHOWN)
+          .map((t) => `  ${seconds(t.wallMs).padStart(8)}  cpu ${seconds(t.cpuMs).padStart(7)} + ${seconds(t.childCpuMs).padStart(7)}  ${relative(ROOT, t.file)}`)
+          .join('\n') +
+        '\n',
+    );
+    for (const t of timings) times[relative(ROOT, t.file)] = t.wallMs;
+    for (const file of Object.keys(times)) if (!existsSync(join(ROOT, file))) delete times[file]; // moved or removed
+    try {
+      mkdirSync(dirname(TIMES_CACHE), { recursive: true });
+      writeFileSync(TIMES_CACHE, JSON.stringify(times, null, 1));
+    } catch {
+      // only the order of the next run depends on it
+    }
+  }
+}
+
+if (typecheck) {
+  const code = await typecheck;
+  if (code === 0) passed++;
+  else failed++;
+  if (code !== 0) process.stdout.write(typecheckOutput.join(''));
+  process.stdout.write(`typecheck: ${code === 0 ? 'ok' : 'FAILED'}\n`);
 }
 
 process.stdout.write(`${passed} passed, ${failed} failed\n`);

@@ -6,9 +6,29 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { waitFor } from '@kedge/testkit/wait.ts';
 
 const START = fileURLToPath(new URL('./start.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Five processes start and a reading travels the whole way: generous for a loaded box. */
+const ARRIVING_LIMIT_MS = 120_000;
+
+/** The ingest's reports so far that counted stored readings (start-up may report empty ones first). */
+const arriving = (out: string) => [...out.matchAll(/ingest: (\d+) readings stored/g)].map((m) => Number(m[1])).filter((n) => n > 0);
+
+/** What a developer must see once the demo runs: readings arriving, the box online, the UI and its token. */
+function demoRunning(out: string): boolean {
+  const stored = arriving(out);
+  return (
+    stored.length >= 2 &&
+    stored.at(-1)! > stored[0]! &&
+    /kuzbass\/kemerovo\/kem-demo-01 \[online\]/.test(out) &&
+    /river-station-1\/level +\d+ +good/.test(out) &&
+    /missing=0/.test(out) &&
+    /web UI: http:\/\/127\.0\.0\.1:\d+\//.test(out) &&
+    /one-time setup token: [0-9a-f-]+/.test(out)
+  );
+}
 
 test('npm start runs simulator, broker, gateway and ingest, and shows readings arriving', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-start-'));
@@ -20,16 +40,22 @@ test('npm start runs simulator, broker, gateway and ingest, and shows readings a
     '--sim-port', String(await freePort()),
     '--report-every', '2',
     '--web-port', String(await freePort()),
-    '--for', '25',
   ];
   const start = await startProcess(process.execPath, args, { cwd: ROOT, name: 'npm start', timeoutMs: 30_000 });
+  t.after(() => start.kill('SIGKILL'));
+  // Until what the demo shows has been seen, not for a fixed time: on a busy machine start-up
+  // alone can take longer than a fixed window would leave.
+  await waitFor(() => demoRunning(start.output()), { timeoutMs: ARRIVING_LIMIT_MS, what: 'the demo to show readings arriving' }).catch((err: Error) => {
+    throw new Error(`${err.message}\n${start.output()}`);
+  });
+  // Stopped as systemd or a terminal's close would: every process it started stops, exit 0.
+  start.kill('SIGTERM');
   const exit = await start.exited;
   const out = start.output();
   assert.equal(exit.code, 0, out);
-  const stored = [...out.matchAll(/ingest: (\d+) readings stored/g)].map((m) => Number(m[1]));
-  // Start-up takes a few seconds (longer on a busy machine): the first reports may be empty.
-  const arriving = stored.filter((n) => n > 0);
-  assert.ok(arriving.length >= 2 && arriving.at(-1)! > arriving[0]!, `readings keep arriving: ${stored.join(', ')}\n${out}`);
+  assert.match(out, /stopping\.\.\./);
+  const stored = arriving(out);
+  assert.ok(stored.length >= 2 && stored.at(-1)! > stored[0]!, `readings keep arriving: ${stored.join(', ')}\n${out}`);
   assert.match(out, /kuzbass\/kemerovo\/kem-demo-01 \[online\]/);
   assert.match(out, /river-station-1\/level +\d+ +good/);
   assert.match(out, /missing=0/);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { parseDocument } from 'yaml';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
-import { startModbusSim } from './sim/modbus-tcp-sim.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { canConnect } from '@kedge/testkit/wait.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { usageExit } from './cli-args.ts';
@@ -59,7 +59,15 @@ const sim = await startModbusSim({ port: simPort });
 // The example config, pointed at this run's broker, simulator and data folder.
 const doc = parseDocument(readFileSync(args.config!, 'utf8'));
 doc.setIn(['dataDir'], join(dataDir, 'gateway'));
-doc.setIn(['uplink', 'url'], broker.url);
+// Every MQTT uplink of the example goes to this run's broker (`uplinks:`, or an older file's `uplink:`).
+const uplinks = doc.get('uplinks') as { items: unknown[] } | undefined;
+if (uplinks) {
+  uplinks.items.forEach((_, i) => {
+    if (doc.getIn(['uplinks', i, 'kind']) !== 'http') doc.setIn(['uplinks', i, 'url'], broker.url);
+  });
+} else {
+  doc.setIn(['uplink', 'url'], broker.url);
+}
 const devices = doc.get('devices') as { items: unknown[] } | undefined;
 devices?.items.forEach((_, i) => doc.setIn(['devices', i, 'port'], sim.port));
 // The demo's UI stays on this machine; a box in the field listens on all interfaces.

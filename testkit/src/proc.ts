@@ -59,12 +59,14 @@ function installHooks(): void {
   hooksInstalled = true;
   process.on('exit', killAllSync);
   // A signal ends Node without emitting 'exit', so children would survive a Ctrl-C or a
-  // runner's SIGTERM. Kill them, then re-raise so the default behaviour still applies
-  // unless somebody else has claimed the signal.
+  // runner's SIGTERM. When nobody else claimed the signal: kill them, then re-raise so the
+  // default behaviour still applies. When somebody did (npm start stops the gateway first,
+  // gracefully), leave it to them: the 'exit' hook still kills whatever they leave behind.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = () => {
+      if (process.listenerCount(sig) > 0) return;
       killAllSync();
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      process.kill(process.pid, sig);
     };
     process.once(sig, onSignal);
   }

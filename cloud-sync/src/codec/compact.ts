@@ -2,80 +2,26 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QUALITIES, type LogRecord, type Quality, type SeqRange, type Value } from '../model.ts';
 import { batchProblem, CodecError, type Batch, type Codec } from './batch.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
+import { decodeBodyV3, encodeBodyV3, Kind, KIND_COUNT, kindOf, readRuns, writeRuns } from './compact-v3.ts';
 
 /**
- * `kedge-compact/1`: a columnar binary batch for metered 4G links. The layout is specified in
+ * `kedge-compact`: a columnar binary batch for metered 4G links. The layout is specified in
  * COMPACT.md next to this file; any change to it is a new version byte, never a silent edit.
  */
 export const COMPACT_MAGIC = 0xcb;
 export const COMPACT_VERSION = 1;
 /** Version 2 = version 1 plus the log epoch (a string right after the gateway). */
 export const COMPACT_VERSION_EPOCH = 2;
+/** Version 3: tokenized point dictionary, predicted point column, per-point value coding, flags (epoch, live). */
+export const COMPACT_VERSION_POINTSET = 3;
+const VERSIONS = [COMPACT_VERSION, COMPACT_VERSION_EPOCH, COMPACT_VERSION_POINTSET];
 const NAME = 'compact';
 /** A batch is at most a few MB inflated; anything claiming more is corrupt or hostile. */
 const MAX_INFLATED = 64 * 1024 * 1024;
 
-const enum Kind {
-  Null = 0,
-  Float32 = 1,
-  Float64 = 2,
-  Int = 3,
-  Bool = 4,
-  String = 5,
-  BigInt = 6,
-}
-const KIND_COUNT = 7;
-
 const QUALITY_INDEX = new Map<Quality, number>(QUALITIES.map((q, i) => [q, i]));
 
-function kindOf(v: Value): Kind {
-  switch (typeof v) {
-    case 'number':
-      // -0 is an integer to JS but a varint would turn it into 0.
-      if (Number.isSafeInteger(v) && !Object.is(v, -0)) return Kind.Int;
-      return Math.fround(v) === v || Number.isNaN(v) ? Kind.Float32 : Kind.Float64;
-    case 'boolean':
-      return Kind.Bool;
-    case 'string':
-      return Kind.String;
-    case 'bigint':
-      return Kind.BigInt;
-    default:
-      return Kind.Null;
-  }
-}
-
-/** Run-length pairs (symbol, length) of a column of small symbols. */
-function writeRuns(w: ByteWriter, column: Uint8Array): void {
-  const runs: Array<[number, number]> = [];
-  for (let i = 0; i < column.length; i++) {
-    const last = runs[runs.length - 1];
-    if (last && last[0] === column[i]) last[1]++;
-    else runs.push([column[i]!, 1]);
-  }
-  w.uvarint(runs.length);
-  for (const [symbol, length] of runs) {
-    w.byte(symbol);
-    w.uvarint(length);
-  }
-}
-
-function readRuns(r: ByteReader, n: number, symbols: number, what: string): Uint8Array {
-  const out = new Uint8Array(n);
-  const runCount = r.count(`${what} run count`, 2, n);
-  let at = 0;
-  for (let i = 0; i < runCount; i++) {
-    const symbol = r.byte(`${what} run symbol`);
-    if (symbol >= symbols) throw new CodecError(NAME, `${what} run ${i}: unknown symbol ${symbol}`);
-    const length = r.uvarint(`${what} run length`);
-    if (length === 0 || at + length > n) throw new CodecError(NAME, `${what} runs cover more than the ${n} readings`);
-    out.fill(symbol, at, at + length);
-    at += length;
-  }
-  if (at !== n) throw new CodecError(NAME, `${what} runs cover ${at} readings, batch has ${n}`);
-  return out;
-}
-
+/** The version 1/2 body: still decoded (gateways in the field send it), written only by compactV2Codec. */
 function encodeBody(b: Batch): Buffer {
   const w = new ByteWriter();
   w.string(b.gateway);
@@ -231,29 +177,60 @@ function decodeBody(body: Buffer, version: number): Batch {
   return batch;
 }
 
+function inflate(payload: Buffer): Buffer {
+  try {
+    return inflateRawSync(payload.subarray(2), { maxOutputLength: MAX_INFLATED });
+  } catch (err) {
+    throw new CodecError(NAME, `body does not inflate: ${(err as Error).message}`);
+  }
+}
+
+function decodeCompact(payload: Buffer): Batch {
+  if (payload.length < 2 || payload[0] !== COMPACT_MAGIC) throw new CodecError(NAME, 'not a kedge-compact payload (magic byte 0xcb missing)');
+  const version = payload[1]!;
+  if (!VERSIONS.includes(version)) {
+    throw new CodecError(NAME, `unsupported kedge-compact version ${version} (this decoder reads ${VERSIONS.join(', ')})`);
+  }
+  const body = inflate(payload);
+  if (version !== COMPACT_VERSION_POINTSET) return decodeBody(body, version);
+  const batch = decodeBodyV3(body);
+  const problem = batchProblem(batch);
+  if (problem) throw new CodecError(NAME, problem);
+  return batch;
+}
+
+function checked(b: Batch): void {
+  const problem = batchProblem(b);
+  if (problem) throw new CodecError(NAME, `cannot encode an invalid batch: ${problem}`);
+}
+
+/** What gateways write: version 3. Decodes versions 1, 2 and 3 (the center's ingest). */
 export const compactCodec: Codec = {
+  name: NAME,
+  // One media type for every version: the payload's version byte tells them apart.
+  contentType: 'application/vnd.kedge.compact.v1',
+  encode(b: Batch): Buffer {
+    checked(b);
+    return Buffer.concat([Buffer.from([COMPACT_MAGIC, COMPACT_VERSION_POINTSET]), deflateRawSync(encodeBodyV3(b))]);
+  },
+  decode: decodeCompact,
+};
+
+/**
+ * The version 1/2 layout, for a gateway that must feed a center whose ingest predates
+ * version 3 (it refuses version 3 by name), and for the wire bench's old-versus-new figure.
+ * It cannot carry the live mark: a live batch is refused rather than sent as a backlog one.
+ */
+export const compactV2Codec: Codec = {
   name: NAME,
   contentType: 'application/vnd.kedge.compact.v1',
   encode(b: Batch): Buffer {
-    const problem = batchProblem(b);
-    if (problem) throw new CodecError(NAME, `cannot encode an invalid batch: ${problem}`);
+    checked(b);
+    if (b.live) throw new CodecError(NAME, 'kedge-compact version 1/2 cannot mark a live batch (version 3 can)');
     const body = deflateRawSync(encodeBody(b));
     // A batch without an epoch stays version 1, byte for byte what older centers read.
     const version = b.epoch === undefined ? COMPACT_VERSION : COMPACT_VERSION_EPOCH;
     return Buffer.concat([Buffer.from([COMPACT_MAGIC, version]), body]);
   },
-  decode(payload: Buffer): Batch {
-    if (payload.length < 2 || payload[0] !== COMPACT_MAGIC) throw new CodecError(NAME, 'not a kedge-compact payload (magic byte 0xcb missing)');
-    const version = payload[1]!;
-    if (version !== COMPACT_VERSION && version !== COMPACT_VERSION_EPOCH) {
-      throw new CodecError(NAME, `unsupported kedge-compact version ${version} (this decoder reads ${COMPACT_VERSION} and ${COMPACT_VERSION_EPOCH})`);
-    }
-    let body: Buffer;
-    try {
-      body = inflateRawSync(payload.subarray(2), { maxOutputLength: MAX_INFLATED });
-    } catch (err) {
-      throw new CodecError(NAME, `body does not inflate: ${(err as Error).message}`);
-    }
-    return decodeBody(body, version);
-  },
+  decode: decodeCompact,
 };

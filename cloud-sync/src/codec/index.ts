@@ -6,7 +6,7 @@ import { sparkplugCodec } from './sparkplug.ts';
 export type { Batch, Codec } from './batch.ts';
 export { CodecError, batchProblem } from './batch.ts';
 export { jsonCodec } from './json.ts';
-export { compactCodec, COMPACT_MAGIC, COMPACT_VERSION } from './compact.ts';
+export { compactCodec, compactV2Codec, COMPACT_MAGIC, COMPACT_VERSION, COMPACT_VERSION_POINTSET } from './compact.ts';
 export { sparkplugCodec, SPARKPLUG_BATCH_UUID } from './sparkplug.ts';
 export { detectCodec, autoCodec } from './detect.ts';
 

@@ -21,6 +21,8 @@ const wireBatch = z.strictObject({
   gateway: z.string().min(1),
   // Optional: gateways before log epochs did not send it.
   epoch: z.string().regex(EPOCH_PATTERN, '1-64 letters, digits, "_" or "-"').optional(),
+  // A live-lane batch: sparse real sequences, nothing evicted (batchProblem checks its rules).
+  live: z.literal(true).optional(),
   first: z.number().int().positive(),
   last: z.number().int().positive(),
   evicted: z.array(z.strictObject({ first: z.number().int().positive(), last: z.number().int().positive() })).default([]),
@@ -52,6 +54,7 @@ export const jsonCodec: Codec = {
         format: FORMAT,
         gateway: b.gateway,
         ...(b.epoch !== undefined ? { epoch: b.epoch } : {}),
+        ...(b.live ? { live: true } : {}),
         first: b.first,
         last: b.last,
         evicted: b.evicted,
@@ -75,6 +78,7 @@ export const jsonCodec: Codec = {
     const batch: Batch = {
       gateway: w.gateway,
       ...(w.epoch !== undefined ? { epoch: w.epoch } : {}),
+      ...(w.live ? { live: true as const } : {}),
       first: w.first,
       last: w.last,
       evicted: w.evicted,

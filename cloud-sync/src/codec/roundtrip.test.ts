@@ -2,9 +2,10 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { runs } from '@kedge/testkit/fuzz.ts';
-import { anyValue, batchArb, bigValue, jsonSafeValue } from './arbitrary.ts';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { anyValue, batchArb, bigValue, jsonSafeValue, liveBatchArb, pollBatchArb, scaledValue } from './arbitrary.ts';
 import { CodecError, type Batch, type Codec } from './batch.ts';
-import { compactCodec } from './compact.ts';
+import { compactCodec, compactV2Codec } from './compact.ts';
 import { autoCodec, detectCodec } from './detect.ts';
 import { jsonCodec } from './json.ts';
 import { sparkplugCodec } from './sparkplug.ts';
@@ -38,6 +39,50 @@ test('compact: every batch decodes to exactly what was encoded, NaN, -0, Infinit
 
 test('compact: large batches of one point round-trip (long runs, many deltas)', () => {
   roundTrips(compactCodec, batchArb({ values: fc.oneof(fc.float(), fc.integer()), maxReadings: 2000 }));
+});
+
+test('compact version 3: batches of repeated polls (fleet names, points skipped, cut polls) round-trip', () => {
+  roundTrips(compactCodec, pollBatchArb({ values: anyValue }));
+  // Per-point deltas and XORs on values that stay, creep and jump.
+  const creeping = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.maxSafeInteger(), fc.constantFrom(0.1, 0.2, Math.fround(231.4), Number.NaN, -0, Infinity));
+  roundTrips(compactCodec, pollBatchArb({ values: creeping, maxPoints: 8, maxPolls: 30 }));
+  // Scaled registers and short decimals (the Scaled kind), at the edges of its integer range.
+  roundTrips(compactCodec, pollBatchArb({ values: scaledValue, maxPoints: 8, maxPolls: 30 }));
+});
+
+test('live batches round-trip in json and compact, mark and sparse sequences included', () => {
+  roundTrips(compactCodec, liveBatchArb({ values: anyValue }));
+  roundTrips(jsonCodec, liveBatchArb({ values: jsonSafeValue }));
+});
+
+test('compact version 1/2 (old gateways) still round-trips through the decoder the center runs', () => {
+  fc.assert(
+    fc.property(batchArb({ values: anyValue, epochs: true }), (batch) => {
+      const payload = compactV2Codec.encode(batch);
+      assert.ok(payload[1] === 1 || payload[1] === 2, `version ${payload[1]}`);
+      assert.deepStrictEqual(normalized(autoCodec.decode(payload)), normalized(batch));
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('fuzz compact version 3: poll and live payloads with bytes changed, cut or extended throw only CodecError', () => {
+  const arb = fc.tuple(
+    fc.oneof(pollBatchArb({ values: fc.oneof(anyValue, scaledValue), maxPoints: 12, maxPolls: 3 }), liveBatchArb({ values: anyValue, maxReadings: 20 })),
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+    fc.oneof(fc.constant(0), fc.integer({ min: -40, max: 40 })),
+  );
+  fc.assert(
+    fc.property(arb, ([batch, edits, resize]) => {
+      // Edit the inflated body too, so the layout's own checks are reached (not only deflate's).
+      let body = Buffer.from(inflateRawSync(compactCodec.encode(batch).subarray(2)));
+      for (const [at, value] of edits) body[at % body.length] = value;
+      if (resize < 0) body = body.subarray(0, Math.max(0, body.length + resize));
+      else if (resize > 0) body = Buffer.concat([body, Buffer.alloc(resize, 0x80)]);
+      onlyCodecErrors((b) => compactCodec.decode(b), Buffer.concat([Buffer.from([0xcb, 3]), deflateRawSync(body)]));
+    }),
+    { numRuns: runs(1000) },
+  );
 });
 
 test('sparkplug: every batch with unsigned timestamps decodes to exactly what was encoded', () => {

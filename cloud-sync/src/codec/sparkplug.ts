@@ -9,7 +9,7 @@ import { batchProblem, CodecError, type Batch, type Codec } from './batch.ts';
  * custom payloads), so the center can still dedupe and report gaps.
  *
  * This is what the ingest decodes on kedge topics and what the property tests prove. The
- * Sparkplug *uplink* (spBv1.0 topics, births, aliases) is a separate class in uplink/.
+ * Sparkplug *uplink* (spBv1.0 topics, births, aliases) is a separate class in north/sparkplug/.
  */
 export const SPARKPLUG_BATCH_UUID = 'kedge-batch/1';
 const NAME = 'sparkplug';
@@ -46,6 +46,9 @@ export const sparkplugCodec: Codec = {
   encode(b: Batch): Buffer {
     const problem = batchProblem(b);
     if (problem) throw new CodecError(NAME, `cannot encode an invalid batch: ${problem}`);
+    // Metrics carry no sequence numbers (they are implied by first..last): a live batch's
+    // sparse ones cannot travel, and sending it as a backlog batch would misreport it.
+    if (b.live) throw new CodecError(NAME, 'a live batch cannot be carried (sequences are implied); use compact or json for the live lane');
     for (const r of b.readings) {
       if (r.ts < 0) throw new CodecError(NAME, `reading ${r.seq}: Sparkplug timestamps are unsigned, got ${r.ts}`);
     }

@@ -9,6 +9,8 @@ import { waitFor } from '@kedge/testkit/wait.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.ts';
 import type { Batch } from '../codec/index.ts';
 import { jsonCodec } from '../codec/json.ts';
+import { compactCodec } from '../codec/compact.ts';
+import { formatSummary } from './report.ts';
 import type { LogRecord, SeqRange } from '../model.ts';
 import type { GatewayIdentity } from '../topics.ts';
 import { IngestConsumer, type IngestLogger } from './consumer.ts';
@@ -191,6 +193,31 @@ test('a batch starting after the previous highest sequence + 1 emits a gap event
   await waitFor(() => h.batches.length === 5, { what: 'the late batch' });
   assert.equal(h.gaps.length, 2);
   assert.deepEqual(h.store.gaps('gw1'), [{ first: 46, last: 50 }]);
+});
+
+test('a live batch ahead of the backlog is no gap; a backlog batch that skips sequences still is, live readings beyond it or not', async (t) => {
+  const h = await harness(t);
+  const live = (seqs: number[]): Batch => ({ ...batch('gw1', seqs[0]!, seqs[seqs.length - 1]!), live: true, readings: seqs.map((s) => batch('gw1', s, s).readings[0]!) });
+  await h.publish(DATA, jsonCodec.encode(batch('gw1', 1, 10)));
+  await h.publish(DATA, compactCodec.encode(live([55, 60, 70])));
+  await waitFor(() => h.batches.length === 2, { what: 'the backlog and the live batch' });
+  assert.deepEqual(h.gaps, [], 'sequences 11-54 are on their way by the backlog lane');
+  assert.deepEqual(h.store.gaps('gw1'), []);
+  assert.deepEqual(h.store.notYetReceived('gw1'), [
+    { first: 11, last: 54 },
+    { first: 56, last: 59 },
+    { first: 61, last: 69 },
+  ]);
+  assert.match(formatSummary(h.store, h.consumer.counters), /confirmed=10 .* missing=0 not-yet-received=57/);
+
+  // The backlog resumes at 21: 11-20 were lost on the way, although max_seq is already 70.
+  await h.publish(DATA, jsonCodec.encode(batch('gw1', 21, 58)));
+  await waitFor(() => h.batches.length === 3, { what: 'the backlog batch' });
+  assert.deepEqual(h.gaps, [{ gateway: 'gw1', gap: { first: 11, last: 20 } }]);
+  assert.deepEqual(h.store.gaps('gw1'), [{ first: 11, last: 20 }]);
+  assert.deepEqual(h.store.notYetReceived('gw1'), [{ first: 59, last: 59 }, { first: 61, last: 69 }]);
+  assert.equal(h.batches[2]!.result.duplicates, 0, 'sequence 55 came live first: its backlog copy is no duplicate');
+  assert.equal(h.batches[2]!.result.confirmed, 10);
 });
 
 test('the consumer stops cleanly: it disconnects and handles nothing afterwards', async (t) => {

@@ -185,7 +185,9 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       );
       this.emit('epoch', c);
     }
-    if (batch.first > result.previousMax + 1) {
+    // A live batch's sequences are ahead of the backlog by design: what lies between is not
+    // yet received (the store's notYetReceived), not a gap.
+    if (!batch.live && batch.first > result.previousMax + 1) {
       const gap = { first: result.previousMax + 1, last: batch.first - 1 };
       this.o.logger.warn({ gateway: id.gateway, epoch: result.epoch, ...gap }, 'sequence gap: readings missing before this batch');
       this.emit('gap', id.gateway, gap);

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
-import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
+import { MemoryLog } from '../north/memory-log.ts';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { startPostgres, type PostgresHandle } from '@kedge/testkit/postgres.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { jsonCodec } from '../codec/json.ts';
 import type { Batch } from '../codec/index.ts';
-import { Uplink } from '../uplink/uplink.ts';
+import { Uplink } from '../north/mqtt/uplink.ts';
 import { IngestConsumer } from './consumer.ts';
 import { PgIngestStore } from './pg-store.ts';
 
@@ -180,7 +180,7 @@ test('two ingest processes on an MQTT 5 shared subscription split 50 gateways wi
 
   const gateways = Array.from({ length: 50 }, (_, i) => {
     const name = `share-gw-${String(i).padStart(2, '0')}`;
-    const log = new ReadingLog(join(dir, `${name}.db`), { maxBytes: 8 * 1024 * 1024, flushMs: 20, flushRows: 100, synchronous: 'normal', retainAckedMs: 60_000 });
+    const log = new MemoryLog();
     const uplink = new Uplink({
       log,
       identity: id(name),

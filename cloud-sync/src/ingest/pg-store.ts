@@ -3,7 +3,7 @@ import type { Batch } from '../codec/index.ts';
 import type { SeqRange, Value } from '../model.ts';
 import type { GatewayIdentity } from '../topics.ts';
 import type { EpochChange, IngestSink, StoreResult } from './sink.ts';
-import { subtractRanges } from './store.ts';
+import { seqRuns, subtractRanges } from './store.ts';
 import { rebuildCoveredSql } from './covered-rebuild.ts';
 
 const SCHEMA = `
@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS kedge_epochs (
   PRIMARY KEY (gateway, epoch)
 );
 INSERT INTO kedge_epochs (gateway, epoch, max_seq) SELECT gateway, epoch, max_seq FROM kedge_gateways WHERE max_seq > 0 ON CONFLICT DO NOTHING;
+-- The live lane (store.ts): lanes a reading arrived on (bit 1 backlog, bit 2 live), and how far
+-- the backlog lane has reached per epoch. Stores from before it: all backlog, reached max_seq.
+ALTER TABLE kedge_readings ADD COLUMN IF NOT EXISTS lanes SMALLINT NOT NULL DEFAULT 1;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'kedge_epochs' AND column_name = 'backlog_seq') THEN
+    ALTER TABLE kedge_epochs ADD COLUMN backlog_seq BIGINT NOT NULL DEFAULT 0;
+    UPDATE kedge_epochs SET backlog_seq = max_seq;
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS kedge_covered (
   gateway TEXT NOT NULL,
   epoch TEXT NOT NULL,
@@ -186,12 +195,14 @@ export class PgIngestStore implements IngestSink {
         }
         if (epoch !== current) await client.query('UPDATE kedge_gateways SET epoch = $2, max_seq = 0 WHERE gateway = $1', [id.gateway, epoch]);
       }
-      const previousMax = Number(row.rows[0]?.max_seq ?? 0);
+      // Where the backlog lane stood (live readings beyond it do not move it), as in store.ts.
+      const previousMax = row.rows.length === 0 ? 0 : await this.backlogSeqIn(client, id.gateway, epoch);
       const r = batch.readings;
       const cols = r.map((x) => columns(x.value));
+      const lane = batch.live ? 2 : 1;
       const inserted = await client.query(
-        `INSERT INTO kedge_readings (gateway, epoch, seq, point, ts, num, txt, bool, quality)
-         SELECT $1, $9, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[], $7::boolean[], $8::text[])
+        `INSERT INTO kedge_readings (gateway, epoch, lanes, seq, point, ts, num, txt, bool, quality)
+         SELECT $1, $9, $10::smallint, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[], $7::boolean[], $8::text[])
          ON CONFLICT (gateway, epoch, seq) DO NOTHING`,
         [
           id.gateway,
@@ -203,8 +214,20 @@ export class PgIngestStore implements IngestSink {
           cols.map((c) => c[2]),
           r.map((x) => x.quality),
           epoch,
+          lane,
         ],
       );
+      // Held already: the first copy from the other lane is marked, not counted as a duplicate.
+      // (Rows inserted just now carry the lane already, so they never match.)
+      const crossed =
+        r.length === 0
+          ? 0
+          : ((
+              await client.query(
+                'UPDATE kedge_readings SET lanes = lanes | $4::smallint WHERE gateway = $1 AND epoch = $2 AND seq = ANY($3::bigint[]) AND (lanes & $4::smallint) = 0',
+                [id.gateway, epoch, r.map((x) => x.seq), lane],
+              )
+            ).rowCount ?? 0);
       // As in store.ts: evicted ranges never overlap a stored reading or each other.
       if (r.length > 0) {
         const inside = await client.query<{ first: string; last: string }>(
@@ -234,22 +257,28 @@ export class PgIngestStore implements IngestSink {
         }
       }
       const n = inserted.rowCount ?? 0;
-      await client.query('UPDATE kedge_gateways SET readings = readings + $2, duplicates = duplicates + $3 WHERE gateway = $1', [id.gateway, n, r.length - n]);
+      const duplicates = r.length - n - crossed;
+      await client.query('UPDATE kedge_gateways SET readings = readings + $2, duplicates = duplicates + $3 WHERE gateway = $1', [id.gateway, n, duplicates]);
+      if (!batch.live) await client.query('UPDATE kedge_epochs SET backlog_seq = greatest(backlog_seq, $3) WHERE gateway = $1 AND epoch = $2', [id.gateway, epoch, batch.last]);
       await client.query('UPDATE kedge_gateways SET max_seq = greatest(max_seq, $3) WHERE gateway = $1 AND epoch = $2', [id.gateway, epoch, batch.last]);
       await client.query('UPDATE kedge_epochs SET max_seq = greatest(max_seq, $3) WHERE gateway = $1 AND epoch = $2', [id.gateway, epoch, batch.last]);
       // first..last is now all stored or reported evicted: merge it into the covered ranges.
-      // ::bigint: an untyped `$3 - 1` is integer arithmetic and fails from sequence 2^31 on.
-      const touching = await client.query<{ first: string; last: string }>(
-        'DELETE FROM kedge_covered WHERE gateway = $1 AND epoch = $2 AND last >= $3::bigint - 1 AND first <= $4::bigint + 1 RETURNING first, last',
-        [id.gateway, epoch, batch.first, batch.last],
-      );
-      const lo = Math.min(batch.first, ...touching.rows.map((x) => Number(x.first)));
-      const hi = Math.max(batch.last, ...touching.rows.map((x) => Number(x.last)));
-      await client.query('INSERT INTO kedge_covered (gateway, epoch, first, last) VALUES ($1, $2, $3, $4)', [id.gateway, epoch, lo, hi]);
+      // A live batch covers only its own sequences, so the confirmation never jumps a hole.
+      const spans = batch.live ? seqRuns(r.map((x) => x.seq)) : [{ first: batch.first, last: batch.last }];
+      for (const span of spans) {
+        // ::bigint: an untyped `$3 - 1` is integer arithmetic and fails from sequence 2^31 on.
+        const touching = await client.query<{ first: string; last: string }>(
+          'DELETE FROM kedge_covered WHERE gateway = $1 AND epoch = $2 AND last >= $3::bigint - 1 AND first <= $4::bigint + 1 RETURNING first, last',
+          [id.gateway, epoch, span.first, span.last],
+        );
+        const lo = Math.min(span.first, ...touching.rows.map((x) => Number(x.first)));
+        const hi = Math.max(span.last, ...touching.rows.map((x) => Number(x.last)));
+        await client.query('INSERT INTO kedge_covered (gateway, epoch, first, last) VALUES ($1, $2, $3, $4)', [id.gateway, epoch, lo, hi]);
+      }
       const confirmed = await this.confirmedIn(client, id.gateway, epoch);
       // The PUBACK to the broker and the confirmation to the gateway both wait for this commit.
       await client.query('COMMIT');
-      return { inserted: n, duplicates: r.length - n, previousMax, epoch, confirmed, ...(epochChange ? { epochChange } : {}) };
+      return { inserted: n, duplicates, previousMax, epoch, confirmed, ...(epochChange ? { epochChange } : {}) };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
@@ -337,7 +366,9 @@ export class PgIngestStore implements IngestSink {
       // The same row lock as storeBatch: the two serialize per gateway.
       const gw = await client.query<{ epoch: string }>('SELECT epoch FROM kedge_gateways WHERE gateway = $1 FOR UPDATE', [gateway]);
       await client.query(
-        'INSERT INTO kedge_epochs (gateway, epoch, max_seq) VALUES ($1, $2, $3) ON CONFLICT (gateway, epoch) DO UPDATE SET max_seq = greatest(kedge_epochs.max_seq, excluded.max_seq)',
+        // Never coming by the backlog lane either: missing, not "not yet received".
+        `INSERT INTO kedge_epochs (gateway, epoch, max_seq, backlog_seq) VALUES ($1, $2, $3, $3) ON CONFLICT (gateway, epoch)
+         DO UPDATE SET max_seq = greatest(kedge_epochs.max_seq, excluded.max_seq), backlog_seq = greatest(kedge_epochs.backlog_seq, excluded.backlog_seq)`,
         [gateway, epoch, lastSeq],
       );
       if (gw.rows[0]?.epoch === epoch) await client.query('UPDATE kedge_gateways SET max_seq = greatest(max_seq, $2) WHERE gateway = $1', [gateway, lastSeq]);
@@ -371,8 +402,37 @@ export class PgIngestStore implements IngestSink {
     await this.pool.query('INSERT INTO kedge_rejected (topic, error, payload) VALUES ($1, $2, $3)', [topic, error, payload]);
   }
 
-  /** Sequences neither stored nor reported evicted, from 1 to the highest seen: the gap report. */
+  /** Sequences neither stored nor reported evicted, from 1 to the backlog lane's position: the gap report. */
   async gaps(gateway: string, epoch?: string): Promise<SeqRange[]> {
+    const ep = epoch ?? (await this.epochOf(gateway));
+    const backlog = await this.backlogSeq(gateway, ep);
+    return (await this.holes(gateway, ep)).flatMap((h) => (h.first > backlog ? [] : [{ first: h.first, last: Math.min(h.last, backlog) }]));
+  }
+
+  /** Holes above the backlog lane's position, below the newest live reading: not yet received. */
+  async notYetReceived(gateway: string, epoch?: string): Promise<SeqRange[]> {
+    const ep = epoch ?? (await this.epochOf(gateway));
+    const backlog = await this.backlogSeq(gateway, ep);
+    return (await this.holes(gateway, ep)).flatMap((h) => (h.last <= backlog ? [] : [{ first: Math.max(h.first, backlog + 1), last: h.last }]));
+  }
+
+  async backlogSeq(gateway: string, epoch: string): Promise<number> {
+    return this.backlogSeqIn(this.pool, gateway, epoch);
+  }
+
+  private async backlogSeqIn(client: pg.PoolClient | pg.Pool, gateway: string, epoch: string): Promise<number> {
+    const r = await client.query('SELECT backlog_seq FROM kedge_epochs WHERE gateway = $1 AND epoch = $2', [gateway, epoch]);
+    return Number(r.rows[0]?.backlog_seq ?? 0);
+  }
+
+  /** Stored sequences that arrived on the live lane. */
+  async liveSequences(gateway: string, epoch?: string): Promise<number[]> {
+    const ep = epoch ?? (await this.epochOf(gateway));
+    const r = await this.pool.query('SELECT seq FROM kedge_readings WHERE gateway = $1 AND epoch = $2 AND (lanes & 2) != 0 ORDER BY seq', [gateway, ep]);
+    return r.rows.map((x) => Number(x.seq));
+  }
+
+  private async holes(gateway: string, epoch?: string): Promise<SeqRange[]> {
     const ep = epoch ?? (await this.epochOf(gateway));
     const max = Number(
       (await this.pool.query('SELECT max_seq FROM kedge_epochs WHERE gateway = $1 AND epoch = $2', [gateway, ep])).rows[0]?.max_seq ?? 0,

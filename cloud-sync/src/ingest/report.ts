@@ -18,6 +18,7 @@ export function formatSummary(
     const missing = gaps.reduce((n, r) => n + r.last - r.first + 1, 0);
     lines.push(
       `  ${g.region}/${g.municipality}/${g.gateway} [${g.status ?? 'unknown'}]${g.epoch ? ` epoch=${g.epoch}${g.epochs > 1 ? ` (${g.epochs} epochs)` : ''}` : ''} seq<=${g.maxSeq} confirmed=${g.confirmed} readings=${g.readings} evicted=${g.evicted} missing=${missing}` +
+        (g.notYetReceived ? ` not-yet-received=${g.notYetReceived}` : '') +
         (gaps.length ? ` gaps=${gaps.slice(0, 5).map((r) => `${r.first}-${r.last}`).join(',')}` : ''),
     );
     for (const r of store.latest(g.gateway)) {

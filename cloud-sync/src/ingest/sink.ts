@@ -5,7 +5,11 @@ import type { GatewayIdentity } from '../topics.ts';
 export interface StoreResult {
   inserted: number;
   duplicates: number;
-  /** Highest sequence stored for this gateway (in the batch's epoch) before the batch. */
+  /**
+   * Highest sequence the backlog lane had reached for this gateway (in the batch's epoch)
+   * before the batch: without live batches, the highest sequence seen. Live readings beyond
+   * it do not move it, so a backlog batch that skips sequences is still seen as a gap.
+   */
   previousMax: number;
   /** The batch's log epoch ('' for gateways older than epochs). */
   epoch: string;

@@ -172,6 +172,7 @@ test('gateway summaries count readings, duplicates, the highest sequence, evicte
       readings: 10 + 15 + 6,
       duplicates: 10,
       evicted: 15 + 4,
+      notYetReceived: 0,
     },
     {
       gateway: 'gw-b',
@@ -187,6 +188,7 @@ test('gateway summaries count readings, duplicates, the highest sequence, evicte
       readings: 3,
       duplicates: 0,
       evicted: 0,
+      notYetReceived: 0,
     },
     {
       gateway: 'gw-c',
@@ -202,6 +204,7 @@ test('gateway summaries count readings, duplicates, the highest sequence, evicte
       readings: 0,
       duplicates: 0,
       evicted: 0,
+      notYetReceived: 0,
     },
   ]);
 });

@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS readings (
   value BLOB,
   flags INTEGER NOT NULL,
   received_at INTEGER NOT NULL,
+  -- Lanes the reading arrived on: bit 1 backlog, bit 2 live (both: the live copy came first
+  -- or later, and the backlog lane delivered it too). Stored once either way.
+  lanes INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY (gateway, epoch, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_point_ts ON readings (gateway, point, ts);
@@ -52,6 +55,9 @@ CREATE TABLE IF NOT EXISTS epochs (
   first_seen INTEGER NOT NULL,
   max_seq INTEGER NOT NULL DEFAULT 0,
   readings INTEGER NOT NULL DEFAULT 0,
+  -- Highest sequence the backlog lane (in sequence order) has reached: holes above it, below
+  -- max_seq (set by live readings), are not yet received rather than missing.
+  backlog_seq INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (gateway, epoch)
 ) WITHOUT ROWID;
 -- Sequence ranges fully accounted for (stored or reported evicted), merged: what the
@@ -109,6 +115,8 @@ export interface GatewaySummary {
   readings: number;
   duplicates: number;
   evicted: number;
+  /** Sequences above the backlog lane's position not yet received (live readings arrived beyond them). */
+  notYetReceived: number;
 }
 
 /** Moves a store of the time before epochs to the epoch-keyed schema (its data gets epoch ''). */
@@ -122,10 +130,38 @@ function migrate(db: Database.Database): void {
     db.exec(`INSERT INTO readings (gateway, epoch, seq, point, ts, value, flags, received_at)
         SELECT gateway, '', seq, point, ts, value, flags, received_at FROM readings_v1;
       INSERT INTO evicted (gateway, epoch, first, last) SELECT gateway, '', first, last FROM evicted_v1;
-      INSERT INTO epochs (gateway, epoch, first_seen, max_seq, readings) SELECT gateway, '', coalesce(last_seen, 0), max_seq, readings FROM gateways;
+      INSERT INTO epochs (gateway, epoch, first_seen, max_seq, readings, backlog_seq) SELECT gateway, '', coalesce(last_seen, 0), max_seq, readings, max_seq FROM gateways;
       DROP TABLE readings_v1; DROP TABLE evicted_v1;`);
     if (!columns('gateways').includes('epoch')) db.exec("ALTER TABLE gateways ADD COLUMN epoch TEXT NOT NULL DEFAULT ''");
   })();
+}
+
+const LANE_BACKLOG = 1;
+const LANE_LIVE = 2;
+
+/**
+ * Stores from before the live lane: every reading came by the backlog lane, and the backlog
+ * reached each epoch's highest sequence (nothing is "not yet received" after the upgrade).
+ */
+function migrateLanes(db: Database.Database): void {
+  const columns = (table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+  db.transaction(() => {
+    if (!columns('readings').includes('lanes')) db.exec('ALTER TABLE readings ADD COLUMN lanes INTEGER NOT NULL DEFAULT 1');
+    if (!columns('epochs').includes('backlog_seq')) {
+      db.exec('ALTER TABLE epochs ADD COLUMN backlog_seq INTEGER NOT NULL DEFAULT 0; UPDATE epochs SET backlog_seq = max_seq');
+    }
+  })();
+}
+
+/** Ascending sequences as runs of consecutive ones. */
+export function seqRuns(seqs: number[]): SeqRange[] {
+  const runs: SeqRange[] = [];
+  for (const s of seqs) {
+    const last = runs[runs.length - 1];
+    if (last && s === last.last + 1) last.last = s;
+    else runs.push({ first: s, last: s });
+  }
+  return runs;
 }
 
 /**
@@ -152,11 +188,17 @@ export class IngestStore implements IngestSink {
     // The last birth (point metadata: units, types) survives the offline status that follows it.
     const gatewayColumns = (this.db.prepare('PRAGMA table_info(gateways)').all() as Array<{ name: string }>).map((c) => c.name);
     if (!gatewayColumns.includes('birth_json')) this.db.exec('ALTER TABLE gateways ADD COLUMN birth_json TEXT');
+    migrateLanes(this.db);
     const db = this.db;
     this.s = {
       insert: db.prepare(
-        'INSERT OR IGNORE INTO readings (gateway, epoch, seq, point, ts, value, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO readings (gateway, epoch, seq, point, ts, value, flags, received_at, lanes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
+      // Already stored: the first copy from the other lane is not a duplicate, only marked.
+      crossLane: db.prepare('UPDATE readings SET lanes = lanes | ? WHERE gateway = ? AND epoch = ? AND seq = ? AND (lanes & ?) = 0'),
+      backlogSeq: db.prepare('UPDATE epochs SET backlog_seq = max(backlog_seq, ?) WHERE gateway = ? AND epoch = ?'),
+      backlogSeqOf: db.prepare('SELECT backlog_seq FROM epochs WHERE gateway = ? AND epoch = ?').pluck(),
+      liveSeqs: db.prepare('SELECT seq FROM readings WHERE gateway = ? AND epoch = ? AND (lanes & 2) != 0 ORDER BY seq').pluck(),
       // A batch resent from the gateway's cursor (its PUBACK was lost) reports the evicted range
       // from the same first sequence, grown by what was evicted since: keep the larger one.
       evicted: db.prepare(
@@ -241,11 +283,17 @@ export class IngestStore implements IngestSink {
         if (epoch !== current) this.s.setEpoch.run(epoch, id.gateway);
         row = { maxSeq: 0, readings: 0 };
       }
-      const previousMax = row.maxSeq;
+      // Where the backlog lane stood (live readings beyond it do not move it): the consumer's
+      // gap check compares a backlog batch's first sequence with it.
+      const previousMax = this.backlogSeq(id.gateway, epoch);
       let inserted = 0;
+      const lane = batch.live ? LANE_LIVE : LANE_BACKLOG;
+      let crossed = 0;
       for (const r of batch.readings) {
         const { value, flags } = packValue(r.value, r.quality);
-        inserted += this.s.insert.run(id.gateway, epoch, r.seq, r.point, r.ts, value, flags, now).changes;
+        const added = this.s.insert.run(id.gateway, epoch, r.seq, r.point, r.ts, value, flags, now, lane).changes;
+        inserted += added;
+        if (added === 0) crossed += this.s.crossLane.run(lane, id.gateway, epoch, r.seq, lane).changes;
       }
       // A reading that arrives inside a range recorded evicted is real after all: re-clip that range.
       if (batch.readings.length > 0) {
@@ -264,12 +312,16 @@ export class IngestStore implements IngestSink {
         }
       }
       for (const e of batch.evicted) this.recordEvicted(id.gateway, epoch, e);
-      const duplicates = batch.readings.length - inserted;
+      const duplicates = batch.readings.length - inserted - crossed;
       this.s.count.run(inserted, duplicates, id.gateway);
       this.s.countEpoch.run(inserted, batch.last, id.gateway, epoch);
+      if (!batch.live) this.s.backlogSeq.run(batch.last, id.gateway, epoch);
       if ((this.s.currentEpoch.get(id.gateway) as string) === epoch) this.s.countMax.run(batch.last, id.gateway);
       // Every sequence of first..last is now a stored reading or inside a reported evicted range.
-      this.cover(id.gateway, epoch, batch.first, batch.last);
+      // A live batch covers only its own sequences: a hole between them stays a hole, so the
+      // confirmation never jumps over what the backlog lane has yet to bring.
+      if (batch.live) for (const run of seqRuns(batch.readings.map((r) => r.seq))) this.cover(id.gateway, epoch, run.first, run.last);
+      else this.cover(id.gateway, epoch, batch.first, batch.last);
       return { inserted, duplicates, previousMax, epoch, confirmed: this.confirmed(id.gateway, epoch), ...(epochChange ? { epochChange } : {}) };
     })();
   }
@@ -336,6 +388,8 @@ export class IngestStore implements IngestSink {
     return this.db.transaction((): SeqRange[] => {
       if (!this.s.epochRow.get(gateway, epoch)) this.s.addEpoch.run(gateway, epoch, now);
       this.s.countEpoch.run(0, lastSeq, gateway, epoch);
+      // Never coming by the backlog lane either: missing, not "not yet received".
+      this.s.backlogSeq.run(lastSeq, gateway, epoch);
       if ((this.s.currentEpoch.get(gateway) as string | undefined) === epoch) this.s.countMax.run(lastSeq, gateway);
       const held = this.s.touchingCovered.all(gateway, epoch, confirmed + 1, lastSeq) as SeqRange[];
       const known = this.s.unrecoverableOf.all(gateway, epoch) as SeqRange[];
@@ -371,10 +425,35 @@ export class IngestStore implements IngestSink {
 
   /**
    * Sequence ranges of a gateway that are neither stored nor reported evicted, between 1 and
-   * the highest sequence seen, within one epoch (default: the gateway's current one): data
-   * lost on the way (or still on its way).
+   * the position the backlog lane has reached, within one epoch (default: the gateway's
+   * current one): data lost on the way (or being resent). Holes above that position, below
+   * live readings, are notYetReceived(), not gaps.
    */
   gaps(gateway: string, epoch = this.epochOf(gateway)): SeqRange[] {
+    const backlog = this.backlogSeq(gateway, epoch);
+    return this.holes(gateway, epoch).flatMap((h) => (h.first > backlog ? [] : [{ first: h.first, last: Math.min(h.last, backlog) }]));
+  }
+
+  /**
+   * Holes above the backlog lane's position, below the newest live reading: sequences the
+   * gateway logged and the backlog lane has yet to bring (not lost, not evicted).
+   */
+  notYetReceived(gateway: string, epoch = this.epochOf(gateway)): SeqRange[] {
+    const backlog = this.backlogSeq(gateway, epoch);
+    return this.holes(gateway, epoch).flatMap((h) => (h.last <= backlog ? [] : [{ first: Math.max(h.first, backlog + 1), last: h.last }]));
+  }
+
+  /** Highest sequence of the epoch a backlog batch (or a recorded unrecoverable range) has reached. */
+  backlogSeq(gateway: string, epoch = this.epochOf(gateway)): number {
+    return (this.s.backlogSeqOf.get(gateway, epoch) as number | undefined) ?? 0;
+  }
+
+  /** Stored sequences that arrived on the live lane (whether or not the backlog delivered them too). */
+  liveSequences(gateway: string, epoch = this.epochOf(gateway)): number[] {
+    return this.s.liveSeqs.all(gateway, epoch) as number[];
+  }
+
+  private holes(gateway: string, epoch: string): SeqRange[] {
     const holes: SeqRange[] = [];
     const min = this.s.minSeq.get(gateway, epoch) as number | null;
     const maxSeq = (this.s.epochRow.get(gateway, epoch) as { maxSeq: number } | undefined)?.maxSeq ?? 0;
@@ -411,6 +490,7 @@ export class IngestStore implements IngestSink {
       readings: r.readings as number,
       duplicates: r.duplicates as number,
       evicted: this.evictedRanges(r.gateway as string, r.epoch as string).reduce((n, e) => n + e.last - e.first + 1, 0),
+      notYetReceived: this.notYetReceived(r.gateway as string, r.epoch as string).reduce((n, e) => n + e.last - e.first + 1, 0),
     }));
   }
 

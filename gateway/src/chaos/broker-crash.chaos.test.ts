@@ -9,7 +9,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { autoCodec } from '@kedge/cloud-sync/codec/index.ts';
-import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 
 /** Readings the broker must hold for the absent ingest when it dies: a range worth losing. */

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { buildCommand, sendCommand } from '@kedge/cloud-sync/downlink/sender.ts';
-import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { rawPublicKey } from '../ota/verify.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WALL_OFFSET_FILE_ENV } from '@kedge/cloud-sync/clock.ts';
-import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 
 const YEAR = 365 * 86_400_000;
@@ -65,7 +65,7 @@ test('wall clock jumps both ways, small and a year: the daemon polls and syncs o
   assert.equal((await gw.stop()).code, 0, 'a clean stop');
   const log = gw.inspectLog();
   assert.equal(log.integrity, 'ok');
-  await gw.waitFor(() => center.maxSeq(gw.id) === log.lastSeq, { timeoutMs: 20_000, what: `the ingest to reach sequence ${log.lastSeq}` });
+  await gw.waitFor(() => center.confirmed(gw.id) === log.lastSeq, { timeoutMs: 20_000, what: `the ingest to reach sequence ${log.lastSeq}` });
   const coverage = assertEverySequenceOnce(center.store, gw.id, log.lastSeq);
   assert.deepEqual(coverage, { stored: log.lastSeq, evicted: 0 });
   // Same seq, point, ts and quality at the center as in the log: the marks and the (wrong) stamps travelled.

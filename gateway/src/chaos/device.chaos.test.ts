@@ -6,8 +6,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { LogRecord } from '@kedge/cloud-sync/model.ts';
-import { defaultMeters, startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { defaultMeters, startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { parseConfig } from '../config/load.ts';
 import type { ModbusTcpDeviceConfig } from '../config/schema.ts';
 import { createModbusTcpDriver } from '../drivers/modbus-tcp/index.ts';
@@ -78,7 +78,7 @@ test('garbage, late and silent meters beside a good one: the good one keeps its 
 
   const log = gw.inspectLog();
   assert.equal(log.integrity, 'ok');
-  await gw.waitFor(() => center.maxSeq(gw.id) === log.lastSeq, { timeoutMs: 20_000, what: `the ingest to reach sequence ${log.lastSeq}` });
+  await gw.waitFor(() => center.confirmed(gw.id) === log.lastSeq, { timeoutMs: 20_000, what: `the ingest to reach sequence ${log.lastSeq}` });
   assert.deepEqual(assertEverySequenceOnce(center.store, gw.id, log.lastSeq), { stored: log.lastSeq, evicted: 0 });
 
   const points = byPoint(center.store.readings(gw.id, 0, Number.MAX_SAFE_INTEGER));

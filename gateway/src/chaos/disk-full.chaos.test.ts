@@ -10,9 +10,9 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { mountTmpfs, tmpfsUnavailable } from '@kedge/testkit/tmpfs.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 

@@ -6,8 +6,8 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startModbusSim, type SimMeter } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { startModbusSim, type SimMeter } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { assertEverySequenceOnce, Center, GatewayUnderTest } from './harness.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
@@ -78,7 +78,9 @@ test('a full 1 MiB log evicts the oldest unsent readings, and the center account
   assert.ok(full.uplinkCursor < full.lastSeq, 'a backlog is waiting');
 
   proxy.setMode('pass');
-  await gw.waitFor(() => center.maxSeq(gw.id) === full.lastSeq, { timeoutMs: 30_000, what: `the backlog up to sequence ${full.lastSeq} at the center` });
+  // Contiguously (stored or evicted): with live-first the newest readings arrive first, so
+  // the highest sequence held says nothing about the backlog before it.
+  await gw.waitFor(() => center.confirmed(gw.id) === full.lastSeq, { timeoutMs: 30_000, what: `the backlog up to sequence ${full.lastSeq} at the center` });
   const birth = await gw.waitFor(
     () => {
       const status = center.statusMessage(gw.id);

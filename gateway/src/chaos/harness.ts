@@ -15,7 +15,7 @@ import type { LogRecord, SeqRange } from '@kedge/cloud-sync/model.ts';
 import { unpackValue, type SqlValue } from '@kedge/cloud-sync/sqlite-value.ts';
 import { startMosquitto, type MosquittoHandle } from '@kedge/testkit/mosquitto.ts';
 import { startProcess, type ManagedProcess, type ProcessExit } from '@kedge/testkit/proc.ts';
-import { simGatewayConfig, type SimConfigOptions } from '@kedge/scripts/testing/sim-config.ts';
+import { simGatewayConfig, type SimConfigOptions } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor, type WaitOptions } from '@kedge/testkit/wait.ts';
 
 export const GATEWAY_MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));

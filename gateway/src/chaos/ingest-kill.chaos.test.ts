@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IngestStore } from '@kedge/cloud-sync';
-import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
 import { sleep } from '@kedge/testkit/wait.ts';

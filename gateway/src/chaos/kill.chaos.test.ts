@@ -6,7 +6,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { sleep, waitFor } from '@kedge/testkit/wait.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, chaosSeed, GatewayUnderTest, seededRandom } from './harness.ts';
 
@@ -82,7 +82,7 @@ test(`a gateway SIGKILLed ${ROUNDS} times at random moments keeps an intact log 
   const log = gw.inspectLog();
   assert.equal(log.integrity, 'ok', 'PRAGMA integrity_check');
   assert.equal(log.evictedTotal, 0, 'nothing evicted: the log is far below its cap');
-  await waitFor(() => center.maxSeq(gw.id) === log.lastSeq, { timeoutMs: 20_000, what: `the ingest to reach sequence ${log.lastSeq}` });
+  await waitFor(() => center.confirmed(gw.id) === log.lastSeq, { timeoutMs: 20_000, what: `the ingest to reach sequence ${log.lastSeq}` });
   const coverage = assertEverySequenceOnce(center.store, gw.id, log.lastSeq);
   assert.deepEqual(coverage, { stored: log.lastSeq, evicted: 0 });
   assert.equal(assertSameReadings(center.store, gw), log.lastSeq, 'the log still holds every reading (nothing pruned within the hour)');

@@ -5,7 +5,7 @@
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startModbusSim, type ModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim, type ModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { assertEverySequenceOnce, Center, GatewayUnderTest } from './harness.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
@@ -39,7 +39,7 @@ async function stopAndCheck(gw: GatewayUnderTest): Promise<void> {
   assert.equal((await gw.stop()).code, 0, 'a clean stop');
   const log = gw.inspectLog();
   assert.equal(log.integrity, 'ok');
-  await gw.waitFor(() => center.maxSeq(gw.id) === log.lastSeq, { timeoutMs: 20_000, what: `the ingest to reach sequence ${log.lastSeq}` });
+  await gw.waitFor(() => center.confirmed(gw.id) === log.lastSeq, { timeoutMs: 20_000, what: `the ingest to reach sequence ${log.lastSeq}` });
   assert.deepEqual(assertEverySequenceOnce(center.store, gw.id, log.lastSeq), { stored: log.lastSeq, evicted: 0 });
 }
 

@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 
 /** Readings the box keeps unsent (center unreachable) before the damage, at least. */

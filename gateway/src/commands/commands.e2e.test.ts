@@ -230,19 +230,3 @@ test('an unknown kind and a broken message get clear errors', async () => {
   assert.equal(broken.id, null);
   assert.equal(broken.error?.code, 'bad_request');
 });
-
-test('kedge-cmd signs, sends and prints the answer (exit 0 on ok)', async () => {
-  const { execFile } = await import('node:child_process');
-  const { fileURLToPath } = await import('node:url');
-  const keyFile = join(dir, 'center.pem');
-  writeFileSync(keyFile, center.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  const cli = fileURLToPath(new URL('../../../scripts/src/cmd/cli.ts', import.meta.url));
-  const args = ['--import', 'tsx', cli, 'write', 'plc', 'setpoint', '4.2', '--to', 'kuzbass/kemerovo/gw-cmd', '--key', keyFile, '--key-id', 'center-1', '--url', broker.url];
-  const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
-    const child = execFile(process.execPath, args, { timeout: 30_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }));
-    void child;
-  });
-  assert.equal(out.code, 0, out.stdout);
-  assert.equal((JSON.parse(out.stdout) as CommandResponse).ok, true);
-  assert.equal(await holding(10), 42);
-});

@@ -10,7 +10,7 @@ import { checkFreshness, checkSignature, checkTarget, CommandRefused } from './a
 import type { CommandStore } from './command-store.ts';
 import { protectedChanges } from './protected-sections.ts';
 import type { WriteResult, WriteValue } from './write-point.ts';
-import type { ResendAnswer } from '@kedge/cloud-sync/uplink/uplink.ts';
+import type { ResendAnswer } from '@kedge/cloud-sync/north/mqtt/uplink.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const TRUST_SECTIONS = ['commands', 'ota'] as const;

@@ -1,5 +1,6 @@
 import { canonicalJson } from '@kedge/cloud-sync/canonical-json.ts';
-import { OPCUA_SECURITY_MODES, type GatewayConfig } from '../config/schema.ts';
+import type { GatewayConfig } from '../config/schema.ts';
+import { OPCUA_SECURITY_MODES } from '../drivers/opcua/schema.ts';
 import { SECRET_MARKER, URL_SECRET_MARKER } from '../web/secret-fields.ts';
 
 /**
@@ -35,7 +36,12 @@ export function secretPaths(config: unknown, at: string[] = [], out: Array<{ pat
   if (Array.isArray(config)) {
     config.forEach((v, i) => secretPaths(v, [...at.slice(0, -1), `${at[at.length - 1] ?? ''}[${i}]`], out));
   } else if (config !== null && typeof config === 'object') {
+    // A loaded config has both `uplinks` and `uplink` (the first MQTT entry, the same object):
+    // walk the one the file has, so each secret path is named once, as written.
+    const root = at.length === 0 ? (config as { uplinks?: unknown; legacyUplinkKey?: boolean }) : null;
+    const alias = root && Array.isArray(root.uplinks) ? (root.legacyUplinkKey ? 'uplinks' : 'uplink') : null;
     for (const [k, v] of Object.entries(config as Record<string, unknown>)) {
+      if (k === alias) continue;
       const here = [...at, k];
       if (typeof v === 'string' && isSecretPathField(here)) out.push({ path: here.join('.'), value: v });
       else secretPaths(v, here, out);

@@ -4,7 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile, parseConfig } from './load.ts';
-import { protocolAddress, toModbusPointRef, type ModbusTcpDeviceConfig } from './schema.ts';
+import type { ModbusTcpDeviceConfig } from './schema.ts';
+import { protocolAddress, toModbusPointRef } from '../drivers/modbus/schema.ts';
 
 const casesDir = fileURLToPath(new URL('./testcases/', import.meta.url));
 

@@ -298,12 +298,16 @@ export function parseConfigWithWarnings(text: string, source = '<config>', baseD
   if (baseDir !== undefined) {
     const abs = (p: string) => resolve(baseDir, p);
     config.dataDir = abs(config.dataDir);
-    if (config.uplink.passwordFile !== undefined) config.uplink.passwordFile = abs(config.uplink.passwordFile);
-    const tls = config.uplink.tls;
-    if (tls) {
-      if (tls.ca !== undefined) tls.ca = abs(tls.ca);
-      if (tls.cert !== undefined) tls.cert = abs(tls.cert);
-      if (tls.key !== undefined) tls.key = abs(tls.key);
+    // config.uplink is one of config.uplinks (the first MQTT-family one): resolved with them.
+    for (const u of config.uplinks) {
+      if ('passwordFile' in u && u.passwordFile !== undefined) u.passwordFile = abs(u.passwordFile);
+      if ('tokenFile' in u && u.tokenFile !== undefined) u.tokenFile = abs(u.tokenFile);
+      const tls = u.tls;
+      if (tls) {
+        if (tls.ca !== undefined) tls.ca = abs(tls.ca);
+        if (tls.cert !== undefined) tls.cert = abs(tls.cert);
+        if (tls.key !== undefined) tls.key = abs(tls.key);
+      }
     }
     if (config.secretsDir !== undefined) config.secretsDir = abs(config.secretsDir);
     // Secret and TLS files only from the secrets folders (gateway/src/secrets.ts), checked once the paths are absolute.

@@ -6,6 +6,7 @@
  */
 import { loadProfile, PROFILES_DIR, ProfileError } from '@kedge/device-profiles/load.ts';
 import { POLL_CLASS_MS, type Profile, type ProfilePoint } from '@kedge/device-profiles/schema.ts';
+import { driverDefinition } from '../drivers/registry.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -27,8 +28,6 @@ export interface ResolvedProfiles {
   issues: ProfileIssue[];
   origins: Map<number, ProfileOrigin>;
 }
-
-const MODBUS_DRIVERS = new Set(['modbus-tcp', 'modbus-rtu']);
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -68,7 +67,9 @@ export function resolveProfiles(data: unknown, dir: string = PROFILES_DIR): Reso
   const origins = new Map<number, ProfileOrigin>();
   if (!isObj(data) || !Array.isArray(data['devices'])) return { data, issues, origins };
   const devices = (data['devices'] as unknown[]).map((raw, i) => {
-    if (!isObj(raw) || raw['profile'] === undefined || !MODBUS_DRIVERS.has(String(raw['driver']))) return raw;
+    // Only drivers that take register maps (their definition says which defaults a profile gives).
+    const driver = isObj(raw) ? driverDefinition(String(raw['driver'])) : undefined;
+    if (!isObj(raw) || raw['profile'] === undefined || !driver?.profileDefaults) return raw;
     const name = raw['profile'];
     if (typeof name !== 'string') {
       issues.push({ path: ['devices', i, 'profile'], message: 'must be the name of a profile in device-profiles/profiles/' });
@@ -83,15 +84,7 @@ export function resolveProfiles(data: unknown, dir: string = PROFILES_DIR): Reso
     }
     const device: Obj = { ...raw };
     const proto = profile.protocol;
-    const defaults: Obj = {
-      addressBase: proto.addressBase,
-      unitId: proto.unitId,
-      maxRegisters: proto.maxRegisters,
-      maxGap: proto.maxGap,
-      ...(raw['driver'] === 'modbus-rtu'
-        ? { baudRate: proto.baudRate, parity: proto.parity, dataBits: proto.dataBits, stopBits: proto.stopBits }
-        : {}),
-    };
+    const defaults: Obj = driver.profileDefaults(proto);
     for (const [k, v] of Object.entries(defaults)) if (v !== undefined && device[k] === undefined) device[k] = v;
     const addressBase = typeof device['addressBase'] === 'number' ? device['addressBase'] : 0;
 

@@ -4,7 +4,7 @@ import { modbusRtuForm } from './modbus-rtu/form.ts';
 import { modbusTcpForm } from './modbus-tcp/form.ts';
 import { opcuaForm } from './opcua/form.ts';
 import { describeForm } from './form.ts';
-import { opcuaAuthObject, opcuaDeviceSchema } from '../config/schema.ts';
+import { opcuaAuthObject, opcuaDeviceSchema } from './opcua/schema.ts';
 
 const byKey = (fields: Array<{ key: string }>, key: string) => fields.find((f) => f.key === key) as Record<string, unknown>;
 

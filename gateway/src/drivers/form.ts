@@ -45,6 +45,12 @@ export interface DriverForm {
   pointFields: FormField[];
   /** The new device the form starts from. */
   template: Record<string, unknown>;
+  /**
+   * Every key the driver's device accepts, with the shape of its value ("integer", "string",
+   * "array:address,bit,..." for lists of objects): switching a device to another driver keeps
+   * the values whose key and shape the other driver has too (unit id TCP -> RTU, not a TCP port).
+   */
+  keys: Record<string, string>;
 }
 
 interface JsonSchema {
@@ -112,7 +118,19 @@ export function describeForm(
     }),
     pointFields: o.pointFields.map((f) => field(f, point.properties?.[f.key], point.required ?? [])),
     template: o.template,
+    keys: Object.fromEntries(Object.entries(props).map(([k, p]) => [k, shapeOf(p)])),
   };
+}
+
+/** A value's shape in a JSON Schema, comparable across drivers. */
+function shapeOf(p: JsonSchema): string {
+  if (p.type === 'array') return `array:${Object.keys(p.items?.properties ?? {}).sort().join(',')}`;
+  if (p.type === 'object') return `object:${Object.keys(p.properties ?? {}).sort().join(',')}`;
+  if (p.type) return p.type;
+  if (p.const !== undefined) return typeof p.const;
+  if (p.enum) return [...new Set(p.enum.map((v) => typeof v))].join('|');
+  if (p.anyOf) return p.anyOf.map(shapeOf).sort().join('|');
+  return 'any';
 }
 
 /** Labels shared by the Modbus drivers (TCP and RTU have the same unit, timing and points). */

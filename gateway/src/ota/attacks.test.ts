@@ -6,7 +6,7 @@
  * file is left behind, or something unlisted lands on the disk.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, mkdirSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, mkdirSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import { mkdir, writeFile, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -14,13 +14,12 @@ import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import * as tar from 'tar';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
-import { buildBundle } from '@kedge/scripts/ota/build.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { otaTopic, type OtaAgent, type OtaAgentOptions } from './agent.ts';
 import { extractPayload, payloadBytes, readBundleManifest } from './bundle.ts';
 import { MANIFEST_NAME, parseManifest, type Manifest } from './manifest.ts';
 import { readState } from './slots.ts';
-import { fakeBundle, fakeRelease, FAKE_ENTRY, newKey, seededSlots, served, signedOffer, tempDir, TEST_IDENTITY, testAgent, watchStatus } from './testing.ts';
+import { fakeBundle, newKey, seededSlots, served, signedOffer, tempDir, TEST_IDENTITY, testAgent, watchStatus } from './testing.ts';
 
 const KEY = newKey('ota-1');
 const ID = TEST_IDENTITY;
@@ -217,28 +216,9 @@ test('a listed path whose archive entry is larger than listed, or an unlisted en
   assert.deepEqual(readdirSync(staging), [], 'nothing at all was written');
 });
 
-/** A release whose tree holds the given links (made on disk, as `kedge-ota build` would find them). */
+/** A signed release whose manifest lists the given links (kedge-ota build finding them on disk: scripts/src/ota/bundle-tools.test.ts). */
 async function bundleWithLinks(work: string, name: string, links: Array<[string, string]>): Promise<{ path: string; manifest: Manifest }> {
-  const root = fakeRelease(join(work, `release-${name}`), '1.1.0', 'healthy');
-  for (const [p, target] of links) {
-    mkdirSync(join(root, p, '..'), { recursive: true });
-    symlinkSync(target, join(root, p));
-  }
-  const out = join(work, `${name}.tar.gz`);
-  const dirs = [...new Set(links.map(([p]) => p.split('/')[0]!))];
-  const manifest = await buildBundle({
-    root,
-    out,
-    privateKeyPem: KEY.privateKeyPem,
-    keyId: KEY.id,
-    version: '1.1.0',
-    minPreviousVersion: '0.0.0',
-    paths: ['daemon.mjs', 'behaviour.txt', 'version.txt', 'lib', ...dirs],
-    entry: FAKE_ENTRY,
-    nodeModules: false,
-    rebuild: false,
-  });
-  return { path: out, manifest };
+  return fakeBundle(work, KEY, '1.1.0', 'healthy', { name, links });
 }
 
 test('chained links (a/b -> .., c -> a/b/..) are resolved through each other and refused; a link inside the release still installs', async (t) => {

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { serveFile } from '@kedge/scripts/ota/serve.ts';
+import { serveFile } from '@kedge/testkit/file-server.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { DOWNLOAD_DEADLINE_FLOOR_MS, downloadDeadlineMs } from './install.ts';
 import { readState } from './slots.ts';

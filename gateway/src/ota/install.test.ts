@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tar from 'tar';
-import { serveFile } from '@kedge/scripts/ota/serve.ts';
-import { verifyBundle } from '@kedge/scripts/ota/verify-bundle.ts';
+import { serveFile } from '@kedge/testkit/file-server.ts';
 import { installOffer, type Offer } from './install.ts';
 import { readState } from './slots.ts';
 import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, trusted } from './testing.ts';
@@ -39,18 +37,6 @@ async function tamper(work: string, bundle: string, change: (dir: string) => Pro
   await tar.c({ gzip: true, file: out, cwd: dir, portable: true }, ['manifest.json', 'payload']);
   return out;
 }
-
-test('keygen, build and verify round-trip: the bundle verifies with the public key and lists every file', async (t) => {
-  const work = tempDir(t);
-  const key = newKey('kuzbass-2025');
-  const { path, manifest } = await fakeBundle(work, key, '1.1.0', 'healthy');
-  assert.deepEqual(manifest.files.map((f) => f.path).sort(), ['behaviour.txt', 'daemon.mjs', 'lib/data.bin', 'version.txt']);
-  await writeFile(join(work, 'k.pub'), key.publicKeyPem);
-  assert.equal(
-    await verifyBundle(path, key.publicKeyPem, 'kuzbass-2025'),
-    `${path}: OK, version 1.1.0 (min previous 0.0.0), 4 files, signed by kuzbass-2025, node_modules included`,
-  );
-});
 
 test('a good bundle is installed into the other slot and becomes current on trial', async (t) => {
   const work = tempDir(t);
@@ -168,24 +154,4 @@ test('a download whose bytes do not match the offered sha256 is refused and dele
   const wrong = signedOffer(KEY, path, offer.url, '1.1.0', { sha256: 'f'.repeat(64) });
   await assert.rejects(install(t, work, slots, wrong, trusted(KEY)), /downloaded bundle has sha256 [0-9a-f]{64}, the offer says f{64}: corrupted or replaced in transit, deleted/);
   assert.equal(existsSync(join(work, 'incoming', `${wrong.sha256}.tar.gz.part`)), false);
-});
-
-test('a bundle of many small incompressible files with long paths fits the size bound its manifest implies (an honest offer is never refused as too large)', async (t) => {
-  const work = tempDir(t);
-  const { buildBundle } = await import('@kedge/scripts/ota/build.ts');
-  const { maxBundleBytes } = await import('./bundle.ts');
-  const root = join(work, 'tree');
-  // The worst case for the bound: tar headers (PAX for paths over 100 characters) outweigh the
-  // contents, and random bytes do not compress.
-  const deep = 'node_modules/@scope/some-rather-long-package-name/dist/esm/internal/helpers';
-  for (let i = 0; i < 400; i++) {
-    const dir = join(root, deep, `group-${i % 7}`);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, `file-with-a-long-name-${String(i).padStart(4, '0')}.js`), randomBytes(i % 900));
-  }
-  await writeFile(join(root, 'empty.txt'), '');
-  const out = join(work, 'many.tar.gz');
-  const manifest = await buildBundle({ root, out, privateKeyPem: KEY.privateKeyPem, keyId: KEY.id, version: '9.9.9', minPreviousVersion: '0.0.0', paths: ['node_modules', 'empty.txt'], entry: ['x'], nodeModules: false, rebuild: false });
-  assert.equal(manifest.files.length, 401);
-  assert.ok(statSync(out).size <= maxBundleBytes(manifest), `bundle ${statSync(out).size} bytes, bound ${maxBundleBytes(manifest)}`);
 });

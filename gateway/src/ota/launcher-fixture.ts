@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveFile } from '@kedge/scripts/ota/serve.ts';
+import { serveFile } from '@kedge/testkit/file-server.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { startLauncher, type Launcher } from './launcher.ts';
 import { readState, type SlotState } from './slots.ts';

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { serveFile } from '@kedge/scripts/ota/serve.ts';
+import { serveFile } from '@kedge/testkit/file-server.ts';
 import { readState } from './slots.ts';
 import { fakeBundle, newKey, seededSlots, signedOffer, tempDir, testAgent } from './testing.ts';
 

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { serveFile } from '@kedge/scripts/ota/serve.ts';
+import { serveFile } from '@kedge/testkit/file-server.ts';
 import type { OtaAgent } from './agent.ts';
 import { MAX_MANIFEST_BYTES } from './bundle.ts';
 import { readState } from './slots.ts';

@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { buildBundle } from '@kedge/scripts/ota/build.ts';
-import { generateKey, type GeneratedKey } from '@kedge/scripts/ota/keys.ts';
-import { serveFile, type FileServer } from '@kedge/scripts/ota/serve.ts';
+import { serveFile, type FileServer } from '@kedge/testkit/file-server.ts';
 import { OtaAgent, otaTopic, type OtaAgentOptions, type OtaIdentity, type OtaStatus } from './agent.ts';
-import type { Manifest } from './manifest.ts';
+import { createBundle } from './bundle.ts';
+import { generateKey, type GeneratedKey } from './keys.ts';
+import { MANIFEST_FORMAT, type Manifest, type ManifestFile } from './manifest.ts';
 import { signOffer, type Offer, type UnsignedOffer } from './offer.ts';
 import { seed } from './slots.ts';
-import { parsePrivateKey, type TrustedKey } from './verify.ts';
+import { parsePrivateKey, signManifest, type TrustedKey } from './verify.ts';
 
 export const FAKE_DAEMON = fileURLToPath(new URL('./fixtures/fake-daemon.mjs', import.meta.url));
 export const FAKE_ENTRY = ['daemon.mjs'];
@@ -37,6 +37,9 @@ export function tempDir(_t: unknown, name = 'kedge-ota-'): string {
   tempDirs.push(dir);
   return dir;
 }
+
+/** What fakeRelease writes, as the manifest lists it. */
+const RELEASE_FILES = ['daemon.mjs', 'behaviour.txt', 'version.txt', 'lib/data.bin'];
 
 /** A release tree: the fake daemon, its behaviour and version, and a little payload. */
 export function fakeRelease(dir: string, version: string, behaviour: Behaviour): string {
@@ -65,27 +68,41 @@ export function newKey(id = 'test-key'): GeneratedKey {
   return generateKey(id);
 }
 
+/**
+ * A signed bundle of fakeRelease(version, behaviour) in `work`; `links` ([path, target]) are
+ * listed in the manifest and packed as symbolic links, `name` tells apart bundles of one version.
+ */
 export async function fakeBundle(
   work: string,
   key: GeneratedKey,
   version: string,
   behaviour: Behaviour,
-  extra: { minPreviousVersion?: string } = {},
+  extra: { minPreviousVersion?: string; links?: Array<[string, string]>; name?: string } = {},
 ): Promise<{ path: string; manifest: Manifest }> {
-  const root = fakeRelease(join(work, `release-${version}-${behaviour}`), version, behaviour);
-  const path = join(work, `bundle-${version}-${behaviour}.tar.gz`);
-  const manifest = await buildBundle({
-    root,
-    out: path,
-    privateKeyPem: key.privateKeyPem,
-    keyId: key.id,
-    version,
-    minPreviousVersion: extra.minPreviousVersion ?? '0.0.0',
-    paths: ['daemon.mjs', 'behaviour.txt', 'version.txt', 'lib'],
-    entry: FAKE_ENTRY,
-    nodeModules: false,
-    rebuild: false,
+  const name = extra.name ?? `${version}-${behaviour}`;
+  const root = fakeRelease(join(work, `release-${name}`), version, behaviour);
+  const path = join(work, `bundle-${name}.tar.gz`);
+  // Built here from the gateway's own bundle format rather than by kedge-ota build, so the
+  // gateway's tests do not depend on the tooling (scripts/src/ota/bundle-tools.test.ts installs
+  // what kedge-ota build makes).
+  const files: ManifestFile[] = RELEASE_FILES.map((rel) => {
+    const abs = join(root, rel);
+    return { path: rel, sha256: createHash('sha256').update(readFileSync(abs)).digest('hex'), size: statSync(abs).size, mode: statSync(abs).mode & 0o777 };
   });
+  const manifest = signManifest(
+    {
+      format: MANIFEST_FORMAT,
+      version,
+      minPreviousVersion: extra.minPreviousVersion ?? '0.0.0',
+      createdAt: new Date().toISOString(),
+      entry: FAKE_ENTRY,
+      files,
+      links: (extra.links ?? []).map(([p, target]) => ({ path: p, target })),
+      keyId: key.id,
+    },
+    parsePrivateKey(key.privateKeyPem),
+  );
+  await createBundle(path, manifest, root);
   return { path, manifest };
 }
 

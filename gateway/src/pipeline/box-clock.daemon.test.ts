@@ -9,9 +9,9 @@ import { QUALITIES } from '@kedge/cloud-sync/model.ts';
 import { WALL_OFFSET_FILE_ENV } from '@kedge/cloud-sync/clock.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
-import { startModbusSim, defaultMeters } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { startModbusSim, defaultMeters } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import net from 'node:net';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));

@@ -340,3 +340,35 @@ test('a poll that started while the clock was wrong is marked even when the cloc
   const [next] = p.ingest('m', [{ point: 'v', ts: clock.wall(), value: 1, quality: 'good' }], clock.mono());
   assert.equal(next!.quality, 'good');
 });
+
+// --- per-point state by point number ------------------------------------------------------
+
+test('live values read as a Map: only polled points, in config order, the same objects Object.fromEntries gives the status API', () => {
+  const { pipeline } = pipelineOf(point('m/a'), point('m/b'), point('n/c', { scale: 2 }));
+  pipeline.ingest('n', [good('c', T0, 21)]);
+  pipeline.ingest('m', [good('a', T0 + 1, 1)]);
+  const live = pipeline.liveValues();
+  assert.equal(live.size, 2);
+  assert.equal(live.has('m/b'), false, 'never polled');
+  assert.deepEqual([...live.keys()], ['m/a', 'n/c']);
+  assert.deepEqual(Object.fromEntries(live), {
+    'm/a': { value: 1, quality: 'good', ts: T0 + 1, loggedTs: T0 + 1 },
+    'n/c': { value: 42, quality: 'good', ts: T0, loggedTs: T0 },
+  });
+  const seen: string[] = [];
+  live.forEach((v, k) => seen.push(`${k}=${String(v.value)}`));
+  assert.deepEqual(seen, ['m/a=1', 'n/c=42']);
+});
+
+test('a point key given twice keeps its later definition (as a map of points would)', () => {
+  const { pipeline } = pipelineOf(point('m/v', { scale: 1 }), point('m/v', { scale: 10 }));
+  assert.deepEqual(pipeline.ingest('m', [good('v', T0, 3)]), [{ point: 'm/v', ts: T0, value: 30, quality: 'good' }]);
+});
+
+test('two devices with the same point ids keep separate state', () => {
+  const { pipeline } = pipelineOf(point('a/v', { deadband: 5 }), point('b/v', { deadband: 5 }));
+  pipeline.ingest('a', [good('v', T0, 100)]);
+  assert.deepEqual(pipeline.ingest('b', [good('v', T0, 102)]).length, 1, "b's first reading is logged whatever a logged");
+  assert.deepEqual(pipeline.ingest('a', [good('v', T0 + 1, 103)]), [], 'inside a\'s deadband');
+  assert.equal(pipeline.ingest('b', [good('v', T0 + 1, 108)]).length, 1, "outside b's deadband");
+});

@@ -1,5 +1,5 @@
 import { systemClock, timerDelay, type Clock } from '@kedge/cloud-sync/clock.ts';
-import { backoffCeiling } from '@kedge/cloud-sync/uplink/backoff.ts';
+import { backoffCeiling } from '@kedge/cloud-sync/north/backoff.ts';
 import type { DeviceDriver, PollResult } from '../drivers/driver.ts';
 import { withOutageSamples } from './outage.ts';
 
@@ -147,7 +147,9 @@ class DeviceLoop {
       this.arm(Math.min(...this.due) - started);
       return;
     }
-    const pointIds = [...new Set(dueGroups.flatMap((g) => g.pointIds))];
+    // Every group due (the usual case, one interval per device): the same array every cycle,
+    // so the driver's plan cache sees the same ids and nothing is built per poll.
+    const pointIds = dueGroups.length === this.d.groups.length ? this.allPointIds : [...new Set(dueGroups.flatMap((g) => g.pointIds))];
     let result: PollResult;
     try {
       result = await this.d.driver.poll(pointIds);

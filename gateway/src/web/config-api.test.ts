@@ -103,6 +103,34 @@ test('test read returns the raw registers and the value in all four byte orders,
   }
 });
 
+test('test read of an OPC UA device, by its driver: each node read once and scaled, no byte orders, a wrong node named', async () => {
+  const { startOpcuaSim } = await import('@kedge/testkit/sim/opcua-sim.ts');
+  const sim = await startOpcuaSim({ security: 'none', variables: [{ name: 'Level', dataType: 'Double', value: () => 312.5 }] });
+  const f = await webFixture();
+  try {
+    const c = await f.setup();
+    const res = await c.request('POST', '/api/devices/test-read', {
+      id: 'river',
+      driver: 'opcua',
+      endpointUrl: sim.endpointUrl,
+      points: [
+        { id: 'level', nodeId: sim.nodeId('Level'), scale: 0.01, unit: 'm' },
+        { id: 'ghost', nodeId: 'ns=1;s=NoSuchNode' },
+      ],
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.deepEqual(body.orders, []);
+    const [level, ghost] = body.points;
+    assert.deepEqual([level.point, level.where, level.value, level.scaled, level.unit, level.quality, level.raw], ['level', sim.nodeId('Level'), 312.5, 3.125, 'm', 'good', null]);
+    assert.equal(ghost.quality, 'bad_config');
+    assert.match(ghost.error, /NodeIdUnknown/);
+  } finally {
+    await f.close();
+    await sim.stop();
+  }
+});
+
 test('uplink: certificates are stored 0600, a test connection reports success or the error, saving reconnects', async () => {
   const broker = await startEmbeddedBroker({ port: 0 });
   const f = await webFixture();

@@ -12,6 +12,11 @@ export interface Health {
     jumps: { forward: number; back: number };
     lastJump: { deltaMs: number; direction: 'forward' | 'back'; wallAfter: string } | null;
   };
+  /**
+   * Every configured uplink. Not a check: an uplink that is down is not cured by restarting the
+   * box (the log keeps its readings), and one being down never stops another.
+   */
+  uplinks: Array<{ name: string; kind: string; state: string; url: string; ackedSeq: number; unsent: number; evicted: number; lastError: string | null }>;
 }
 
 /**
@@ -81,7 +86,24 @@ export function checkHealth(gateway: HealthQuery, mono?: number): Health {
   } catch (err) {
     checks['scheduler'] = { ok: false, detail: (err as Error).message };
   }
+  let uplinks: Health['uplinks'] = [];
+  try {
+    const s = gateway.status();
+    const unsent = new Map((s.log.sinks ?? []).map((c) => [c.name, c.unacked]));
+    uplinks = (s.uplinks ?? []).map((u) => ({
+      name: u.name,
+      kind: u.kind,
+      state: u.status.state,
+      url: u.status.url,
+      ackedSeq: u.status.ackedSeq,
+      unsent: unsent.get(u.name) ?? 0,
+      evicted: u.evicted,
+      lastError: u.status.lastError,
+    }));
+  } catch {
+    // the checks above already say what failed
+  }
   const failed = Object.entries(checks).filter(([, c]) => !c.ok);
   const status = failed.length === 0 ? 'ok' : failed.every(([name]) => DEGRADING_CHECKS.has(name)) ? 'degraded' : 'fail';
-  return { status, checks, clock };
+  return { status, checks, clock, uplinks };
 }

@@ -69,7 +69,7 @@ export function createMetrics(gateway: StatusQuery): { registry: Registry; close
   mirror('kedge_uplink_readings_acked_total', 'Readings acknowledged by the broker (throughput: rate() of this)', (s) => s.uplink?.readingsAcked ?? 0);
   mirror('kedge_uplink_batches_acked_total', 'Batches acknowledged by the broker', (s) => s.uplink?.batchesAcked ?? 0);
 
-  // No silent loss (gateway/src/log, cloud-sync/src/uplink/log-publisher.ts): a disk that refuses
+  // No silent loss (gateway/src/log, cloud-sync/src/north/window.ts): a disk that refuses
   // writes, and the two positions: the broker's PUBACK (flow control) and the center's confirmation.
   gauge('kedge_log_write_failing', '1 while the log cannot write (disk full, I/O error, read-only); readings wait in memory', (s) => (s.log.write.failing ? 1 : 0));
   gauge('kedge_log_buffered_readings', 'Readings held in memory, not yet committed to the log', (s) => s.log.pending);
@@ -78,6 +78,42 @@ export function createMetrics(gateway: StatusQuery): { registry: Registry; close
   gauge('kedge_uplink_broker_acked_seq', 'Highest sequence the broker acknowledged (PUBACK)', (s) => s.uplink?.brokerAckedSeq ?? 0);
   gauge('kedge_uplink_center_confirmed_seq', "Highest sequence the center's ingest confirmed after a durable commit (0 in broker ack mode)", (s) => s.uplink?.centerConfirmedSeq ?? 0);
   mirror('kedge_uplink_resends_total', 'Times the uplink sent again from the center position because no confirmation came', (s) => s.uplink?.resends ?? 0);
+
+  // Every uplink by name (`uplinks:`), label `sink`: one that is down shows while the others deliver.
+  const perSink = (name: string, help: string, read: (s: ReturnType<typeof status>) => Array<[string, number]>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['sink'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [sink, v] of read(status())) this.set({ sink }, v);
+      },
+    });
+  const sinksOf = (s: ReturnType<typeof status>) => s.uplinks ?? [];
+  perSink('kedge_sink_connected', '1 while the uplink is connected (MQTT) or its endpoint answers (HTTP)', (s) => sinksOf(s).map((u) => [u.name, u.status.state === 'online' ? 1 : 0]));
+  perSink('kedge_sink_acked_seq', "Highest sequence the uplink had acknowledged (its log cursor)", (s) => sinksOf(s).map((u) => [u.name, u.status.ackedSeq]));
+  perSink('kedge_sink_unsent_readings', 'Readings the log holds for the uplink (after its cursor)', (s) => (s.log.sinks ?? []).map((c) => [c.name, c.unacked]));
+  const sinkMirror = (name: string, help: string, read: (s: ReturnType<typeof status>) => Array<[string, number]>) => {
+    const seen = new Map<string, number>();
+    return new Counter({
+      name,
+      help,
+      labelNames: ['sink'],
+      registers: [registry],
+      collect() {
+        for (const [sink, now] of read(status())) {
+          const before = seen.get(sink) ?? 0;
+          // A rebuilt uplink restarts its own totals at 0: not a decrease of ours.
+          this.inc({ sink }, now < before ? now : now - before);
+          seen.set(sink, now);
+        }
+      },
+    });
+  };
+  sinkMirror('kedge_sink_readings_acked_total', 'Readings the uplink delivered (PUBACK, 2xx); throughput: rate() of this', (s) => sinksOf(s).map((u) => [u.name, u.status.readingsAcked]));
+  sinkMirror('kedge_sink_evicted_readings_total', 'Readings the uplink never delivered because the log size cap (or a full disk) evicted them first', (s) => sinksOf(s).map((u) => [u.name, u.evicted]));
 
   // The wall clock (cloud-sync/src/clock.ts): alert on kedge_clock_wrong; jumps stay counted after it is right again.
   gauge('kedge_clock_wrong', '1 while the wall clock is known to be wrong (readings are marked uncertain_clock)', (s) => (s.clock.state === 'wrong' ? 1 : 0));

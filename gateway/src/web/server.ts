@@ -169,6 +169,23 @@ export async function buildWebApp(deps: WebDeps, serverOptions: FastifyServerOpt
           },
         },
       },
+      uplinks: {
+        type: 'array',
+        description: 'every configured uplink; one being down is information, not a failure of the box (the log keeps its readings)',
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            kind: { type: 'string' },
+            state: { type: 'string' },
+            url: { type: 'string' },
+            ackedSeq: { type: 'integer' },
+            unsent: { type: 'integer' },
+            evicted: { type: 'integer' },
+            lastError: { type: ['string', 'null'] },
+          },
+        },
+      },
     },
   });
 

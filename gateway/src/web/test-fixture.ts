@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { startModbusSim, type ModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
-import { defaultMeters } from '@kedge/scripts/sim/meters.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { startModbusSim, type ModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { defaultMeters } from '@kedge/testkit/sim/meters.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { Gateway } from '../gateway.ts';
 import type { Clock } from '@kedge/cloud-sync/clock.ts';
@@ -42,6 +42,9 @@ export interface Client {
 
 export const PASSWORD = 'correct horse battery';
 
+/** Generous: a poll slower than this on a loaded box is an error the metrics test would see. */
+const WEB_FIXTURE_DEVICE_TIMEOUT_MS = 10_000;
+
 export async function webFixture(
   { clock, ...o }: Partial<Pick<WebDeps, 'now' | 'monoNow' | 'throttle' | 'https' | 'otaAgent' | 'consoleIsTerminal'>> & { uplinkUrl?: string; clock?: Clock } = {},
 ): Promise<Fixture> {
@@ -54,6 +57,8 @@ export async function webFixture(
     brokerUrl: o.uplinkUrl ?? 'mqtt://127.0.0.1:1',
     dataDir: join(dir, 'data'),
     intervalMs: 100,
+    // Tests assert no poll errors: a loaded 2-core box may take well over the default 1 s to answer.
+    timeoutMs: WEB_FIXTURE_DEVICE_TIMEOUT_MS,
     meters: sim.meters,
   });
   writeFileSync(configPath, `# kept comment\n${stringify(config)}`, { mode: 0o640 });

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { defaultMeters } from '@kedge/scripts/sim/meters.ts';
-import { startModbusSim } from '@kedge/scripts/sim/modbus-tcp-sim.ts';
+import { defaultMeters } from '@kedge/testkit/sim/meters.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
-import { simGatewayConfig } from '@kedge/scripts/testing/sim-config.ts';
+import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

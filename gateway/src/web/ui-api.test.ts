@@ -158,7 +158,7 @@ test('device history keeps failed polls as gaps (null), so a chart never draws a
     }, { what: 'a gap in the history' });
   } finally {
     // The sim is needed by the later tests: a fresh one on the same port.
-    const { startModbusSim } = await import('@kedge/scripts/sim/modbus-tcp-sim.ts');
+    const { startModbusSim } = await import('@kedge/testkit/sim/modbus-tcp-sim.ts');
     f.sim = await startModbusSim({ port: f.sim.port, meters: f.sim.meters });
     restartedSim = f.sim;
   }
@@ -168,6 +168,12 @@ test('device history keeps failed polls as gaps (null), so a chart never draws a
 test('the driver forms carry fields, labels in both languages and limits from the config schema', async () => {
   const forms = (await owner.request('GET', '/api/drivers/forms')).json<Array<{ driver: string; fields: Array<{ key: string; max?: number; options?: unknown[] }> }>>();
   assert.deepEqual(forms.map((x) => x.driver), ['modbus-tcp', 'modbus-rtu', 'opcua']);
+  // Built from drivers/registry.ts: what each driver offers besides its fields.
+  const offers = forms as unknown as Array<{ driver: string; testRead: boolean; profiles: boolean; keys: Record<string, string> }>;
+  assert.deepEqual(offers.map((x) => [x.driver, x.testRead, x.profiles]), [['modbus-tcp', true, true], ['modbus-rtu', true, true], ['opcua', true, false]]);
+  // Switching TCP -> RTU keeps the unit id (same shape) but not the TCP port (a number there, a path here).
+  assert.equal(offers[0]!.keys['unitId'], offers[1]!.keys['unitId']);
+  assert.notEqual(offers[0]!.keys['port'], offers[1]!.keys['port']);
   const rtu = forms[1]!;
   assert.deepEqual(rtu.fields.filter((x) => ['port', 'baudRate', 'parity', 'dataBits', 'stopBits'].includes(x.key)).map((x) => x.key), ['port', 'baudRate', 'parity', 'dataBits', 'stopBits']);
   assert.equal(forms[0]!.fields.find((x) => x.key === 'port')!.max, 65535);
@@ -265,4 +271,16 @@ test('own password: the current one is required; the change ends the other sessi
   assert.equal((await again.request('GET', '/api/status')).statusCode, 401);
   assert.equal((await owner.request('GET', '/api/status')).statusCode, 401);
   owner = await f.login('admin', 'a new long password');
+});
+
+test("the devices list names where each device is, in its driver's words: an RTU device by its serial port", async () => {
+  const rtu = { id: 'bus-meter', driver: 'modbus-rtu', port: '/dev/kedge-no-such-tty', unitId: 4, points: [{ id: 'energy', table: 'holding', address: 0 }] };
+  assert.equal((await owner.request('POST', '/api/devices', rtu)).statusCode, 201);
+  try {
+    const list = (await owner.request('GET', '/api/devices')).json<Array<{ id: string; address: string }>>();
+    assert.equal(list.find((d) => d.id === 'bus-meter')?.address, '/dev/kedge-no-such-tty unit 4');
+    assert.match(list.find((d) => d.id === 'water-meter')?.address ?? '', /^127\.0\.0\.1:\d+ unit 1$/);
+  } finally {
+    assert.equal((await owner.request('DELETE', '/api/devices/bus-meter')).statusCode, 200);
+  }
 });

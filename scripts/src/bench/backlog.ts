@@ -35,31 +35,7 @@ export interface BacklogBenchResult {
 export async function benchBacklog(dir: string, steps: number, budgetMs: number, progress: (msg: string) => void): Promise<BacklogBenchResult> {
   const path = join(dir, 'backlog-log.db');
   const t0 = performance.now();
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = OFF');
-  db.exec(SCHEMA);
-  const insertPoint = db.prepare('INSERT INTO points (id, key) VALUES (?, ?)');
-  db.transaction(() => {
-    for (let p = 1; p <= BACKLOG_POINTS; p++) insertPoint.run(p, `station-${Math.ceil(p / 20)}/p${p % 20}`);
-  })();
-  const insert = db.prepare('INSERT INTO readings (seq, ts, point, value, flags) VALUES (?, ?, ?, ?, ?)');
-  const start = Date.now() - steps * 10_000;
-  const fill = db.transaction((fromStep: number, toStep: number) => {
-    for (let s = fromStep; s < toStep; s++) {
-      const ts = start + s * 10_000;
-      for (let p = 1; p <= BACKLOG_POINTS; p++) {
-        // Meter-like float32 values: slow waves around a per-point level.
-        insert.run(s * BACKLOG_POINTS + p, ts, p, Math.fround(100 + p + 10 * Math.sin((s + p) / 50)), 0);
-      }
-    }
-  });
-  for (let s = 0; s < steps; s += 100) {
-    fill(s, Math.min(steps, s + 100));
-    if (s % 1000 === 0 && s > 0) progress(`  backlog prefill ${((s / steps) * 100).toFixed(0)}%`);
-  }
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
+  prefillBacklog(path, steps, progress);
   const prefillSec = (performance.now() - t0) / 1000;
   const readings = steps * BACKLOG_POINTS;
   progress(`  prefilled ${readings.toLocaleString('en-US')} readings in ${prefillSec.toFixed(1)} s; starting the broker`);
@@ -85,4 +61,36 @@ export async function benchBacklog(dir: string, steps: number, budgetMs: number,
     log.close();
     await broker.stop();
   }
+}
+
+/**
+ * Writes `steps` x 1,000 points at 10 s, ending now, straight into a new log file at `path`
+ * (big transactions, no fsync: setup, not measured): the backlog of an outage.
+ */
+export function prefillBacklog(path: string, steps: number, progress: (msg: string) => void): void {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  db.exec(SCHEMA);
+  const insertPoint = db.prepare('INSERT INTO points (id, key) VALUES (?, ?)');
+  db.transaction(() => {
+    for (let p = 1; p <= BACKLOG_POINTS; p++) insertPoint.run(p, `station-${Math.ceil(p / 20)}/p${p % 20}`);
+  })();
+  const insert = db.prepare('INSERT INTO readings (seq, ts, point, value, flags) VALUES (?, ?, ?, ?, ?)');
+  const start = Date.now() - steps * 10_000;
+  const fill = db.transaction((fromStep: number, toStep: number) => {
+    for (let s = fromStep; s < toStep; s++) {
+      const ts = start + s * 10_000;
+      for (let p = 1; p <= BACKLOG_POINTS; p++) {
+        // Meter-like float32 values: slow waves around a per-point level.
+        insert.run(s * BACKLOG_POINTS + p, ts, p, Math.fround(100 + p + 10 * Math.sin((s + p) / 50)), 0);
+      }
+    }
+  });
+  for (let s = 0; s < steps; s += 100) {
+    fill(s, Math.min(steps, s + 100));
+    if (s % 1000 === 0 && s > 0) progress(`  backlog prefill ${((s / steps) * 100).toFixed(0)}%`);
+  }
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
 }

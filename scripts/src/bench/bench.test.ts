@@ -17,6 +17,10 @@ import { sampleProc } from './proc-stats.ts';
 import { formatTable } from './report.ts';
 import { benchUplink } from './uplink.ts';
 import { benchWire } from './wire.ts';
+import { compactCodec } from '@kedge/cloud-sync/codec/compact.ts';
+import { countMessage, SeqSeen } from './delivery-counter.ts';
+import { benchFlow, nodeRedInstall } from './nodered.ts';
+import { benchSideBySide, sideBySideRows } from './side-by-side.ts';
 
 function tempDir(t: test.TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-bench-test-'));
@@ -93,4 +97,67 @@ test('the table has one line per row under a header, columns aligned', () => {
   assert.equal(lines.length, 4);
   assert.match(lines[0]!, /^metric\s+\| measured \| limit\/target \| raw baseline \| verdict$/);
   assert.equal(new Set(lines.map((l) => l.indexOf('|'))).size, 1);
+});
+
+test('the delivery counter counts a kedge batch once however often it arrives, and a Node-RED array by its length', () => {
+  const seen = new Map<string, SeqSeen>();
+  const batch = (first: number, n: number, epoch = 'e1') =>
+    compactCodec.encode({
+      gateway: 'gw',
+      epoch,
+      first,
+      last: first + n - 1,
+      evicted: [],
+      readings: Array.from({ length: n }, (_, i) => ({ seq: first + i, ts: 1_700_000_000_000 + i, point: 'd/r0', value: i, quality: 'good' as const })),
+    });
+  assert.equal(countMessage(batch(1, 100), seen), 100);
+  assert.equal(countMessage(batch(1, 100), seen), 0, 'the same batch again (a resend) is not delivery');
+  assert.equal(countMessage(batch(51, 100), seen), 50, 'an overlapping batch counts only its new sequences');
+  assert.equal(countMessage(batch(1, 10, 'e2'), seen), 10, 'another epoch is another log');
+  assert.equal(countMessage(batch(70_000, 1), seen), 1, 'the bitmap grows past its first size');
+  assert.equal(countMessage(Buffer.from(JSON.stringify([1, 2, 3])), seen), 3);
+  assert.throws(() => countMessage(Buffer.from('not a reading'), seen));
+});
+
+test('the Node-RED flow repeats the template per device: own ids, own port, own topic, one broker', () => {
+  const flow = benchFlow({ ports: [5020, 5021, 5022], registers: 10, intervalMs: 500, brokerPort: 1999 });
+  assert.equal(new Set(flow.map((n) => n.id)).size, flow.length, 'ids are unique');
+  const of = (type: string) => flow.filter((n) => n.type === type);
+  assert.deepEqual(of('modbus-client').map((n) => n.tcpPort), ['5020', '5021', '5022']);
+  assert.deepEqual(of('modbus-read').map((n) => [n.server, n.quantity, n.rate, (n.wires as string[][])[0]![0]]), [
+    ['dev-0-client', '10', '500', 'dev-0-out'],
+    ['dev-1-client', '10', '500', 'dev-1-out'],
+    ['dev-2-client', '10', '500', 'dev-2-out'],
+  ]);
+  assert.deepEqual(of('mqtt out').map((n) => [n.topic, n.qos, n.broker]), [
+    ['bench/nodered/dev-0', '1', 'bench-broker'],
+    ['bench/nodered/dev-1', '1', 'bench-broker'],
+    ['bench/nodered/dev-2', '1', 'bench-broker'],
+  ]);
+  assert.deepEqual(of('mqtt-broker').map((n) => n.port), ['1999']);
+});
+
+test('side by side: kedge and Node-RED poll the same farm; delivery counted by the independent subscriber, CPU, RSS and the heap per point measured', { skip: nodeRedInstall() ? false : 'node-red not installed (npm ci)' }, async (t) => {
+  const dir = tempDir(t);
+  // The sources under test through tsx, not a dist/ that may be older than them (a before/after
+  // comparison of builds sets KEDGE_BENCH_DIST).
+  const kedgeDist = process.env.KEDGE_BENCH_DIST ?? join(dir, 'no-dist');
+  const plan = { deviceCounts: [2], registers: 10, intervalMs: 500, rounds: 1, warmupMs: 3000, windowMs: 3000, heapDevices: 2, kedgeDist };
+  const r = await benchSideBySide(plan, dir, () => {});
+  assert.deepEqual(
+    r.runs.map((x) => [x.system, x.devices]),
+    [
+      ['kedge', 2],
+      ['node-red', 2],
+    ],
+  );
+  for (const x of r.runs) {
+    assert.ok(x.delivered > 0, `${x.system} delivered readings the counter saw (${x.undecodable} messages it could not decode: a dist/ older than the codec sources? npm run build)`);
+    assert.equal(x.undecodable, 0, `${x.system}: every message on the data topics decodes`);
+    for (const v of [x.cpuSecPer10k, x.rssSteadyMB, x.peakMB, x.deliveredPerSec]) assert.ok(measured(v), `${x.system}: ${v}`);
+  }
+  assert.ok(r.heap && Number.isFinite(r.heap.bytesPerPoint));
+  assert.match(r.configuration.join('\n'), /synchronous: full.*web UI on.*deadband/);
+  const rows = sideBySideRows(r, plan);
+  assert.ok(rows.some((row) => row.metric.includes('CPU s per 10k delivered') && row.baseline.startsWith('Node-RED')));
 });

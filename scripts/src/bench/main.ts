@@ -16,8 +16,11 @@ import { benchIngest } from './ingest.ts';
 import { meterReadings } from './meter-data.ts';
 import { benchPoll, runtimeFloorMB, type PollBenchResult } from './poll.ts';
 import { fmt, formatTable, verdict, type Row } from './report.ts';
+import { nodeRedInstall } from './nodered.ts';
+import { benchSideBySide, sideBySidePlan, sideBySideRows, type SideBySidePlan } from './side-by-side.ts';
+import { benchReconnect, benchSlowLink, SLOW_LINK, SLOW_LINK_STEPS } from './slow-link.ts';
 import { benchUplink, UPLINK_DEFAULTS } from './uplink.ts';
-import { benchWire } from './wire.ts';
+import { benchWire, benchWireSizes } from './wire.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -41,12 +44,17 @@ export interface BenchPlan {
   uplinkReadings: number;
   backlogSteps: number;
   backlogBudgetMs: number;
+  /** Slow link (issue 19): polls of 1,000 points in the backlog, and the time allowed per run. */
+  slowLinkSteps?: number;
+  slowLinkBudgetMs?: number;
+  /** kedge beside Node-RED (issue 20): delivery, CPU per reading, RSS; absent = skipped. */
+  sideBySide?: SideBySidePlan;
 }
 
 export function plan(quick: boolean): BenchPlan {
   return quick
-    ? { quick, devices: 100, registers: 100, pollIntervals: [500], warmupMs: 3000, windowMs: 6000, ingestReadings: 50_000, uplinkReadings: 50_000, backlogSteps: 173, backlogBudgetMs: 20_000 }
-    : { quick, devices: 100, registers: 100, pollIntervals: [1000, 500, 250], warmupMs: 5000, windowMs: 20_000, ingestReadings: 500_000, uplinkReadings: 500_000, backlogSteps: BACKLOG_STEPS, backlogBudgetMs: 300_000 };
+    ? { quick, devices: 100, registers: 100, pollIntervals: [500], warmupMs: 3000, windowMs: 6000, ingestReadings: 50_000, uplinkReadings: 50_000, backlogSteps: 173, backlogBudgetMs: 20_000, slowLinkSteps: 100, slowLinkBudgetMs: 60_000 }
+    : { quick, devices: 100, registers: 100, pollIntervals: [1000, 500, 250], warmupMs: 5000, windowMs: 20_000, ingestReadings: 500_000, uplinkReadings: 500_000, backlogSteps: BACKLOG_STEPS, backlogBudgetMs: 300_000, slowLinkSteps: SLOW_LINK_STEPS, slowLinkBudgetMs: 400_000 };
 }
 
 const t0 = Date.now();
@@ -63,6 +71,14 @@ function readingsOf(n: number) {
 export async function runBench(p: BenchPlan, dir: string) {
   const results: Record<string, unknown> = {};
   const rows: Row[] = [];
+
+  if (p.sideBySide) {
+    // The headline: readings DELIVERED to the broker (an independent subscriber counts them), beside Node-RED.
+    const sbs = await benchSideBySide(p.sideBySide, dir, progress);
+    results.sideBySide = sbs;
+    rows.push(...sideBySideRows(sbs, p.sideBySide));
+    progress(`side by side, measured configuration:\n${sbs.configuration.map((c) => `         - ${c}`).join('\n')}`);
+  }
 
   progress(`poll throughput: starting ${p.devices} simulated Modbus TCP devices (one port each) in a separate process`);
   const farm = await startFarm(p.devices, p.registers);
@@ -168,6 +184,54 @@ export async function runBench(p: BenchPlan, dir: string) {
     verdict: 'info',
   });
 
+  if (p.slowLinkSteps) {
+    const n = p.slowLinkSteps * 1000;
+    progress(`slow link: ${fmt.int(n)} readings of backlog, broker back behind ${SLOW_LINK.bytesPerSec / 1000} KB/s + ${SLOW_LINK.latencyMs} ms; live-first on, then off`);
+    const slow = await benchSlowLink(dir, p.slowLinkSteps, p.slowLinkBudgetMs ?? 400_000, progress);
+    results.slowLink = slow;
+    const sec = (s: number | null) => (s === null ? 'never' : `${fmt.dec(s, 2)} s`);
+    const label = `${fmt.int(n)} backlog, ${SLOW_LINK.bytesPerSec / 1000} KB/s, ${SLOW_LINK.latencyMs} ms`;
+    rows.push({
+      metric: `slow link: reconnect -> newest values at the center (${label})`,
+      measured: sec(slow.on.firstNewestSec),
+      limit: '< 5 s',
+      baseline: `off: ${sec(slow.off.firstNewestSec)}`,
+      verdict: verdict(slow.on.firstNewestSec !== null && slow.on.firstNewestSec < 5),
+    });
+    rows.push({
+      metric: 'slow link: reconnect -> first freshly polled reading at the center',
+      measured: sec(slow.on.firstPolledSec),
+      limit: '< 5 s',
+      baseline: `off: ${sec(slow.off.firstPolledSec)}`,
+      verdict: verdict(slow.on.firstPolledSec !== null && slow.on.firstPolledSec < 5),
+    });
+    rows.push({
+      metric: `slow link: backlog drain, live-first on (off beside)${slow.on.complete && slow.off.complete ? '' : ' NOT COMPLETE in the budget'}`,
+      measured: `${fmt.dec(slow.on.drainSec)} s`,
+      limit: '<= 1.10 x off',
+      baseline: `${fmt.dec(slow.off.drainSec)} s`,
+      verdict: verdict(slow.on.complete && slow.off.complete && slow.drainRatio <= 1.1),
+    });
+    const outages = p.quick ? 3 : 12;
+    progress(`reconnect: ${outages} broker outages of 2-12 s, shipped backoff`);
+    const rc = await benchReconnect(outages, { min: 2000, max: 12_000 }, progress);
+    results.reconnect = rc;
+    rows.push({
+      metric: `reconnect after the broker is back, p95 of ${rc.runs} outages`,
+      measured: `${fmt.dec(rc.p95Sec, 2)} s`,
+      limit: '<= 10 s',
+      baseline: `max ${fmt.dec(rc.maxSec, 2)} s`,
+      verdict: verdict(rc.p95Sec <= 10),
+    });
+    rows.push({
+      metric: 'slow link: extra bytes of live-first (the newest-per-point snapshot)',
+      measured: `${fmt.int(slow.on.extraBytes)} B`,
+      limit: '-',
+      baseline: `${fmt.dec((slow.on.extraBytes / slow.off.bytesUp) * 100, 2)} % of ${fmt.int(slow.off.bytesUp)} B`,
+      verdict: 'info',
+    });
+  }
+
   progress(`bytes per reading: one hour of the simulated meters at 1 s, batches of ${UPLINK_DEFAULTS.batchMaxReadings} (the default)`);
   const wire = benchWire(meterReadings({ durationMs: 3_600_000, intervalMs: 1000 }), UPLINK_DEFAULTS.batchMaxReadings);
   results.wire = wire;
@@ -181,6 +245,21 @@ export async function runBench(p: BenchPlan, dir: string) {
       verdict: compact ? verdict(w.wireBytesPerReading <= TARGETS.compactBytesPerReading) : 'info',
     });
   }
+
+  progress('payload bytes per reading at 22, 2,000 and 10,000 points per poll: compact v3 / v2, json, Node-RED bare arrays');
+  const sizes = benchWireSizes();
+  results.wireSizes = sizes;
+  for (const s of sizes) {
+    // Issue 19: <= 3 B on the meters, <= 5 B on random 16-bit registers, at every batch size.
+    const limit = s.scenario.includes('random') ? 5 : 3;
+    rows.push({
+      metric: `payload B/reading, ${s.scenario}: compact (v2 ${fmt.dec(s.compactV2, 2)}, json ${fmt.dec(s.json, 1)})`,
+      measured: fmt.dec(s.compact, 2),
+      limit: `<= ${limit}`,
+      baseline: `Node-RED arrays ${fmt.dec(s.noderedArrays, 2)}`,
+      verdict: verdict(s.compact <= limit),
+    });
+  }
   return { results, rows };
 }
 
@@ -189,11 +268,16 @@ async function main(): Promise<void> {
     new Command('bench')
       .description('the performance figures of the README (poll, uplink, ingest, wire, backlog)')
       .option('--quick', 'a short run (CI)', false)
-      .option('--out <file>', 'where the JSON results go'),
+      .option('--out <file>', 'where the JSON results go')
+      .option('--side-by-side', 'the full kedge / Node-RED comparison: 1, 20, 100 devices, 3 rounds, 40,000 tags/s (about 12 minutes more)', false)
+      .option('--no-node-red', 'measure kedge alone in the side-by-side section')
+      .option('--no-compare', 'skip the side-by-side section'),
   );
   program.parse();
-  const values = program.opts<{ quick: boolean; out?: string }>();
+  const values = program.opts<{ quick: boolean; out?: string; sideBySide: boolean; nodeRed: boolean; compare: boolean }>();
   const p = plan(values.quick ?? false);
+  // Without the devDependencies (npm ci --omit=dev) the comparison runs kedge alone and says so in its configuration.
+  if (values.compare) p.sideBySide = sideBySidePlan(values.sideBySide ? 'full' : values.quick ? 'quick' : 'default', !values.nodeRed || nodeRedInstall() === null);
   const out = resolve(values.out ?? join(ROOT, values.quick ? 'bench-results-quick.json' : 'bench-results.json'));
   const cpus = os.cpus();
   progress(`kedge bench${p.quick ? ' --quick' : ''}: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, node ${process.version}`);

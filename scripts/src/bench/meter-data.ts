@@ -1,7 +1,7 @@
 import type { LogRecord, Value } from '@kedge/cloud-sync/model.ts';
 import type { Batch } from '@kedge/cloud-sync/codec/batch.ts';
 import { decodeRegisters, encodeRegisters } from '@kedge/gateway/drivers/modbus/decode.ts';
-import { defaultMeters, SIM_EPOCH_MS, type SimMeter } from '../sim/meters.ts';
+import { defaultMeters, SIM_EPOCH_MS, type SimMeter } from '@kedge/testkit/sim/meters.ts';
 
 /** Scales config/kedge.example.yaml applies, so scaled points log float64 values as in the field. */
 const EXAMPLE_SCALES: Record<string, number> = { volume: 0.001, water_temp: 0.1 };

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { compactCodec, type Batch, type Codec } from '@kedge/cloud-sync/codec/index.ts';
 import type { LogRecord } from '@kedge/cloud-sync/model.ts';
-import { Uplink } from '@kedge/cloud-sync/uplink/uplink.ts';
+import { Uplink } from '@kedge/cloud-sync/north/mqtt/uplink.ts';
 import { gatewayConfigSchema } from '@kedge/gateway/config/schema.ts';
 import { ReadingLog } from '@kedge/gateway/log/reading-log.ts';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';

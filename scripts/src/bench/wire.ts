@@ -1,7 +1,9 @@
-import { compactCodec, jsonCodec, sparkplugCodec } from '@kedge/cloud-sync/codec/index.ts';
+import { compactCodec, jsonCodec, sparkplugCodec, type Batch, type Codec } from '@kedge/cloud-sync/codec/index.ts';
+import { compactV2Codec } from '@kedge/cloud-sync/codec/compact.ts';
 import type { LogRecord } from '@kedge/cloud-sync/model.ts';
 import { dataTypeFor, encodePayload, type SpMetric } from '@kedge/cloud-sync/sparkplug/payload.ts';
 import { toBatches } from './meter-data.ts';
+import { meterFleetPolls, randomRegisterPolls, type FleetPoll } from './wire-data.ts';
 
 export interface WireResult {
   codec: string;
@@ -63,4 +65,55 @@ export function benchWire(readings: LogRecord[], batchSize: number): WireResult[
   }
   out.push({ codec: 'sparkplug DDATA (aliases)', messages, payloadBytesPerReading: payload / readings.length, wireBytesPerReading: wire / readings.length });
   return out;
+}
+
+export interface WireSizeRow {
+  scenario: string;
+  pointsPerPoll: number;
+  batchReadings: number;
+  /** Payload bytes per reading of each format on the same readings. */
+  compact: number;
+  compactV2: number;
+  json: number;
+  /** Node-RED style: one bare JSON array of a device's raw register words per poll (no names, no times). */
+  noderedArrays: number;
+}
+
+function payloadPerReading(codec: Codec, batches: Batch[], readings: number): number {
+  let bytes = 0;
+  for (const b of batches) bytes += codec.encode(b).length;
+  return bytes / readings;
+}
+
+function sizeRow(scenario: string, polls: FleetPoll[], batchReadings: number): WireSizeRow {
+  const readings = polls.flatMap((p) => p.readings);
+  const batches = toBatches('kem-demo-01', readings, batchReadings).map((b) => ({ ...b, epoch: '9f2c4a1be0d37a55' }));
+  let arrays = 0;
+  for (const p of polls) for (const words of p.deviceWords) arrays += Buffer.byteLength(JSON.stringify(words));
+  return {
+    scenario,
+    pointsPerPoll: polls[0]!.readings.length,
+    batchReadings,
+    compact: payloadPerReading(compactCodec, batches, readings.length),
+    compactV2: payloadPerReading(compactV2Codec, batches, readings.length),
+    json: payloadPerReading(jsonCodec, batches, readings.length),
+    noderedArrays: arrays / readings.length,
+  };
+}
+
+/**
+ * Bytes per reading at the batch sizes a box with many points sends: the 22 demo meter points
+ * (many polls per batch), 2,000 and 10,000 meter points (one poll per batch), and 10,000
+ * random 16-bit registers (the worst case for values), for compact (version 3 and the version
+ * 2 that older gateways send), json and Node-RED-style bare arrays, side by side.
+ */
+export function benchWireSizes(): WireSizeRow[] {
+  return [
+    sizeRow('22 meter points, batches of 2,000', meterFleetPolls(22, 1800), 2000),
+    sizeRow('22 meter points, batches of 10,000', meterFleetPolls(22, 3600), 10_000),
+    sizeRow('2,000 meter points, one poll a batch', meterFleetPolls(2000, 5), 2000),
+    sizeRow('10,000 meter points, one poll a batch', meterFleetPolls(10_000, 3), 10_000),
+    sizeRow('10,000 meter points, batches of 2,000', meterFleetPolls(10_000, 2), 2000),
+    sizeRow('10,000 random 16-bit registers, one poll a batch', randomRegisterPolls(100, 100, 3), 10_000),
+  ];
 }

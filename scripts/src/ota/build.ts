@@ -32,6 +32,9 @@ export const RUNTIME_PATHS = [
   'device-profiles',
   'firmware-ts/package.json',
   'scripts/package.json',
+  // npm ci reads every workspace's package.json, even of workspaces a box does not run.
+  'testkit/package.json',
+  'node-red-contrib-kedge/package.json',
 ];
 /** What a release built from dist/ needs: the bundle, and what npm ci reads (every workspace's package.json). */
 export async function distRuntimePaths(root: string): Promise<string[]> {

@@ -1,24 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { keyFingerprint, rawPublicKey } from '@kedge/gateway/ota/verify.ts';
+import type { GeneratedKey } from '@kedge/gateway/ota/keys.ts';
 
-export interface GeneratedKey {
-  id: string;
-  privateKeyPem: string;
-  publicKeyPem: string;
-  /** base64 of the 32 raw bytes: the short form for the gateway config. */
-  publicKeyRaw: string;
-}
-
-export function generateKey(id?: string): GeneratedKey {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    id: id ?? keyFingerprint(publicKey),
-    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    publicKeyRaw: rawPublicKey(publicKey).toString('base64'),
-  };
-}
+export { generateKey, type GeneratedKey } from '@kedge/gateway/ota/keys.ts';
 
 /** Writes <base>.key (0600) and <base>.pub; returns the config snippet to trust the key. */
 export async function writeKey(base: string, k: GeneratedKey): Promise<string> {

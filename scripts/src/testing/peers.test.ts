@@ -16,8 +16,8 @@ import { canConnect, waitFor, waitForPort } from '@kedge/testkit/wait.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { startPymodbus } from '@kedge/testkit/pymodbus.ts';
-import { startModbusSim } from '../sim/modbus-tcp-sim.ts';
-import { SIM_EPOCH_MS } from '../sim/meters.ts';
+import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { SIM_EPOCH_MS } from '@kedge/testkit/sim/meters.ts';
 
 // CommonJS typed with `export default`: under NodeNext the default import is the module
 // object and the client class is its `default` (also set at runtime).

@@ -1,8 +1,5 @@
-import { modbusRtuDeviceSchema } from '../../config/schema.ts';
+import { BAUD_RATES, modbusRtuDeviceSchema } from './schema.ts';
 import { describeForm, MODBUS_COMMON, MODBUS_POINT_FIELDS } from '../form.ts';
-
-/** The baud rates the schema accepts (a refinement there, so not readable from it). */
-const BAUD_RATES = [1200, 2400, 4800, 9600, 14400, 19200, 38400, 57600, 115200];
 
 /** Modbus RTU on RS-485: the serial port and its line settings (shared by every unit of the bus). */
 export const modbusRtuForm = describeForm(modbusRtuDeviceSchema, {
@@ -11,7 +8,7 @@ export const modbusRtuForm = describeForm(modbusRtuDeviceSchema, {
   fields: [
     ...MODBUS_COMMON.slice(0, 3),
     { key: 'port', group: 'connection', label: { ru: 'Последовательный порт', en: 'Serial port' }, hint: { ru: 'например /dev/ttyUSB0', en: 'e.g. /dev/ttyUSB0' } },
-    { key: 'baudRate', group: 'connection', label: { ru: 'Скорость, бод', en: 'Baud rate' }, options: BAUD_RATES },
+    { key: 'baudRate', group: 'connection', label: { ru: 'Скорость, бод', en: 'Baud rate' }, options: [...BAUD_RATES] },
     { key: 'parity', group: 'connection', label: { ru: 'Чётность', en: 'Parity' } },
     { key: 'dataBits', group: 'connection', label: { ru: 'Биты данных', en: 'Data bits' } },
     { key: 'stopBits', group: 'connection', label: { ru: 'Стоповые биты', en: 'Stop bits' } },

@@ -1,9 +1,16 @@
-import type { ModbusRtuDeviceConfig } from '../../config/schema.ts';
+import { defineDriver } from '../definition.ts';
 import type { DeviceDriver } from '../driver.ts';
+import { testReadOverLink } from '../modbus/link-test-read.ts';
+import { modbusProfileDefaults } from '../modbus/schema.ts';
 import { SharedLinks } from '../modbus/shared-links.ts';
 import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
 import type { ModbusTransport } from '../modbus/transport.ts';
+import { modbusWarnings } from '../modbus/warnings.ts';
+import { modbusRtuForm } from './form.ts';
+import { checkSharedBuses, modbusRtuDeviceSchema, type ModbusRtuDeviceConfig } from './schema.ts';
 import { SerialTransport } from './serial-transport.ts';
+
+export type { ModbusRtuDeviceConfig } from './schema.ts';
 
 /**
  * Devices on the same serial port share one bus: one open port, one transaction at a time,
@@ -39,3 +46,36 @@ export async function withModbusRtuBus<R>(device: ModbusRtuDeviceConfig, use: (t
     if (!shared) await transport.close();
   }
 }
+
+/**
+ * A test read over the device's bus: between the polls of the bus's other units when the port
+ * is polled (one transaction at a time), else on the port opened for it and closed after.
+ */
+export async function testReadModbusRtu(device: ModbusRtuDeviceConfig) {
+  const shared = buses.get(device.port);
+  const transport = shared ?? openBus(device);
+  try {
+    return await testReadOverLink(device, transport);
+  } finally {
+    if (!shared) await transport.close();
+  }
+}
+
+/** Modbus RTU as the registry lists it (drivers/registry.ts). */
+export const modbusRtu = defineDriver({
+  kind: 'modbus-rtu',
+  schema: modbusRtuDeviceSchema,
+  create: (device) => createModbusRtuDriver(device),
+  describe: (d) => `${d.port} unit ${d.unitId}`,
+  form: modbusRtuForm,
+  testRead: testReadModbusRtu,
+  checkDevices: checkSharedBuses,
+  profileDefaults: (protocol) => ({
+    ...modbusProfileDefaults(protocol),
+    baudRate: protocol.baudRate,
+    parity: protocol.parity,
+    dataBits: protocol.dataBits,
+    stopBits: protocol.stopBits,
+  }),
+  warnings: modbusWarnings,
+});

@@ -4,14 +4,15 @@ import { SerialPort } from 'serialport';
 import { startPymodbusSerial } from '@kedge/testkit/pymodbus.ts';
 import { startSocatPair, type SocatPair } from '@kedge/testkit/socat.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
-import { startProfileSim } from '@kedge/scripts/sim/profile-sim.ts';
+import { loadProfile } from '@kedge/device-profiles/load.ts';
+import { startProfileSim } from '@kedge/testkit/sim/profile-sim.ts';
 import { parseConfig } from '../../config/load.ts';
-import type { ModbusRtuDeviceConfig } from '../../config/schema.ts';
+import type { ModbusRtuDeviceConfig } from './schema.ts';
 import { encodeRegisters } from '../modbus/decode.ts';
 import type { ModbusPointRef } from '../modbus/types.ts';
 import { Scheduler } from '../../scheduler/scheduler.ts';
 import type { PollResult, Sample } from '../driver.ts';
-import { createModbusRtuDriver } from './index.ts';
+import { createModbusRtuDriver, testReadModbusRtu } from './index.ts';
 import { defaultInterFrameDelayMs } from './serial-transport.ts';
 
 function devices(list: unknown[]): ModbusRtuDeviceConfig[] {
@@ -193,7 +194,7 @@ const RELAYED_ANSWER_TIMEOUT_MS = 5000;
 
 test("a corrupted answer is bad_comm for that poll only; modbus-serial's ServerSerial answers the next one", async (t) => {
   const relay = await corruptingRelay(t);
-  const sim = await startProfileSim([{ profile: 'sdm630', unitId: 3 }], { kind: 'rtu', path: relay.slavePort });
+  const sim = await startProfileSim([{ profile: loadProfile('sdm630'), unitId: 3 }], { kind: 'rtu', path: relay.slavePort });
   t.after(() => sim.close());
   const [device] = devices([
     {
@@ -222,4 +223,48 @@ test("a corrupted answer is bad_comm for that poll only; modbus-serial's ServerS
   const v = byPoint(again.samples);
   assert.ok((v.voltage_l1?.value as number) > 220 && (v.voltage_l1?.value as number) < 240, `L1 voltage ${v.voltage_l1?.value}`);
   assert.ok((v.frequency?.value as number) > 49.9 && (v.frequency?.value as number) < 50.1, `frequency ${v.frequency?.value}`);
+});
+
+test('test read over RS-485: raw registers and all four byte orders, on a free port and between the polls of a polled bus', async (t) => {
+  const line = await pair(t);
+  const holding: Record<number, number> = {};
+  encodeRegisters(ref({ type: 'float32', order: 'CDAB' }), 12.5).forEach((w, i) => (holding[i] = w));
+  const server = await startPymodbusSerial({ device: line.b, image: { holding, input: { 100: 2315 }, units: [1, 2] } });
+  t.after(() => server.stop());
+  const [unsaved, polled] = devices([
+    { id: 'new-meter', driver: 'modbus-rtu', port: line.a, unitId: 1, points: [{ id: 'flow', table: 'holding', address: 0, type: 'float32', order: 'CDAB', scale: 2 }, { id: 'voltage', table: 'input', address: 100 }] },
+    { id: 'polled', driver: 'modbus-rtu', port: line.a, unitId: 2, points: [{ id: 'voltage', table: 'input', address: 100 }] },
+  ]);
+
+  // A port nobody polls: opened for the read, closed after (a second read opens it again).
+  for (let i = 0; i < 2; i++) {
+    const r = await testReadModbusRtu(unsaved!);
+    assert.deepEqual(r.orders, ['ABCD', 'CDAB', 'BADC', 'DCBA']);
+    const [flow, voltage] = r.points;
+    assert.equal(flow!.quality, 'good', flow!.error);
+    assert.equal(flow!.value, 12.5, 'unscaled: the route applies scale');
+    assert.equal(flow!.orders!['CDAB'], 12.5);
+    assert.notEqual(flow!.orders!['ABCD'], 12.5);
+    assert.deepEqual(flow!.raw, [holding[0], holding[1]]);
+    assert.deepEqual([flow!.table, flow!.address, flow!.order], ['holding', 0, 'CDAB']);
+    assert.match(flow!.where, /holding 0\.\.1/);
+    assert.deepEqual([voltage!.value, voltage!.quality], [2315, 'good']);
+  }
+
+  // A polled bus: the test read shares it, one transaction at a time, and both answer.
+  const driver = createModbusRtuDriver(polled!);
+  t.after(() => driver.close());
+  const [poll, read] = await Promise.all([driver.poll(['voltage']), testReadModbusRtu(unsaved!)]);
+  assert.equal(poll.failed, false, poll.error);
+  assert.deepEqual(read.points.map((p) => [p.point, p.value, p.quality]), [['flow', 12.5, 'good'], ['voltage', 2315, 'good']]);
+  const after = await driver.poll(['voltage']);
+  assert.equal(after.failed, false, 'the polled bus is still open after the test read');
+});
+
+test('test read of a serial port that does not exist: every point bad, the reason named', async () => {
+  const [device] = devices([{ id: 'nowhere', driver: 'modbus-rtu', port: '/dev/kedge-no-such-tty', timeoutMs: 200, points: [{ id: 'a', table: 'holding', address: 0 }] }]);
+  const r = await testReadModbusRtu(device!);
+  assert.equal(r.points.length, 1);
+  assert.notEqual(r.points[0]!.quality, 'good');
+  assert.match(r.points[0]!.error ?? '', /kedge-no-such-tty|No such file|cannot open|ENOENT/i);
 });

@@ -112,7 +112,7 @@ test('a meter refusing one register (exception 02): only that point is bad, the 
   gateway.log.flush();
   const logged = gateway.log.readAfter(0, 1_000_000).filter((r) => r.point === 'meter/counter');
   const lastSeq = logged.at(-1)!.seq;
-  await waitFor(() => center.maxSeq('gw-refused') >= lastSeq, { timeoutMs: EVENT_TIMEOUT_MS, what: 'the log to reach the center' });
+  await waitFor(() => center.confirmed('gw-refused') >= lastSeq, { timeoutMs: EVENT_TIMEOUT_MS, what: 'the log to reach the center' });
   const counterAtCenter = atCenter('gw-refused', 'meter/counter').filter((r) => r.seq <= lastSeq);
   const row = (r: LogRecord) => [r.seq, r.value, r.quality];
   assert.deepEqual(counterAtCenter.map(row), logged.map(row), 'the center holds every counter reading the gateway logged');

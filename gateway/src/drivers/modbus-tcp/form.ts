@@ -1,4 +1,4 @@
-import { modbusTcpDeviceSchema } from '../../config/schema.ts';
+import { modbusTcpDeviceSchema } from './schema.ts';
 import { describeForm, MODBUS_COMMON, MODBUS_POINT_FIELDS } from '../form.ts';
 
 /** Modbus TCP: a host and port (a meter with Ethernet, or a TCP-to-RS-485 gateway). */

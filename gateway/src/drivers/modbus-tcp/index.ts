@@ -1,10 +1,17 @@
-import type { ModbusTcpDeviceConfig } from '../../config/schema.ts';
+import { defineDriver } from '../definition.ts';
 import type { DeviceDriver } from '../driver.ts';
+import { testReadOverLink } from '../modbus/link-test-read.ts';
+import { modbusProfileDefaults } from '../modbus/schema.ts';
 import { modbusUnit, SharedLinks } from '../modbus/shared-links.ts';
 import { testReadModbus, type TestReadPoint } from '../modbus/test-read.ts';
 import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
 import type { ModbusTransport } from '../modbus/transport.ts';
+import { modbusWarnings } from '../modbus/warnings.ts';
+import { modbusTcpForm } from './form.ts';
+import { modbusTcpDeviceSchema, type ModbusTcpDeviceConfig } from './schema.ts';
 import { TcpTransport } from './tcp-transport.ts';
+
+export type { ModbusTcpDeviceConfig } from './schema.ts';
 
 /**
  * Devices on the same host:port share one connection: behind a Modbus TCP gateway sit many
@@ -25,10 +32,15 @@ export function createModbusTcpDriver(device: ModbusTcpDeviceConfig): DeviceDriv
  * polled: many TCP-to-RTU gateways accept a single client.
  */
 export async function testReadModbusTcp(device: ModbusTcpDeviceConfig): Promise<TestReadPoint[]> {
+  return onTestLink(device, (transport) => testReadModbus({ ...modbusUnit(device), transport }));
+}
+
+/** The polling connection when the device's host:port is polled, else one of its own, closed after (not in the traffic view). */
+async function onTestLink<R>(device: ModbusTcpDeviceConfig, use: (transport: ModbusTransport) => Promise<R>): Promise<R> {
   const shared = links.get(linkKey(device));
   const transport = shared ?? openLink(device);
   try {
-    return await testReadModbus({ ...modbusUnit(device), transport });
+    return await use(transport);
   } finally {
     if (!shared) await transport.close();
   }
@@ -47,3 +59,15 @@ export async function withModbusTcpLink<R>(device: ModbusTcpDeviceConfig, use: (
     if (!shared) await transport.close();
   }
 }
+
+/** Modbus TCP as the registry lists it (drivers/registry.ts). */
+export const modbusTcp = defineDriver({
+  kind: 'modbus-tcp',
+  schema: modbusTcpDeviceSchema,
+  create: (device) => createModbusTcpDriver(device),
+  describe: (d) => `${d.host}:${d.port} unit ${d.unitId}`,
+  form: modbusTcpForm,
+  testRead: (device) => onTestLink(device, (transport) => testReadOverLink(device, transport)),
+  profileDefaults: modbusProfileDefaults,
+  warnings: modbusWarnings,
+});

@@ -8,7 +8,7 @@ import { startModbusTap } from '@kedge/testkit/modbus-tap.ts';
 import { startPymodbus } from '@kedge/testkit/pymodbus.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { parseConfig } from '../../config/load.ts';
-import type { ModbusTcpDeviceConfig } from '../../config/schema.ts';
+import type { ModbusTcpDeviceConfig } from './schema.ts';
 import type { PollResult } from '../driver.ts';
 import { createModbusTcpDriver } from './index.ts';
 

@@ -4,7 +4,7 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { runs } from '@kedge/testkit/fuzz.ts';
 import { parseConfig } from '../../config/load.ts';
-import type { ModbusTcpDeviceConfig } from '../../config/schema.ts';
+import type { ModbusTcpDeviceConfig } from './schema.ts';
 import { createModbusTcpDriver } from './index.ts';
 
 type Behaviour = (request: Buffer, socket: net.Socket) => void;
@@ -63,6 +63,9 @@ function device(port: number, timeoutMs = 300): ModbusTcpDeviceConfig {
   return cfg.devices[0] as ModbusTcpDeviceConfig;
 }
 
+/** Where a test needs the next answer to arrive in time: generous, a loaded box may stall for a second. */
+const LATE_ANSWER_TIMEOUT_MS = 2000;
+
 const BAD = new Set(['bad_comm', 'bad_decode', 'bad_no_response', 'bad_device_error']);
 
 test('a device answering random bytes gets bad quality on every point, and the driver never throws', async (t) => {
@@ -89,7 +92,7 @@ test('a frame with our transaction id but a wrong byte count is a bad frame, and
     if (lie) answer[8] = 200; // byte count says 200, only 6 follow
     socket.write(answer);
   });
-  const driver = createModbusTcpDriver(device(port, 200));
+  const driver = createModbusTcpDriver(device(port, LATE_ANSWER_TIMEOUT_MS));
   t.after(() => driver.close());
   const bad = await driver.poll(['a', 'b']);
   assert.ok(bad.samples.every((s) => BAD.has(s.quality)), JSON.stringify(bad.samples));
@@ -105,19 +108,24 @@ test('a frame with our transaction id but a wrong byte count is a bad frame, and
 });
 
 test("a slow device's late answer is never taken for the answer to the next request", async (t) => {
-  // Timeline (ms): request 1 at 0, its timeout at 300; request 2 at ~300; the late answer 1
-  // lands at 400 while request 2 waits; answer 2 at ~450.
+  // Request 1 gets no answer until request 2 has arrived, i.e. until after its own timeout:
+  // then the late answer 1 and answer 2 go out back to back. Ordered by events, not by delays,
+  // so a loaded box cannot turn answer 2 late as well.
   let call = 0;
+  let first: Buffer | undefined;
   const port = await fakeDevice(t, () => (req, socket) => {
     call++;
-    const delay = call === 1 ? 400 : 150;
-    const value = call === 1 ? 111 : 222;
-    setTimeout(() => socket.write(holdingAnswer(req, [value, 0, value])), delay);
+    if (call === 1) {
+      first = req;
+      return;
+    }
+    socket.write(holdingAnswer(first!, [111, 0, 111]));
+    socket.write(holdingAnswer(req, [222, 0, 222]));
   });
-  const driver = createModbusTcpDriver(device(port, 300));
+  const driver = createModbusTcpDriver(device(port, LATE_ANSWER_TIMEOUT_MS));
   t.after(() => driver.close());
-  const first = await driver.poll(['a', 'b']);
-  assert.deepEqual(first.samples.map((s) => s.quality), ['bad_no_response', 'bad_no_response']);
+  const timedOut = await driver.poll(['a', 'b']);
+  assert.deepEqual(timedOut.samples.map((s) => s.quality), ['bad_no_response', 'bad_no_response']);
   const second = await driver.poll(['a', 'b']);
   assert.deepEqual(second.samples.map((s) => [s.value, s.quality]), [
     [222, 'good'],

@@ -1,12 +1,11 @@
-import type { ModbusRtuDeviceConfig, ModbusTcpDeviceConfig } from '../../config/schema.ts';
-import { toModbusPointRef } from '../../config/schema.ts';
 import type { DeviceDriver } from '../driver.ts';
 import { ModbusDevice } from './modbus-device.ts';
+import { toModbusPointRef, type ModbusDeviceConfig } from './schema.ts';
 import { recordTraffic, trafficRing } from './traffic.ts';
 import type { ModbusTransport } from './transport.ts';
 import type { ModbusPointRef, PlanOptions } from './types.ts';
 
-type ModbusDeviceConfig = ModbusTcpDeviceConfig | ModbusRtuDeviceConfig;
+export type { ModbusDeviceConfig } from './schema.ts';
 
 /** What polling (and a test read) needs of one configured unit, whatever its link. */
 export function modbusUnit(device: ModbusDeviceConfig): {

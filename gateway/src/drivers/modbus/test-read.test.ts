@@ -2,7 +2,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startPymodbus } from '@kedge/testkit/pymodbus.ts';
 import { parseConfig } from '../../config/load.ts';
-import { toModbusPointRef, type ModbusTcpDeviceConfig } from '../../config/schema.ts';
+import type { ModbusTcpDeviceConfig } from '../modbus-tcp/schema.ts';
+import { toModbusPointRef } from './schema.ts';
 import { testReadModbusTcp } from '../modbus-tcp/index.ts';
 import { encodeRegisters } from './decode.ts';
 

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile, parseConfig } from '../../config/load.ts';
-import type { OpcuaDeviceConfig } from '../../config/schema.ts';
+import type { OpcuaDeviceConfig } from './schema.ts';
 
 const HEADER = `gateway:
   id: gw1

@@ -16,7 +16,7 @@ import {
 import { keyOperationsFromPrivateKey, readCertificate, readPrivateKey } from 'node-opcua-crypto';
 import type { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import type { Quality } from '@kedge/cloud-sync/model.ts';
-import type { OpcuaDeviceConfig } from '../../config/schema.ts';
+import type { OpcuaDeviceConfig } from './schema.ts';
 
 export const APPLICATION_NAME = 'kedge-gateway';
 

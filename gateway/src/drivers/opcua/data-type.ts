@@ -5,7 +5,7 @@
  * to read 12 first is still a Double, and a Sparkplug birth fixes the type for good.
  */
 import { DataType } from 'node-opcua-variant';
-import type { OpcuaPointType } from '../../config/schema.ts';
+import type { OpcuaPointType } from './schema.ts';
 
 /** The kedge type a built-in OPC UA type is logged as; undefined for types kedge does not log as scalars. */
 export function pointTypeOf(dt: DataType): OpcuaPointType | undefined {

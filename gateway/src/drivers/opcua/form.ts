@@ -1,4 +1,4 @@
-import { opcuaAuthObject, opcuaDeviceSchema } from '../../config/schema.ts';
+import { opcuaAuthObject, opcuaDeviceSchema } from './schema.ts';
 import { describeForm, POINT_NAMING_FIELDS, POINT_VALUE_FIELDS } from '../form.ts';
 
 /** OPC UA: an endpoint, its security, and nodes subscribed or polled. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { startOpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
+import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';

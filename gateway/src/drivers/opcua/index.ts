@@ -1,9 +1,12 @@
 import type { Value } from '@kedge/cloud-sync/model.ts';
-import type { OpcuaDeviceConfig } from '../../config/schema.ts';
+import { defineDriver, type DriverContext, type TestReadResult } from '../definition.ts';
 import type { DeviceDriver, PollResult, SampleSink } from '../driver.ts';
+import { opcuaForm } from './form.ts';
 import type { OpcuaDevice, OpcuaDriverContext } from './opcua-device.ts';
+import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './schema.ts';
 
 export type { OpcuaDriverContext } from './opcua-device.ts';
+export type { OpcuaDeviceConfig, OpcuaPointConfig } from './schema.ts';
 
 /**
  * node-opcua takes seconds to load on a small box: it is imported only when a config has an
@@ -59,3 +62,48 @@ class LazyOpcuaDriver implements DeviceDriver {
 export function createOpcuaDriver(device: OpcuaDeviceConfig, ctx: OpcuaDriverContext): DeviceDriver {
   return new LazyOpcuaDriver(device, ctx);
 }
+
+const contextFor = (device: OpcuaDeviceConfig, ctx: DriverContext): OpcuaDriverContext => ({
+  dataDir: ctx.dataDir,
+  logger: ctx.logger?.child({ driver: 'opcua', device: device.id }),
+});
+
+/**
+ * Reads every node of a (possibly unsaved) device once on a session of its own, closed after:
+ * an OPC UA server takes many sessions, so a polled device's is left alone.
+ */
+export async function testReadOpcua(device: OpcuaDeviceConfig, ctx: DriverContext): Promise<TestReadResult> {
+  const { OpcuaDevice } = await import('./opcua-device.ts');
+  const d = new OpcuaDevice(device, contextFor(device, ctx));
+  try {
+    const result = await d.readOnce();
+    const byPoint = new Map(result.samples.map((s) => [s.point, s]));
+    return {
+      orders: [],
+      points: device.points.map((p) => {
+        const s = byPoint.get(p.id);
+        return {
+          point: p.id,
+          where: p.nodeId,
+          raw: null,
+          value: s?.value ?? null,
+          orders: null,
+          quality: s?.quality ?? 'bad_comm',
+          ...(s?.error !== undefined ? { error: s.error } : s ? {} : { error: result.error ?? 'no value' }),
+        };
+      }),
+    };
+  } finally {
+    await d.close();
+  }
+}
+
+/** OPC UA as the registry lists it (drivers/registry.ts). */
+export const opcua = defineDriver({
+  kind: 'opcua',
+  schema: opcuaDeviceSchema,
+  create: (device, ctx) => createOpcuaDriver(device, contextFor(device, ctx)),
+  describe: (d) => d.endpointUrl,
+  form: opcuaForm,
+  testRead: testReadOpcua,
+});

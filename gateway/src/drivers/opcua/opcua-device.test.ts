@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RIVER_STATION, startOpcuaSim, type OpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
+import { RIVER_STATION, startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { browse } from './browse.ts';
 import { createClient } from './connect.ts';
+import { testReadOpcua } from './index.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { leasePki } from './pki.ts';
 import { opcuaDevice, SampleLog } from './test-support.ts';
@@ -173,4 +174,38 @@ test('browse lists the children of a node with node class, data type and node id
     await client.disconnect();
     await pki.release();
   }
+});
+
+test('test read: every node of an unsaved device read once, subscribed or polled, unscaled (the route scales); a wrong node id is bad_config', async () => {
+  sim.set('Step', 42.5);
+  sim.set('Health', 17);
+  const device = opcuaDevice({
+    endpointUrl: sim.endpointUrl,
+    points: [
+      { id: 'step', nodeId: sim.nodeId('Step'), scale: 2 },
+      { id: 'health', nodeId: sim.nodeId('Health'), mode: 'poll' },
+      { id: 'ghost', nodeId: 'ns=1;s=RiverStation.NoSuchNode' },
+    ],
+  });
+  const result = await testReadOpcua(device, { dataDir });
+  sim.resume('Step');
+  sim.resume('Health');
+  assert.deepEqual(result.orders, [], 'no byte orders: OPC UA values are typed');
+  assert.deepEqual(
+    result.points.map((p) => [p.point, p.where, p.value, p.quality]),
+    [
+      ['step', sim.nodeId('Step'), 42.5, 'good'],
+      ['health', sim.nodeId('Health'), 17, 'good'],
+      ['ghost', 'ns=1;s=RiverStation.NoSuchNode', null, 'bad_config'],
+    ],
+  );
+  assert.match(result.points[2]!.error ?? '', /NodeIdUnknown/);
+});
+
+test('test read of a server nobody answers on: every point bad_comm, the endpoint named', async () => {
+  const { freePort } = await import('@kedge/testkit/ports.ts');
+  const endpointUrl = `opc.tcp://127.0.0.1:${await freePort()}`;
+  const result = await testReadOpcua(opcuaDevice({ endpointUrl, timeoutMs: 1000, points: [{ id: 'level', nodeId: 'ns=1;s=Level' }] }), { dataDir });
+  assert.equal(result.points[0]!.quality, 'bad_comm');
+  assert.match(result.points[0]!.error ?? '', /127\.0\.0\.1/);
 });

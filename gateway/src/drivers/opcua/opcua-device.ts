@@ -16,11 +16,11 @@ import {
 import { resolveNodeId } from 'node-opcua-nodeid';
 import type { Value } from '@kedge/cloud-sync/model.ts';
 import { monoNow, timerDelay } from '@kedge/cloud-sync/clock.ts';
-import { backoffCeiling, jittered } from '@kedge/cloud-sync/uplink/backoff.ts';
+import { backoffCeiling, jittered } from '@kedge/cloud-sync/north/backoff.ts';
 import { WriteError } from '../write-error.ts';
 import { toVariant } from './write-value.ts';
 import type { Quality } from '@kedge/cloud-sync/model.ts';
-import type { OpcuaDeviceConfig, OpcuaPointConfig, OpcuaPointType } from '../../config/schema.ts';
+import type { OpcuaDeviceConfig, OpcuaPointConfig, OpcuaPointType } from './schema.ts';
 import type { DeviceDriver, PollResult, Sample, SampleSink } from '../driver.ts';
 import { createClient, explainError, userIdentity, withTimeout, type Explained } from './connect.ts';
 import { dataTypeOf, pointTypeOf } from './data-type.ts';
@@ -217,6 +217,16 @@ export class OpcuaDevice implements DeviceDriver {
       }),
     );
     if (changed) for (const l of this.typeListeners) l();
+  }
+
+  /**
+   * Every point read once (the UI's test read of a device not polled yet): waits for the first
+   * connection attempt to end, however long session set-up takes within its own timeouts.
+   */
+  async readOnce(): Promise<PollResult> {
+    this.ensureRunning();
+    await this.connecting?.catch(() => undefined);
+    return this.poll([...this.points.keys()]);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startOpcuaSim, type OpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
+import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { OpcuaDevice } from './opcua-device.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startOpcuaSim, type OpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
+import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { pino } from 'pino';

@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
-import { startOpcuaSim, type OpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
+import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { ownCertificateFile, pkiFolder } from './pki.ts';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startOpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
+import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { startTcpProxy } from '../../chaos/tcp-proxy.ts';
 import { OpcuaDevice } from './opcua-device.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RIVER_STATION, startOpcuaSim, type OpcuaSim } from '@kedge/scripts/sim/opcua-sim.ts';
+import { RIVER_STATION, startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { WriteError } from '../write-error.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { opcuaDevice } from './test-support.ts';

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isSeq, type Document } from 'yaml';
 import { parseConfigWithWarnings } from '../../config/load.ts';
-import { ID_PATTERN } from '../../config/schema.ts';
+import { ID_PATTERN, type DeviceConfig } from '../../config/schema.ts';
+import { driverDefinition } from '../../drivers/registry.ts';
 import type { WebContext } from '../context.ts';
 import { webChange } from '../config-store.ts';
 import { errorResponses, sendError } from '../errors.ts';
@@ -223,11 +224,7 @@ function idTaken(reply: FastifyReply, id: string): FastifyReply {
   return sendError(reply, 409, 'conflict', `a device with id "${id}" exists already: choose another id, or edit that device (nothing was changed)`);
 }
 
-/** Where a device is reached, whatever its driver. */
-function describeAddress(d: object): string {
-  const x = d as { host?: string; port?: number; unitId?: number; endpointUrl?: string; path?: string };
-  if (x.host !== undefined) return `${x.host}:${x.port} unit ${x.unitId}`;
-  if (x.endpointUrl !== undefined) return x.endpointUrl;
-  if (x.path !== undefined) return `${x.path}${x.unitId !== undefined ? ` unit ${x.unitId}` : ''}`;
-  return '';
+/** Where a device is reached, in its driver's own words (drivers/<driver>/index.ts `describe`). */
+function describeAddress(d: DeviceConfig): string {
+  return driverDefinition(d.driver)?.describe(d) ?? '';
 }

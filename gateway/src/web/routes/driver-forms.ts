@@ -1,7 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { modbusRtuForm } from '../../drivers/modbus-rtu/form.ts';
-import { modbusTcpForm } from '../../drivers/modbus-tcp/form.ts';
-import { opcuaForm } from '../../drivers/opcua/form.ts';
+import { DRIVERS, type DriverDefinition } from '../../drivers/registry.ts';
 import type { WebContext } from '../context.ts';
 import { looseObject } from './json.ts';
 import { SECRET_MARKER } from '../secret-fields.ts';
@@ -14,8 +12,8 @@ export async function driverFormRoutes(app: FastifyInstance, _ctx: WebContext): 
       config: { auth: 'session' },
       schema: {
         tags: ['devices'],
-        summary: 'The device form of every driver: fields, labels (ru/en), limits and choices from the config schema, a template device',
-        response: { 200: { type: 'array', items: looseObject('driver, label {ru,en}, fields[], pointFields[], template') } },
+        summary: 'The device form of every driver in drivers/registry.ts: fields, labels (ru/en), limits and choices from the config schema, a template device, whether it has a test read and takes profiles',
+        response: { 200: { type: 'array', items: looseObject('driver, label {ru,en}, fields[], pointFields[], template, keys {key: shape}, testRead, profiles') } },
       },
     },
     async () => FORMS,
@@ -26,7 +24,14 @@ export async function driverFormRoutes(app: FastifyInstance, _ctx: WebContext): 
  * Password fields carry the marker GET /api/devices shows in place of a stored secret: the form
  * shows "unchanged" instead of it, and sends it back unless a new one is typed.
  */
-const FORMS = [modbusTcpForm, modbusRtuForm, opcuaForm].map((f) => ({
-  ...f,
-  fields: f.fields.map((x) => (x.widget === 'password' ? { ...x, secretMarker: SECRET_MARKER } : x)),
-}));
+export function driverForms(drivers: readonly DriverDefinition[]) {
+  return drivers.map((d) => ({
+    ...d.form,
+    fields: d.form.fields.map((x) => (x.widget === 'password' ? { ...x, secretMarker: SECRET_MARKER } : x)),
+    // What the form offers besides the fields: the test read button, the profile choice.
+    testRead: d.testRead !== undefined,
+    profiles: d.profileDefaults !== undefined,
+  }));
+}
+
+const FORMS = driverForms(DRIVERS);

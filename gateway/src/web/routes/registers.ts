@@ -57,7 +57,8 @@ export async function registerRoutes(app: FastifyInstance, ctx: WebContext): Pro
       const q = request.body as { table: ModbusTable; address: number; count: number; unitId?: number };
       const device = ctx.gateway.currentConfig().devices.find((d) => d.id === id);
       if (!device) return sendError(reply, 404, 'not_found', `no device "${id}"`);
-      if (device.driver === 'opcua') return sendError(reply, 400, 'unsupported', 'the register tool is for Modbus devices');
+      // Modbus only, named positively: a driver added later is refused here, not read as Modbus.
+      if (device.driver !== 'modbus-tcp' && device.driver !== 'modbus-rtu') return sendError(reply, 400, 'unsupported', 'the register tool is for Modbus devices');
       if (q.count > MAX_COUNT[q.table]) return sendError(reply, 400, 'validation', `at most ${MAX_COUNT[q.table]} ${q.table === 'coil' || q.table === 'discrete' ? 'bits' : 'registers'} per read`);
       if (q.address + q.count - 1 > 65535) return sendError(reply, 400, 'validation', 'the range ends past address 65535');
       const unitId = q.unitId ?? device.unitId;

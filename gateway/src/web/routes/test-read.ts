@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, parseConfigWithWarnings } from '../../config/load.ts';
-import { testReadModbusTcp } from '../../drivers/modbus-tcp/index.ts';
-import { BYTE_ORDERS } from '../../drivers/modbus/types.ts';
+import type { DeviceConfig } from '../../config/schema.ts';
+import { DRIVERS, driverDefinition } from '../../drivers/registry.ts';
 import { scale } from '../../pipeline/pipeline.ts';
 import type { WebContext } from '../context.ts';
 import { errorResponses, sendError } from '../errors.ts';
@@ -17,7 +17,8 @@ function parseDevice(ctx: WebContext, device: unknown) {
   try {
     const { config, warnings } = parseConfigWithWarnings(text, 'device');
     // What looks wrong (overlaps, 4xxxx addresses, beyond the profile's map) is shown, not refused.
-    return { device: config.devices[0]!, warnings: warnings.map((w) => ({ path: w.path.replace(/^devices\[0\]\.?/, ''), message: w.message, code: w.code, params: w.params })) };
+    // Only the device's own: the config around it is a stand-in (its uplink: key, for one).
+    return { device: config.devices[0]!, warnings: warnings.filter((w) => w.path.startsWith('devices[0]')).map((w) => ({ path: w.path.replace(/^devices\[0\]\.?/, ''), message: w.message, code: w.code, params: w.params })) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const issues = err.issues.map((i) => ({ path: i.path.replace(/^devices\[0\]\.?/, ''), message: i.message }));
@@ -33,7 +34,7 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
       schema: {
         tags: ['devices'],
         summary:
-          'Poll an unsaved device once: for every point the raw registers, the value in the configured byte order and in all four orders (ABCD, CDAB, BADC, DCBA) side by side',
+          'Poll an unsaved device once, by its driver (every driver with a test read: GET /api/drivers/forms, testRead): for every point the value and quality; Modbus also the raw registers and the value in all four byte orders (ABCD, CDAB, BADC, DCBA) side by side. 400 unsupported for a driver without one',
         body: looseObject('A device as in the config file; nothing is saved'),
         response: {
           200: {
@@ -43,7 +44,7 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
               points: {
                 type: 'array',
                 items: looseObject(
-                  'point, name, unit, type, order, table, address (in the device numbering), where ("holding 101 (protocol 100)"), raw[], value (unscaled), scaled, orders {ABCD,CDAB,BADC,DCBA} or null, quality, error',
+                  'point, name, unit, type, where ("holding 101 (protocol 100)", an OPC UA node id), raw[] or null, value (unscaled), scaled, orders {ABCD,CDAB,BADC,DCBA} or null, quality, error; Modbus also order, table, address (in the device numbering)',
                 ),
               },
               warnings: { type: 'array', items: looseObject('path (relative to the device), message: valid but probably wrong') },
@@ -54,31 +55,28 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
       },
     },
     async (request, reply) => {
-      const { device: parsed, warnings } = parseDevice(ctx, request.body);
-      if (parsed.driver !== 'modbus-tcp') {
-        return sendError(reply, 400, 'validation', `test read supports modbus-tcp devices (got driver ${parsed.driver})`);
+      const { device, warnings } = parseDevice(ctx, request.body);
+      const driver = driverDefinition(device.driver);
+      if (!driver?.testRead) {
+        const able = DRIVERS.filter((d) => d.testRead).map((d) => d.kind).join(', ');
+        return sendError(reply, 400, 'unsupported', `the ${device.driver} driver has no test read (drivers with one: ${able}); save the device and watch its values on the devices page`);
       }
-      const device = parsed;
-      const results = await testReadModbusTcp(device);
+      const result = await driver.testRead(device, { dataDir: ctx.gateway.currentConfig().dataDir, logger: ctx.logger });
+      const points = new Map<string, DeviceConfig['points'][number]>(device.points.map((p) => [p.id, p]));
       return {
-        orders: [...BYTE_ORDERS],
+        orders: [...result.orders],
         warnings,
-        points: results.map((r, i) => {
-          const p = device.points[i]!;
+        points: result.points.map((r) => {
+          const p = points.get(r.point)!;
           return {
-            point: r.point,
+            ...r,
             name: p.name ?? null,
             unit: p.unit ?? null,
-            type: p.type,
-            order: p.order,
-            table: p.table,
-            address: p.address,
-            where: r.where,
+            type: ('type' in p ? p.type : undefined) ?? null,
             raw: r.raw,
             value: jsonValue(r.value),
             scaled: r.value === null ? null : jsonValue(scale(r.value, p)),
             orders: r.orders ? Object.fromEntries(Object.entries(r.orders).map(([k, v]) => [k, jsonValue(v)])) : null,
-            quality: r.quality,
             error: r.error ?? null,
           };
         }),

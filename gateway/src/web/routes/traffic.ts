@@ -41,7 +41,7 @@ export async function trafficRoutes(app: FastifyInstance, ctx: WebContext): Prom
       const device = ctx.gateway.currentConfig().devices.find((d) => d.id === id);
       if (!device) return sendError(reply, 404, 'not_found', `no device "${id}"`);
       const key = modbusLinkKey(device);
-      if (key === null || device.driver === 'opcua') return sendError(reply, 400, 'unsupported', `the traffic view is for Modbus devices (driver ${device.driver})`);
+      if (key === null || (device.driver !== 'modbus-tcp' && device.driver !== 'modbus-rtu')) return sendError(reply, 400, 'unsupported', `the traffic view is for Modbus devices (driver ${device.driver})`);
       const ring = trafficRing(key);
       return { link: key, unitId: device.unitId, counters: ring.countersOf(device.unitId), entries: ring.recent(device.unitId, limit) };
     },

@@ -48,10 +48,22 @@ const uplinkBody = {
   },
 } as const;
 
-/** Sets `key` under uplink, or removes it when empty, keeping the rest of the section. */
-function put(doc: Document, path: string[], value: string | boolean | undefined): void {
-  if (value === undefined || value === '') doc.deleteIn(['uplink', ...path]);
-  else doc.setIn(['uplink', ...path], value);
+/**
+ * Where the edited uplink (config.uplink, the first MQTT one) sits in the file: the entry of
+ * `uplinks:` with its name, or the deprecated single `uplink:` section.
+ */
+function sectionOf(doc: Document, name: string): Array<string | number> {
+  const list = doc.get('uplinks') as { items?: Array<{ get?: (k: string) => unknown }> } | undefined;
+  if (!list?.items) return ['uplink'];
+  const i = list.items.findIndex((item) => item.get?.('name') === name);
+  if (i < 0) throw new Error(`uplink "${name}" is not in the file's uplinks list`);
+  return ['uplinks', i];
+}
+
+/** Sets `key` under the edited uplink's section, or removes it when empty, keeping the rest of the section. */
+function put(doc: Document, section: Array<string | number>, path: string[], value: string | boolean | undefined): void {
+  if (value === undefined || value === '') doc.deleteIn([...section, ...path]);
+  else doc.setIn([...section, ...path], value);
 }
 
 export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promise<void> {
@@ -92,6 +104,52 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
     },
   );
 
+  app.get(
+    '/api/uplinks',
+    {
+      config: { auth: 'session' },
+      schema: {
+        tags: ['uplink'],
+        summary: 'Every configured uplink (`uplinks:`): kind, where it sends to, its live state, log position, unsent and evicted readings',
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                name: { type: 'string' },
+                kind: { type: 'string' },
+                primary: { type: 'boolean', description: 'the uplink commands and update offers use, and PUT /api/uplink edits' },
+                url: { type: 'string' },
+                unsent: { type: 'integer' },
+                evicted: { type: 'integer' },
+                status: { anyOf: [looseObject('the sink status: state, url, ackedSeq, readingsAcked, lastError...'), { type: 'null' }] },
+              },
+            },
+          },
+        },
+      },
+    },
+    async () => {
+      const config = ctx.gateway.currentConfig();
+      const s = ctx.gateway.status();
+      const unsent = new Map((s.log.sinks ?? []).map((c) => [c.name, c.unacked]));
+      return config.uplinks.map((u) => {
+        const live = (s.uplinks ?? []).find((x) => x.name === u.name);
+        return {
+          name: u.name,
+          kind: u.kind,
+          primary: u.name === config.uplink.name,
+          url: redactUrl(u.url),
+          unsent: unsent.get(u.name) ?? 0,
+          evicted: live?.evicted ?? 0,
+          // Absent: it could not start (a secret file gone); the log says why.
+          status: live?.status ?? null,
+        };
+      });
+    },
+  );
+
   app.put(
     '/api/uplink',
     {
@@ -118,17 +176,18 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
         );
       }
       const config = await ctx.configStore.by(webChange(request)).edit((doc) => {
-        put(doc, ['url'], form.url);
-        put(doc, ['clientId'], form.clientId);
-        put(doc, ['username'], form.username);
+        const at = sectionOf(doc, current.name);
+        put(doc, at, ['url'], form.url);
+        put(doc, at, ['clientId'], form.clientId);
+        put(doc, at, ['username'], form.username);
         if (form.password !== undefined) {
-          put(doc, ['password'], form.password);
-          if (form.password !== '') doc.deleteIn(['uplink', 'passwordFile']);
+          put(doc, at, ['password'], form.password);
+          if (form.password !== '') doc.deleteIn([...at, 'passwordFile']);
         }
-        if (form.tls === null) doc.deleteIn(['uplink', 'tls']);
+        if (form.tls === null) doc.deleteIn([...at, 'tls']);
         else if (form.tls) {
-          for (const k of TLS_KINDS) put(doc, ['tls', k], form.tls[k]);
-          put(doc, ['tls', 'rejectUnauthorized'], form.tls.rejectUnauthorized);
+          for (const k of TLS_KINDS) put(doc, at, ['tls', k], form.tls[k]);
+          put(doc, at, ['tls', 'rejectUnauthorized'], form.tls.rejectUnauthorized);
         }
       });
       return { url: config.uplink.url };

@@ -136,18 +136,20 @@ const scaled = (v, p) => {
 
 function TestReadTable({ result, device, onUseOrder }) {
   const byId = new Map((device.points ?? []).map((p) => [p.id, p]));
+  // OPC UA has no registers: no raw column where no point has raw data.
+  const hasRaw = result.orders.length > 0 || result.points.some((r) => r.raw);
   return html`<div class="scroll-x stack-narrow"><table id="test-read-result">
     <thead><tr>
-      <th>${t('devices.point')}</th><th>${t('testRead.address')}</th><th>${t('testRead.raw')}</th><th>${t('testRead.value')}</th>
+      <th>${t('devices.point')}</th><th>${t('testRead.address')}</th>${hasRaw && html`<th>${t('testRead.raw')}</th>`}<th>${t('testRead.value')}</th>
       ${result.orders.map((o) => html`<th>${o}</th>`)}
       <th>${t('devices.quality')}</th>
     </tr></thead>
     <tbody>${result.points.map((r) => {
       const p = byId.get(r.point) ?? {};
       return html`<tr data-point=${r.point}>
-        <td class="key" data-label=${t('devices.point')}>${r.name || r.point}<div class="mono muted">${r.type}${r.orders ? ` · ${r.order}` : ''}</div></td>
-        <td class="num" data-label=${t('testRead.address')} title=${r.where ?? ''}>${r.table ?? p.table ? `${t(`table.${r.table ?? p.table}`)} ${r.address ?? p.address}` : '—'}</td>
-        <td class="mono" data-label=${t('testRead.raw')}>${r.raw ? r.raw.map((w) => (typeof w === 'number' ? `0x${w.toString(16).padStart(4, '0')}` : String(w))).join(' ') : '—'}</td>
+        <td class="key" data-label=${t('devices.point')}>${r.name || r.point}<div class="mono muted">${r.type ?? ''}${r.orders ? ` · ${r.order}` : ''}</div></td>
+        <td class=${r.table ?? p.table ? 'num' : 'mono'} data-label=${t('testRead.address')} title=${r.where ?? ''}>${r.table ?? p.table ? `${t(`table.${r.table ?? p.table}`)} ${r.address ?? p.address}` : r.where || '—'}</td>
+        ${hasRaw && html`<td class="mono" data-label=${t('testRead.raw')}>${r.raw ? r.raw.map((w) => (typeof w === 'number' ? `0x${w.toString(16).padStart(4, '0')}` : String(w))).join(' ') : '—'}</td>`}
         <td class="num key" data-label=${t('testRead.value')}>${fmtValue(r.scaled, r.unit)}</td>
         ${result.orders.map((o) => {
           const chosen = r.orders && o === r.order;
@@ -205,12 +207,10 @@ export function DeviceForm({ args }) {
 
   const switchDriver = (driver) => {
     const next = forms.find((f) => f.driver === driver);
-    // Identity and points stay; the link fields are the new driver's.
-    // Between Modbus TCP and RTU the unit, numbering and block limits carry over; OPC UA has none
-    // of them (its schema refuses unitId), so only what every driver has goes across.
-    const crossing = driver === 'opcua' || device.driver === 'opcua';
-    const shared = crossing ? ['id', 'name', 'enabled', 'intervalMs', 'timeoutMs'] : ['id', 'name', 'enabled', 'unitId', 'addressBase', 'intervalMs', 'timeoutMs', 'maxGap', 'maxRegisters', 'points'];
-    const keep = Object.fromEntries(Object.entries(device).filter(([k]) => shared.includes(k)));
+    // What both drivers' schemas have with the same shape goes across (identity, timing; between
+    // Modbus TCP and RTU also the unit, numbering, block limits and points); the link fields and
+    // anything the new driver's schema would refuse (a TCP port on a serial line) are the new driver's.
+    const keep = Object.fromEntries(Object.entries(device).filter(([k]) => k !== 'driver' && next.keys[k] !== undefined && next.keys[k] === form.keys[k]));
     replaceDevice({ ...next.template, ...keep, driver });
     setResult(null);
   };
@@ -218,7 +218,8 @@ export function DeviceForm({ args }) {
     setProfile(name);
     if (!name) return;
     try {
-      const driver = driverChosen && device.driver !== 'opcua' ? device.driver : undefined;
+      // A driver that takes register maps keeps the engineer's choice; otherwise the profile's link decides.
+      const driver = driverChosen && form.profiles ? device.driver : undefined;
       const fromProfile = await api('GET', `/api/profiles/${encodeURIComponent(name)}/device?lang=${lang()}${driver ? `&driver=${driver}` : ''}`);
       // The connection already typed stays; the profile brings the register map and line settings.
       const typed = device.driver === fromProfile.driver ? Object.fromEntries(['host', 'port', 'unitId'].filter((k) => device[k] !== undefined && device[k] !== '').map((k) => [k, device[k]])) : {};
@@ -271,12 +272,12 @@ export function DeviceForm({ args }) {
         <button type="button" class="secondary" id="add-point" onClick=${() => setDevice({ ...device, points: [...(device.points ?? []), { ...newPoint, id: '' }] })}>${t('device.addPoint')}</button>
       </section>
       <div class="row">
-        ${form.driver === 'modbus-tcp' && html`<button type="button" class="secondary" id="test-read" disabled=${busy} onClick=${testRead}>${t('device.testRead')}</button>`}
+        ${form.testRead && html`<button type="button" class="secondary" id="test-read" disabled=${busy} onClick=${testRead}>${t('device.testRead')}</button>`}
         <button type="button" id="save-device" disabled=${busy} onClick=${save}>${t('common.save')}</button>
         <button type="button" class="secondary" onClick=${() => (location.hash = '#/devices')}>${t('common.cancel')}</button>
       </div>
     </form>
-    ${form.driver === 'modbus-rtu' && html`<p class="muted" id="test-read-rtu">${t('device.testReadTcpOnly')}</p>`}
+    ${!form.testRead && html`<p class="muted" id="test-read-none">${t('device.testReadNone', { driver: pick(form.label) })}</p>`}
     <div id="form-message"><${ErrorBox} error=${error} /></div>
     ${savedWarnings && html`<section class="card" id="saved-warnings" role="status"><h2>${t('device.savedWithWarnings')}</h2>
       <ul>${savedWarnings.map((w) => html`<li><span class="mono">${w.path}</span> <${WarningText} w=${w} /></li>`)}</ul>
@@ -284,5 +285,5 @@ export function DeviceForm({ args }) {
     ${busy && html`<p class="muted">${t('common.working')}</p>`}
     ${result && html`<section class="card"><h2>${t('testRead.title')}</h2>
       ${result.warnings?.length > 0 && html`<div id="config-warnings" role="status"><h3>${t('testRead.warnings')}</h3><ul>${result.warnings.map((w) => html`<li><span class="mono">${w.path}</span> <${WarningText} w=${w} /></li>`)}</ul></div>`}
-      <p class="muted">${t('testRead.hint')}</p><${TestReadTable} result=${result} device=${device} onUseOrder=${useOrder} /></section>`}`;
+      <p class="muted">${t(result.orders.length > 0 ? 'testRead.hint' : 'testRead.hintValues')}</p><${TestReadTable} result=${result} device=${device} onUseOrder=${useOrder} /></section>`}`;
 }

@@ -1,0 +1,272 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Batch } from '../../codec/index.ts';
+import type { SendResult, SinkTransport, TransportEvents } from '../transport.ts';
+import { decodeAck, type CenterAck } from '../../center-ack.ts';
+import { redactUrl } from '../../redact.ts';
+
+/** One MQTT connection of the transport, handed to the format's hooks. */
+export interface Session {
+  readonly client: MqttClient;
+  /** False once this connection is over (closed, timed out or stopped): late callbacks must do nothing. */
+  live(): boolean;
+  /** Asks for the next batches (after births that had to go first). */
+  pump(): void;
+}
+
+export interface Message {
+  topic: string;
+  payload: Buffer | string;
+  /** Default 1. A QoS 0 batch message counts as delivered only through the format's confirm(). */
+  qos?: 0 | 1;
+}
+
+/** A message that is published with retain as given, at QoS 1 (Will, goodbye). */
+export interface StatusMessage extends Message {
+  retain: boolean;
+}
+
+/** What one wire format adds to the MQTT transport: its name, Will, births, encoding and goodbye. */
+export interface PublisherFormat {
+  /** Names the sink in log lines ('uplink', 'sparkplug uplink'). */
+  label: string;
+  /** The Will of the next connection attempt; called once per attempt, just before it. */
+  will(): StatusMessage;
+  /** Extra fields of the "connected" log line. */
+  connectedInfo?(): object;
+  /** The connection is up (CONNACK; the driver reloaded its cursor): births, subscriptions. A pump follows. */
+  onOnline(session: Session): void;
+  /** `retained`: the broker sent a stored message (a subscription's retained one), not a fresh publish. */
+  onMessage?(session: Session, topic: string, payload: Buffer, retained: boolean): void;
+  /** False holds batches back (Sparkplug: until this session's births went out); session.pump() wakes the driver. */
+  canSend?(): boolean;
+  /**
+   * The QoS 1 messages carrying the batch (`batch.live`: a live-lane batch, north-api.md); it
+   * counts as delivered when all have their PUBACK.
+   */
+  encode(session: Session, batch: Batch): Message[];
+  /**
+   * Called once after a batch's messages were handed to the client; the batch also waits for
+   * `done` (Sparkplug at QoS 0: a round trip proving the broker processed them).
+   */
+  confirm?(session: Session, done: (err?: Error) => void): void;
+  /** Published (QoS 1) on a clean stop while online. */
+  goodbye(): StatusMessage;
+}
+
+export interface MqttTransportOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
+  keepaliveSec: number;
+  /** A connect attempt into a blackholed link gives up after this long. */
+  connectTimeoutMs: number;
+  logger: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
+  /**
+   * Center mode: the topic the center's kedge-ack/1 confirmations arrive on, and whose log
+   * (gateway, current epoch) they must name; they are reported as TransportEvents.confirmed.
+   */
+  centerAck?: { topic: string; gateway: string; epoch: () => string };
+}
+
+/** How long a clean close waits for the goodbye's PUBACK. */
+const GOODBYE_WAIT_MS = 2000;
+
+/**
+ * SinkTransport over one MQTT 3.1.1 connection at a time: connect with the format's Will,
+ * ready at CONNACK (the format's births follow at once; canSend() holds batches until they
+ * are out), a batch = the format's messages at QoS 1, done when all have their PUBACK. In
+ * center mode the center's confirmations on its ack topic are the `confirmed` events. It never
+ * reconnects or resends by itself: that is the driver's (../transport-sink.ts).
+ */
+export class MqttTransport implements SinkTransport {
+  readonly label: string;
+  readonly target: string;
+  /** Acknowledgements of data messages received (PUBACKs, or the format's own delivery proof). */
+  pubacks = 0;
+  private linkGen = 0;
+  private session: Session | null = null;
+  private connected = false;
+
+  constructor(
+    private readonly o: MqttTransportOptions,
+    private readonly format: PublisherFormat,
+  ) {
+    this.label = format.label;
+    // Credentials in the URL never reach status pages or logs.
+    this.target = redactUrl(o.url);
+  }
+
+  /** The client while the link is up (after CONNACK), else null. */
+  onlineClient(): MqttClient | null {
+    return this.connected && this.session ? this.session.client : null;
+  }
+
+  canSend(): boolean {
+    return this.format.canSend?.() ?? true;
+  }
+
+  connectedInfo(): object {
+    return this.format.connectedInfo?.() ?? {};
+  }
+
+  connect(events: TransportEvents): void {
+    const gen = ++this.linkGen;
+    this.connected = false;
+    const will = this.format.will();
+    const opts: IClientOptions = {
+      clientId: this.o.clientId,
+      clean: true,
+      protocolVersion: 4,
+      keepalive: this.o.keepaliveSec,
+      reconnectPeriod: 0, // reconnects are the driver's: jittered, and always restart from the cursor
+      connectTimeout: this.o.connectTimeoutMs,
+      queueQoSZero: false,
+      // Otherwise mqtt-packet pre-builds 65,536 two-byte Buffers (~6 MB of heap) for packet ids.
+      writeCache: false,
+      username: this.o.username,
+      password: this.o.password,
+      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: will.retain },
+      ...(this.o.tls ?? {}),
+    };
+    const client = mqtt.connect(this.o.url, opts);
+    const session: Session = {
+      client,
+      live: () => gen === this.linkGen,
+      pump: () => {
+        if (session.live()) events.wake?.();
+      },
+    };
+    this.session = session;
+    let linkError: string | null = null;
+    client.on('connect', () => {
+      if (!session.live()) return;
+      this.connected = true;
+      events.ready();
+      const ack = this.o.centerAck;
+      if (ack) {
+        client.subscribe(ack.topic, { qos: 1 }, (err) => {
+          if (err && session.live()) this.o.logger.warn({ err: err.message, topic: ack.topic }, 'subscribing to center confirmations failed');
+        });
+      }
+      this.format.onOnline(session);
+    });
+    client.on('message', (topic, payload, packet) => {
+      if (!session.live()) return;
+      const retained = packet.retain === true;
+      if (this.o.centerAck && topic === this.o.centerAck.topic) this.onCenterAck(events, payload, retained);
+      else this.format.onMessage?.(session, topic, payload, retained);
+    });
+    client.on('error', (err) => {
+      if (!session.live()) return;
+      linkError = err.message;
+      this.o.logger.warn({ err: err.message, url: this.target }, `${this.label} error`);
+      events.problem?.(err.message);
+    });
+    client.on('close', () => {
+      if (!session.live()) return;
+      this.drop();
+      events.down(linkError ?? 'connection closed');
+    });
+  }
+
+  /** The center's confirmation of this log (gateway, current epoch); others are ignored. */
+  private onCenterAck(events: TransportEvents, payload: Buffer, retained: boolean): void {
+    const expect = this.o.centerAck!;
+    let ack: CenterAck;
+    try {
+      ack = decodeAck(payload);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, 'center confirmation ignored');
+      return;
+    }
+    // The log may have started a new epoch since (it went backwards): its current one is what counts.
+    const epoch = expect.epoch();
+    if (ack.gateway !== expect.gateway || ack.epoch !== epoch) {
+      // A retained confirmation of an earlier log (epoch) of this box, or not ours at all.
+      this.o.logger.debug({ gateway: ack.gateway, epoch: ack.epoch, expected: { gateway: expect.gateway, epoch } }, 'center confirmation of another log ignored');
+      return;
+    }
+    events.confirmed?.(ack.confirmed, !retained);
+  }
+
+  send(batch: Batch, done: (result: SendResult) => void): number {
+    const session = this.session;
+    if (!session || !this.connected) {
+      done({ ok: false, error: 'not connected' });
+      return 0;
+    }
+    const messages = this.format.encode(session, batch);
+    const confirm = this.format.confirm;
+    let bytes = 0;
+    for (const m of messages) bytes += typeof m.payload === 'string' ? Buffer.byteLength(m.payload) : m.payload.length;
+    let waiting = messages.length + (confirm ? 1 : 0);
+    // A batch the format had nothing to send for (Sparkplug: readings of a device that is not born) is delivered as is.
+    if (waiting === 0) {
+      done({ ok: true });
+      return 0;
+    }
+    let finished = false;
+    const ack = (err?: Error) => {
+      if (finished || !session.live()) return;
+      if (err) {
+        finished = true;
+        // Not from inside mqtt.js's own loop over its outgoing store (a close flushing it): the
+        // driver's answer (disconnect) would end the client in the middle of that loop.
+        setImmediate(() => done({ ok: false, error: err.message }));
+        return;
+      }
+      this.pubacks++;
+      if (--waiting > 0) return;
+      finished = true;
+      done({ ok: true });
+    };
+    for (const m of messages) session.client.publish(m.topic, m.payload, { qos: m.qos ?? 1 }, ack);
+    confirm?.call(this.format, session, ack);
+    return bytes;
+  }
+
+  disconnect(): void {
+    this.drop();
+  }
+
+  /** Ends this link: no callback of it does anything any more. */
+  private drop(): void {
+    this.linkGen++;
+    this.connected = false;
+    const client = this.session?.client;
+    this.session = null;
+    if (!client) return;
+    client.removeAllListeners();
+    client.on('error', () => {}); // a late socket error must not crash the daemon
+    client.end(true);
+  }
+
+  async close(): Promise<void> {
+    const client = this.session?.client;
+    const wasOnline = this.connected;
+    this.connected = false;
+    if (!client) return;
+    if (wasOnline) {
+      // The link stays live meanwhile: a close during the goodbye ends the client (drop()),
+      // which fails the goodbye's callback instead of leaving it waiting for a PUBACK.
+      const bye = this.format.goodbye();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, GOODBYE_WAIT_MS);
+        client.publish(bye.topic, bye.payload, { qos: 1, retain: bye.retain }, () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    this.linkGen++;
+    this.session = null;
+    // A client still connecting has nothing to flush: force it, or end() waits for a connect.
+    await new Promise<void>((resolve) => client.end(!wasOnline, {}, () => resolve()));
+    client.removeAllListeners();
+    // mqtt.js may still report a connect attempt that was cut short (connack timeout); with no
+    // listener that error would crash the daemon during a stop or reload.
+    client.on('error', () => {});
+  }
+}

@@ -1,0 +1,52 @@
+/** Config of the kedge MQTT sink (compact or json batches to the regional broker and center). */
+import { z } from 'zod';
+import { sinkNameSchema, strict } from '../schema-kit.ts';
+import { sparkplugOptionsSchema, type sparkplugSinkSchema } from '../sparkplug/schema.ts';
+import { brokerShape, checkBroker } from './broker-shape.ts';
+
+const ackMode = z.enum(['center', 'broker']).default('center');
+
+/** Sparkplug options as read from an entry that is not a Sparkplug sink: the defaults, never used. */
+const SPARKPLUG_UNUSED = sparkplugOptionsSchema.parse({});
+
+export const mqttSinkSchema = strict({
+  kind: z.literal('mqtt'),
+  name: sinkNameSchema,
+  ...brokerShape,
+  // compact: kedge-compact (cloud-sync/src/codec/COMPACT.md); json for debugging.
+  codec: z.enum(['compact', 'json']).default('compact'),
+  // center: the log forgets only what the center's ingest confirmed after a durable commit
+  // (kedge-ack/1 on .../ack); broker: on the broker's PUBACK, for consumers that do not
+  // confirm (a broker crash can then lose what it acknowledged).
+  ackMode,
+})
+  .superRefine(checkBroker)
+  // Every MQTT-family entry has the same shape, so the gateway reads them alike.
+  .transform((v) => ({ ...v, sparkplug: SPARKPLUG_UNUSED }));
+
+/**
+ * The single `uplink:` section of older configs (deprecated): read as one MQTT-family entry named
+ * "uplink" (the name of its log cursor since the beginning), kind from its codec.
+ */
+export const legacyUplinkSchema = strict({
+  ...brokerShape,
+  // compact: kedge-compact/1 (cloud-sync/src/codec/COMPACT.md); json for debugging; sparkplug: spBv1.0 topics for SCADA hosts.
+  codec: z.enum(['compact', 'json', 'sparkplug']).default('compact'),
+  ackMode,
+  // Only read with codec: sparkplug (cloud-sync/src/sparkplug/README.md).
+  sparkplug: sparkplugOptionsSchema.prefault({}),
+})
+  .superRefine(checkBroker)
+  .transform(
+    ({ codec, ...v }): BrokerSinkConfig =>
+      codec === 'sparkplug'
+        ? // Sparkplug hosts do not confirm (the gateway always used broker mode for them).
+          { kind: 'sparkplug', name: 'uplink', ...v, codec, ackMode: 'broker' }
+        : { kind: 'mqtt', name: 'uplink', ...v, codec },
+  );
+
+/** One MQTT-family entry after defaults (kind mqtt or sparkplug). */
+export type BrokerSinkConfig = z.output<typeof mqttSinkSchema> | z.output<typeof sparkplugSinkSchema>;
+
+/** The kedge MQTT sink's registration (north/registry.ts). */
+export const mqttSinkDefinition = { kind: 'mqtt', schema: mqttSinkSchema } as const;

@@ -1,0 +1,163 @@
+/**
+ * A southbound driver is one folder plus one line in registry.ts. Proven two ways: a fourth
+ * driver from a fixture folder (fixtures/fake-meter), handed to the same builders the registry
+ * feeds, is validated, described, listed and offered a form with nothing else changed; and the
+ * import graph keeps config/ and drivers/ apart (no driver file imports config/schema.ts, config
+ * reaches drivers only through the registry, no cycle through the config schema).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'node:test';
+import { devicesSchemaFor } from './schema.ts';
+import { driverForms } from '../web/routes/driver-forms.ts';
+import { fakeMeter } from '../drivers/fixtures/fake-meter/index.ts';
+import { createDriver, DEVICE_DRIVERS, DRIVERS, type DriverDefinition } from '../drivers/registry.ts';
+
+const SRC = fileURLToPath(new URL('../', import.meta.url));
+const WITH_FAKE = [...DRIVERS, fakeMeter] as const;
+
+const meter = (extra: Record<string, unknown> = {}) => ({ id: 'heat-1', driver: 'fake-meter', line: 'mbus0', primaryAddress: 7, points: [{ id: 'energy', record: 0, unit: 'kWh' }], ...extra });
+
+test('a fourth driver handed to the registry builders is validated with its defaults, its own checks and its paths', () => {
+  const devices = devicesSchemaFor(WITH_FAKE);
+  const ok = devices.parse([meter(), { id: 'pump', driver: 'modbus-tcp', host: '10.0.0.5', points: [{ id: 'flow', table: 'holding', address: 0 }] }]);
+  assert.deepEqual(ok[0], {
+    id: 'heat-1',
+    driver: 'fake-meter',
+    enabled: true,
+    line: 'mbus0',
+    primaryAddress: 7,
+    intervalMs: 60_000,
+    timeoutMs: 2000,
+    backoff: { minMs: 1000, maxMs: 60_000 },
+    points: [{ id: 'energy', record: 0, scale: 1, offset: 0, unit: 'kW.h', deadband: 0, heartbeatMs: 3_600_000, writable: false }],
+  });
+  assert.equal(ok[1]!.driver, 'modbus-tcp');
+
+  const bad = devices.safeParse([meter({ line: '' }), meter({ id: 'x', driver: 'fake-metre' })]);
+  assert.ok(!bad.success);
+  assert.deepEqual(
+    bad.error.issues.map((i) => [i.path.join('.'), i.message]),
+    [
+      ['0.line', 'must name the meter line, e.g. mbus0'],
+      ['1.driver', 'driver must be one of: modbus-tcp, modbus-rtu, opcua, fake-meter (got "fake-metre")'],
+    ],
+  );
+  // The driver's own check across its devices (checkDevices), run once every device is valid.
+  const taken = devices.safeParse([meter(), meter({ id: 'heat-2' }), meter({ id: 'heat-3', primaryAddress: 8 })]);
+  assert.ok(!taken.success);
+  assert.deepEqual(taken.error.issues.map((i) => [i.path.join('.'), i.message]), [['1.primaryAddress', 'primary address 7 on mbus0 is taken by devices[0]']]);
+  // Without the registry line the same device is refused as an unknown driver.
+  const without = devicesSchemaFor(DRIVERS).safeParse([meter()]);
+  assert.ok(!without.success);
+  assert.equal(without.error.issues[0]!.message, `driver must be one of: ${DEVICE_DRIVERS.join(', ')} (got "fake-meter")`);
+});
+
+test('the fourth driver is described, created, listed in the UI driver list and offered its form', async () => {
+  const device = fakeMeter.schema.parse(meter());
+  assert.equal(fakeMeter.describe(device), 'mbus0 address 7');
+  const driver = fakeMeter.create(device, { dataDir: '/nonexistent' });
+  assert.deepEqual((await driver.poll(['energy'])).samples.map((s) => [s.point, s.value, s.quality]), [['energy', 1, 'good']]);
+  const forms = driverForms(WITH_FAKE);
+  assert.deepEqual(forms.map((f) => f.driver), ['modbus-tcp', 'modbus-rtu', 'opcua', 'fake-meter']);
+  const form = forms.at(-1)!;
+  assert.deepEqual(form.label, { ru: 'Счётчик M-Bus (проба)', en: 'M-Bus meter (fixture)' });
+  assert.deepEqual(form.fields.find((f) => f.key === 'primaryAddress'), { key: 'primaryAddress', group: 'connection', label: { ru: 'Первичный адрес', en: 'Primary address' }, widget: 'number', required: true, min: 1, max: 250 });
+  assert.equal(form.testRead, false, 'no test read declared: the form says so instead of offering the button');
+  assert.equal(form.profiles, false);
+});
+
+test('every registered driver describes where its devices are, RTU devices by their serial port', () => {
+  const describe = (d: Record<string, unknown>) => {
+    const def = DRIVERS.find((x) => x.kind === d['driver']) as DriverDefinition;
+    return def.describe(def.schema.parse(d));
+  };
+  const points = [{ id: 'flow', table: 'holding', address: 0 }];
+  assert.equal(describe({ id: 'a', driver: 'modbus-tcp', host: '10.0.0.5', unitId: 3, points }), '10.0.0.5:502 unit 3');
+  assert.equal(describe({ id: 'b', driver: 'modbus-rtu', port: '/dev/ttyUSB1', unitId: 7, points }), '/dev/ttyUSB1 unit 7');
+  assert.equal(describe({ id: 'c', driver: 'opcua', endpointUrl: 'opc.tcp://10.0.0.9:4840', points: [{ id: 'level', nodeId: 'ns=2;s=Level' }] }), 'opc.tcp://10.0.0.9:4840');
+  assert.throws(() => createDriver({ ...fakeMeter.schema.parse(meter()) } as never), /no driver "fake-meter" in drivers\/registry\.ts/);
+});
+
+// ---------------------------------------------------------------------------------------
+// The import graph
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'node_modules' || e.name === 'ui' ? [] : sources(p);
+    return e.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Relative imports of a file (static, type-only and dynamic), resolved to paths under src/. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => m[1] ?? m[2]!);
+  return specs.filter((s) => s.startsWith('.')).map((s) => relative(SRC, resolve(dirname(file), s)));
+}
+
+const FILES = sources(SRC).map((f) => relative(SRC, f));
+const GRAPH = new Map(FILES.map((f) => [f, importsOf(join(SRC, f))]));
+const isTest = (f: string) => /\.test\.ts$/.test(f);
+/** A file inside one driver's folder (drivers/<folder>/...), not the shared drivers/*.ts. */
+const inDriverFolder = (f: string) => /^drivers\/[^/]+\//.test(f);
+
+test('no driver file imports the config schema: drivers use config/primitives.ts only', () => {
+  const offenders = [...GRAPH].flatMap(([f, deps]) => (f.startsWith('drivers/') ? deps.filter((d) => d === 'config/schema.ts').map((d) => `${f} -> ${d}`) : []));
+  assert.deepEqual(offenders, []);
+  // Outside tests (which may load whole configs through config/load.ts), nothing but the primitives.
+  const reaching = [...GRAPH].flatMap(([f, deps]) => (f.startsWith('drivers/') && !isTest(f) ? deps.filter((d) => d.startsWith('config/') && d !== 'config/primitives.ts').map((d) => `${f} -> ${d}`) : []));
+  assert.deepEqual(reaching, []);
+});
+
+test('config/ reaches the drivers only through the registry', () => {
+  const offenders = [...GRAPH].flatMap(([f, deps]) =>
+    f.startsWith('config/') && !isTest(f) ? deps.filter((d) => d.startsWith('drivers/') && d !== 'drivers/registry.ts').map((d) => `${f} -> ${d}`) : [],
+  );
+  assert.deepEqual(offenders, []);
+});
+
+test('no import cycle runs through the config schema', () => {
+  // Everything config/schema.ts reaches, transitively, outside tests: none of it imports the schema back.
+  const seen = new Set<string>();
+  const walk = (f: string) => {
+    for (const d of GRAPH.get(f) ?? []) {
+      if (seen.has(d) || isTest(d)) continue;
+      seen.add(d);
+      walk(d);
+    }
+  };
+  walk('config/schema.ts');
+  const back = [...seen].filter((f) => (GRAPH.get(f) ?? []).includes('config/schema.ts'));
+  assert.deepEqual(back, []);
+  assert.ok(seen.has('drivers/registry.ts') && seen.has('drivers/opcua/schema.ts'), 'the union is built from the registry');
+});
+
+/**
+ * What a new driver touches outside its folder: the registry line. Files outside drivers/ that
+ * import a driver folder directly are tools for that protocol only (they name the drivers they
+ * serve and refuse the others), listed here with why; a new entry here is a new place a
+ * driver's story leaks out of its folder.
+ */
+const PROTOCOL_TOOLS: Record<string, string> = {
+  'web/routes/registers.ts': 'the Modbus register tool (reads any range over a Modbus link)',
+  'web/routes/traffic.ts': 'the Modbus traffic view',
+  'web/routes/json.ts': "Modbus values' JSON form (64-bit integers as strings)",
+  'web/config-store.ts': 'refuses a web edit that lowers an OPC UA security mode',
+  'commands/protected-sections.ts': 'refuses a remote command that lowers an OPC UA security mode',
+};
+
+test('outside drivers/, only the registry and named protocol tools import a driver folder', () => {
+  const direct = [...GRAPH].flatMap(([f, deps]) =>
+    !f.startsWith('drivers/') && !isTest(f) && !f.includes('fixture') && deps.some(inDriverFolder) ? [f] : [],
+  );
+  assert.deepEqual(direct.sort(), Object.keys(PROTOCOL_TOOLS).sort());
+});
+
+test('the UI device form names no driver: its driver list, fields, test read and profiles come from /api/drivers/forms', () => {
+  const js = readFileSync(join(SRC, 'web/ui/pages/device-form.js'), 'utf8');
+  for (const kind of DEVICE_DRIVERS) assert.doesNotMatch(js, new RegExp(`['"\`]${kind}['"\`]`), `device-form.js names ${kind}`);
+});
