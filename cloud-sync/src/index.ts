@@ -3,7 +3,7 @@ export * from './topics.ts';
 export * from './codec/index.ts';
 export type { LogSource } from './north/log-source.ts';
 export { Uplink, type UplinkOptions, type UplinkStatus, type UplinkLogger } from './north/mqtt/uplink.ts';
-export { reconnectDelay, spreadDelay } from './north/backoff.ts';
+export { reconnectDelay, spreadDelay } from './backoff.ts';
 export { SinkWindow, type WindowOptions, type WindowStatus, type PlannedBatch } from './north/window.ts';
 export type { SinkTransport, TransportEvents, SendResult } from './north/transport.ts';
 export { TransportSink, type TransportSinkOptions, type TransportSinkStatus } from './north/transport-sink.ts';

@@ -21,6 +21,7 @@ import { Pipeline, type LiveValue, type PipelinePoint } from './pipeline/pipelin
 import { watchBoxClock } from './pipeline/box-clock.ts';
 import { Scheduler, type DeviceState, type PollGroup, type PollListener, type ScheduledDevice } from './scheduler/scheduler.ts';
 import { DeviceHealthLog } from './scheduler/health-log.ts';
+import { driverContext } from './driver-context.ts';
 import { GatewaySparkplugDevices, sparkplugWriter, type SparkplugSouth } from './sparkplug-devices.ts';
 
 /** `{ key: value }` when value is defined, else `{}`: births leave unknown fields out. */
@@ -174,7 +175,7 @@ export class Gateway {
     );
     const pipeline = this.pipeline;
     const scheduled: ScheduledDevice[] = enabled.flatMap((d) => {
-      const driver = createDriver(d, { dataDir: this.config.dataDir, logger: this.logger });
+      const driver = createDriver(d, driverContext(this.config, this.logger));
       this.drivers.push(driver);
       // Types learnt from the device (OPC UA DataType) belong in the birth: send it again with them.
       driver.onPointTypes?.(() => {

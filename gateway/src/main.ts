@@ -131,7 +131,7 @@ const configService = new ConfigService({ path: resolve(opts.config), apply: (ne
 const otaRuntime = startOta({ config, gateway: running, logger, restart: (why) => void shutdown(why) });
 ota = otaRuntime;
 // Signed commands from the center over MQTT (gateway/src/commands): off without `commands:` in the config.
-commands = startCommands({ gateway: running, logger, configPath: resolve(opts.config), configService });
+commands = startCommands({ gateway: running, logger, configService });
 
 // The UI is secondary to polling: if it cannot start (port taken), the gateway keeps running.
 if (config.web.enabled && !stopping) {

@@ -31,7 +31,12 @@ test('every client gets the same broker, credentials and TLS from the config, wi
       password: 'hunter2',
       tls: { ca: Buffer.from('CA'), cert: undefined, key: undefined, rejectUnauthorized: true },
       keepaliveSec: 45,
+      protocolVersion: 4,
     });
+    // The uplink's MQTT version reaches it (gateway.ts spreads the connection into the sink's options); the other clients stay on 3.1.1.
+    const v5 = configBrokerConnection(b.config({ protocolVersion: 5 }), { clientSuffix: '-cmd' });
+    assert.equal(v5.protocolVersion, 5);
+    assert.equal('protocolVersion' in mqttClientOptions(v5), false);
     assert.deepEqual(warnings, [], 'a CA certificate is public: its mode is no concern');
     assert.deepEqual(mqttClientOptions(cmd), { clientId: 'kedge-gw-1-cmd', keepalive: 45, username: 'box', password: 'hunter2', ca: Buffer.from('CA'), rejectUnauthorized: true });
     assert.equal(configBrokerConnection(b.config({ clientId: 'pump-3' }), { clientSuffix: '-ota' }).clientId, 'pump-3-ota');

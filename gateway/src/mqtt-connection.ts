@@ -15,10 +15,16 @@ export interface BrokerConnection {
   password: string | undefined;
   tls: { ca: Buffer | undefined; cert: Buffer | undefined; key: Buffer | undefined; rejectUnauthorized: boolean | undefined } | undefined;
   keepaliveSec: number;
+  /**
+   * The sink's MQTT version (4 = 3.1.1, 5). Only the uplinks use it (LogPublisher); the
+   * downlink, OTA and connection-test clients (mqttClientOptions) stay on 3.1.1.
+   */
+  protocolVersion?: 4 | 5 | undefined;
 }
 
 /** The settings a connection is built from: the config's `uplink:` section, or the UI's proposed one. */
 export type BrokerSettings = Pick<GatewayConfig['uplink'], 'url' | 'clientId' | 'username' | 'password' | 'passwordFile' | 'keepaliveSec'> & {
+  protocolVersion?: 4 | 5 | undefined;
   tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; rejectUnauthorized?: boolean | undefined } | undefined;
 };
 
@@ -67,6 +73,7 @@ export function brokerConnection(s: BrokerSettings, o: BrokerConnectionOptions):
     password: s.password ?? read('passwordFile', s.passwordFile, true)?.toString('utf8').trim(),
     tls,
     keepaliveSec: s.keepaliveSec,
+    protocolVersion: s.protocolVersion ?? 4,
   };
 }
 

@@ -109,7 +109,12 @@ test('secret and TLS files are read only from <dataDir>/secrets, <dataDir>/tls o
     secretPathIssues({
       dataDir,
       uplink: { passwordFile: '/etc/hostname', tls: { ca: join(dataDir, 'tls', 'ca.pem'), key: '/etc/ssl/private/other.key' } },
-      devices: [{ auth: { username: 'u', passwordFile: join(dataDir, 'secrets', 'opcua.pass') } }, { auth: { certificateFile: '/root/cert.pem', privateKeyFile: join(dataDir, 'secrets', 'k') } }],
+      // Which device fields name files is the driver's (DriverDefinition.secretFiles).
+      devices: [
+        { driver: 'opcua', auth: { username: 'u', passwordFile: join(dataDir, 'secrets', 'opcua.pass') } },
+        { driver: 'opcua', auth: { certificateFile: '/root/cert.pem', privateKeyFile: join(dataDir, 'secrets', 'k') } },
+        { driver: 'modbus-tcp', auth: { certificateFile: '/not/a/field/of/modbus' } },
+      ],
     }).map((i) => i.path),
     ['uplink.passwordFile', 'uplink.tls.key', 'devices[1].auth.certificateFile'],
   );

@@ -1,5 +1,6 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { driverDefinition } from './drivers/registry.ts';
 import { writeFileAtomic } from './write-file-atomic.ts';
 
 /** Writes a secret (key, password hash, token) readable by the daemon's user only, atomically. */
@@ -64,9 +65,10 @@ export function secretFilePaths(config: {
     add([...at, 'tokenFile'], u.tokenFile);
     for (const k of ['ca', 'cert', 'key'] as const) add([...at, 'tls', k], u.tls?.[k]);
   }
+  // Which fields of a device name files is its driver's knowledge (DriverDefinition.secretFiles).
   config.devices.forEach((d, i) => {
-    const auth = (d as { auth?: Record<string, unknown> }).auth;
-    if (auth && typeof auth === 'object') for (const k of ['passwordFile', 'certificateFile', 'privateKeyFile']) add(['devices', i, 'auth', k], auth[k]);
+    const files = driverDefinition(String((d as { driver?: unknown }).driver))?.secretFiles?.(d as Record<string, unknown>) ?? [];
+    for (const f of files) add(['devices', i, ...f.segments], f.file);
   });
   return out;
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
+import { ConfigService } from '@kedge/gateway/config/config-service.ts';
 import { loadConfigFile } from '@kedge/gateway/config/load.ts';
 import { Gateway } from '@kedge/gateway/gateway.ts';
 import { buildWebApp, type WebApp } from '@kedge/gateway/web/server.ts';
@@ -47,7 +48,8 @@ export async function startKedgeGateway(): Promise<KedgeGateway> {
   const logger = pino({ level: 'silent' });
   const gateway = new Gateway(await loadConfigFile(configPath), logger);
   gateway.start();
-  const web = await buildWebApp({ gateway, configPath, logger, scryptN: 1024 });
+  const configService = new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir: gateway.currentConfig().dataDir });
+  const web = await buildWebApp({ gateway, configPath, configService, logger, scryptN: 1024 });
   const setupToken = web.issueSetupToken('first start');
   await web.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = web.app.server.address() as { port: number };

@@ -6,22 +6,20 @@
  * written to the summary file.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
+import { Command } from 'commander';
+import { intArg, usageExit } from './cli-args.ts';
 
-const { values, positionals: files } = parseArgs({
-  options: {
-    concurrency: { type: 'string' },
-    timeout: { type: 'string' },
-    summary: { type: 'string' },
-  },
-  allowPositionals: true,
-});
-if (!values.summary || files.length === 0) {
-  process.stderr.write('usage: test-runner.ts --concurrency N --timeout MS --summary FILE -- FILE...\n');
-  process.exit(2);
-}
+const program = usageExit(new Command('test-runner.ts'))
+  .description('runs node:test on the files in the order given and writes the counts to the summary file')
+  .requiredOption('--summary <file>', 'where the run writes its pass/fail/cancelled counts (JSON)')
+  .option('--concurrency <n>', 'test files run at a time', intArg(1), 1)
+  .option('--timeout <ms>', 'per test file, in ms (default: none)', intArg(1))
+  .argument('<files...>', 'test files, in the order to start them')
+  .parse();
+const values = program.opts<{ summary: string; concurrency: number; timeout?: number }>();
+const files = program.args;
 
 export interface RunSummary {
   pass: number;
@@ -30,7 +28,7 @@ export interface RunSummary {
 }
 
 const counts: Partial<RunSummary> = {};
-const stream = run({ files, concurrency: Number(values.concurrency ?? 1), timeout: Number(values.timeout ?? Infinity) });
+const stream = run({ files, concurrency: values.concurrency, timeout: values.timeout ?? Infinity });
 // The run ends with its own summary as top-level diagnostics ("pass 940"); the files' own
 // summaries are not passed on. The last of each name is the run's.
 stream.on('test:diagnostic', (d: { nesting: number; message: string }) => {
@@ -38,6 +36,6 @@ stream.on('test:diagnostic', (d: { nesting: number; message: string }) => {
   if (m) counts[m[1] as keyof RunSummary] = Number(m[2]);
 });
 stream.on('end', () => {
-  writeFileSync(values.summary!, JSON.stringify(counts));
+  writeFileSync(values.summary, JSON.stringify(counts));
 });
 stream.pipe(new spec()).pipe(process.stdout);

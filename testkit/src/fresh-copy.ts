@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -32,24 +32,47 @@ export function freshCopy(root: string): FreshCopy {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-  const workspaces = new Map<string, string>([
-    ['@kedge/cloud-sync', 'cloud-sync'],
-    ['@kedge/device-profiles', 'device-profiles'],
-    ['@kedge/firmware-ts', 'firmware-ts'],
-    ['@kedge/gateway', 'gateway'],
-    ['@kedge/scripts', 'scripts'],
-    ['node-red-contrib-kedge', 'node-red-contrib-kedge'],
-  ]);
+  const workspaces = workspacePackages(root);
   const modules = join(dir, 'node_modules');
-  mkdirSync(join(modules, '@kedge'), { recursive: true });
+  mkdirSync(modules, { recursive: true });
   for (const entry of readdirSync(join(root, 'node_modules'))) {
-    if (entry === '@kedge' || workspaces.has(entry)) continue;
-    symlinkSync(join(root, 'node_modules', entry), join(modules, entry));
+    if (!entry.startsWith('@')) {
+      if (!workspaces.has(entry)) symlinkSync(join(root, 'node_modules', entry), join(modules, entry));
+      continue;
+    }
+    // A scope folder (@kedge, @types, ...): entry by entry, so a workspace in it can be swapped.
+    mkdirSync(join(modules, entry));
+    for (const name of readdirSync(join(root, 'node_modules', entry))) {
+      if (!workspaces.has(`${entry}/${name}`)) symlinkSync(join(root, 'node_modules', entry, name), join(modules, entry, name));
+    }
   }
-  for (const entry of readdirSync(join(root, 'node_modules', '@kedge'))) {
-    const target = workspaces.get(`@kedge/${entry}`);
-    symlinkSync(target ? join(dir, target) : join(root, 'node_modules', '@kedge', entry), join(modules, '@kedge', entry));
+  for (const [name, folder] of workspaces) {
+    mkdirSync(dirname(join(modules, name)), { recursive: true });
+    symlinkSync(join(dir, folder), join(modules, name));
   }
-  symlinkSync(join(dir, 'node-red-contrib-kedge'), join(modules, 'node-red-contrib-kedge'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Package name -> folder of every workspace of the root package.json (`workspaces`, each
+ * folder's package.json `name`; a `folder/*` entry stands for each folder in it that has a
+ * package.json), so a workspace added to the tree is linked into the copy without a list here
+ * to keep in step.
+ */
+export function workspacePackages(root: string): Map<string, string> {
+  const { workspaces = [] } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces?: string[] };
+  const folders = workspaces.flatMap((w) => {
+    if (!w.endsWith('/*')) return [w];
+    const parent = w.slice(0, -2);
+    return readdirSync(join(root, parent), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(join(root, parent, e.name, 'package.json')))
+      .map((e) => join(parent, e.name));
+  });
+  return new Map(
+    folders.map((folder) => {
+      const { name } = JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8')) as { name?: string };
+      if (!name) throw new Error(`workspace ${folder}: its package.json has no name`);
+      return [name, folder] as const;
+    }),
+  );
 }

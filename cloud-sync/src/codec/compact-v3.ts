@@ -290,14 +290,8 @@ function nameIndexes(nameOf: string[]): { ids: Int32Array; count: number } {
   return { ids, count: seen.size };
 }
 
-export function encodeBodyV3(b: Batch): Buffer {
-  const w = new ByteWriter();
-  w.string(b.gateway);
-  w.uvarint((b.epoch !== undefined ? FLAG_EPOCH : 0) | (b.live ? FLAG_LIVE : 0));
-  if (b.epoch !== undefined) w.string(b.epoch);
-  w.uvarint(b.first);
-  w.uvarint(b.last - b.first);
-
+/** Evicted ranges as (gap from the previous end, length) pairs: the same in every version. */
+export function writeEvicted(w: ByteWriter, b: Batch): void {
   const evicted = [...b.evicted].sort((x, y) => x.first - y.first);
   w.uvarint(evicted.length);
   let cursor = b.first;
@@ -306,16 +300,33 @@ export function encodeBodyV3(b: Batch): Buffer {
     w.uvarint(e.last - e.first);
     cursor = e.last + 1;
   }
+}
 
-  const n = b.readings.length;
+/** Each point key once, in order of first appearance, and every reading's index into that list. */
+export function pointDictionary(readings: readonly LogRecord[]): { dict: Map<string, number>; pointColumn: Int32Array } {
   const dict = new Map<string, number>();
-  const pointColumn = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const key = b.readings[i]!.point;
+  const pointColumn = new Int32Array(readings.length);
+  for (let i = 0; i < readings.length; i++) {
+    const key = readings[i]!.point;
     let id = dict.get(key);
     if (id === undefined) dict.set(key, (id = dict.size));
     pointColumn[i] = id;
   }
+  return { dict, pointColumn };
+}
+
+export function encodeBodyV3(b: Batch): Buffer {
+  const w = new ByteWriter();
+  w.string(b.gateway);
+  w.uvarint((b.epoch !== undefined ? FLAG_EPOCH : 0) | (b.live ? FLAG_LIVE : 0));
+  if (b.epoch !== undefined) w.string(b.epoch);
+  w.uvarint(b.first);
+  w.uvarint(b.last - b.first);
+
+  writeEvicted(w, b);
+
+  const n = b.readings.length;
+  const { dict, pointColumn } = pointDictionary(b.readings);
   w.uvarint(dict.size);
   const devices = new TokenWriter(w);
   const names = new TokenWriter(w);

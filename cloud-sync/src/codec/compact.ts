@@ -2,7 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QUALITIES, type LogRecord, type Quality, type SeqRange, type Value } from '../model.ts';
 import { batchProblem, CodecError, type Batch, type Codec } from './batch.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
-import { decodeBodyV3, encodeBodyV3, Kind, KIND_COUNT, kindOf, readRuns, writeRuns } from './compact-v3.ts';
+import { decodeBodyV3, encodeBodyV3, Kind, KIND_COUNT, kindOf, pointDictionary, readRuns, writeEvicted, writeRuns } from './compact-v3.ts';
 
 /**
  * `kedge-compact`: a columnar binary batch for metered 4G links. The layout is specified in
@@ -29,24 +29,10 @@ function encodeBody(b: Batch): Buffer {
   w.uvarint(b.first);
   w.uvarint(b.last - b.first);
 
-  const evicted = [...b.evicted].sort((x, y) => x.first - y.first);
-  w.uvarint(evicted.length);
-  let cursor = b.first;
-  for (const e of evicted) {
-    w.uvarint(e.first - cursor);
-    w.uvarint(e.last - e.first);
-    cursor = e.last + 1;
-  }
+  writeEvicted(w, b);
 
   const n = b.readings.length;
-  const dict = new Map<string, number>();
-  const pointColumn = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    const key = b.readings[i]!.point;
-    let id = dict.get(key);
-    if (id === undefined) dict.set(key, (id = dict.size));
-    pointColumn[i] = id;
-  }
+  const { dict, pointColumn } = pointDictionary(b.readings);
   w.uvarint(dict.size);
   for (const key of dict.keys()) w.string(key);
 

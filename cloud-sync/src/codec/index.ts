@@ -1,5 +1,5 @@
 import type { Codec } from './batch.ts';
-import { compactCodec } from './compact.ts';
+import { compactCodec, compactV2Codec } from './compact.ts';
 import { jsonCodec } from './json.ts';
 import { sparkplugCodec } from './sparkplug.ts';
 
@@ -10,7 +10,12 @@ export { compactCodec, compactV2Codec, COMPACT_MAGIC, COMPACT_VERSION, COMPACT_V
 export { sparkplugCodec, SPARKPLUG_BATCH_UUID } from './sparkplug.ts';
 export { detectCodec, autoCodec } from './detect.ts';
 
-export const CODECS: Record<string, Codec> = { json: jsonCodec, compact: compactCodec, sparkplug: sparkplugCodec };
+/**
+ * By the name a sink config gives. `compact-v2` writes kedge-compact version 1/2, for a center
+ * not yet upgraded to version 3 (COMPACT.md "Rollout"); it cannot mark a live batch, so the
+ * sink schemas turn live first off with it (north/live-first-codec.ts).
+ */
+export const CODECS: Record<string, Codec> = { json: jsonCodec, compact: compactCodec, 'compact-v2': compactV2Codec, sparkplug: sparkplugCodec };
 
 export function codecByName(name: string): Codec {
   const codec = CODECS[name];

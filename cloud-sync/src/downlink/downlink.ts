@@ -1,5 +1,5 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import { jittered } from '../north/backoff.ts';
+import { jittered } from '../backoff.ts';
 import type { GatewayIdentity } from '../topics.ts';
 import type { UplinkLogger } from '../north/mqtt/uplink.ts';
 import { redactUrl } from '../redact.ts';

@@ -220,6 +220,33 @@ test('a live batch ahead of the backlog is no gap; a backlog batch that skips se
   assert.equal(h.batches[2]!.result.confirmed, 10);
 });
 
+// The window (north/window.ts) after live-first: the snapshot (newest per point, at most where
+// live-first began: 100), live 101..125 as polled, the backlog up to 100, and after the lanes
+// merge the backlog lane resumes after the last live reading: 126. Both arrival orders of the
+// last backlog batch before the merge and the live run are seen at a center.
+for (const order of ['live run before the last backlog batch', 'live run after the last backlog batch'] as const) {
+  test(`after a live-first merge the next backlog batch is no gap (${order}); a real hole after it still is`, async (t) => {
+    const h = await harness(t);
+    const live = (seqs: number[]): Batch => ({ ...batch('gw1', seqs[0]!, seqs[seqs.length - 1]!), live: true, readings: seqs.map((s) => batch('gw1', s, s).readings[0]!) });
+    const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
+    const sent: Batch[] =
+      order === 'live run before the last backlog batch'
+        ? [live([99, 100]), batch('gw1', 1, 60), live(range(101, 115)), live(range(116, 125)), batch('gw1', 61, 100), batch('gw1', 126, 130)]
+        : [live([99, 100]), batch('gw1', 1, 60), batch('gw1', 61, 100), live(range(101, 115)), live(range(116, 125)), batch('gw1', 126, 130)];
+    for (const b of sent) await h.publish(DATA, compactCodec.encode(b));
+    await waitFor(() => h.batches.length === sent.length, { what: 'every batch of the merge' });
+    assert.deepEqual(h.gaps, [], 'nothing is missing: 101-125 came by the live lane');
+    assert.deepEqual(h.store.gaps('gw1'), []);
+    assert.equal(h.batches.at(-1)!.result.confirmed, 130);
+
+    // 131-135 never arrive: that is a gap, reported once with its exact range.
+    await h.publish(DATA, compactCodec.encode(batch('gw1', 136, 140)));
+    await waitFor(() => h.batches.length === sent.length + 1, { what: 'the batch after the hole' });
+    assert.deepEqual(h.gaps, [{ gateway: 'gw1', gap: { first: 131, last: 135 } }]);
+    assert.deepEqual(h.store.gaps('gw1'), [{ first: 131, last: 135 }]);
+  });
+}
+
 test('the consumer stops cleanly: it disconnects and handles nothing afterwards', async (t) => {
   const h = await harness(t);
   await h.publish(DATA, jsonCodec.encode(batch('gw1', 1, 2)));

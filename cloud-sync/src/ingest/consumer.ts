@@ -5,6 +5,7 @@ import { filterFor, parseTopic, topicFor, type GatewayIdentity } from '../topics
 import type { SeqRange } from '../model.ts';
 import type { EpochChange, IngestSink, StoreResult } from './sink.ts';
 import { encodeAck } from '../center-ack.ts';
+import { backoffCeiling } from '../backoff.ts';
 
 export interface IngestLogger {
   info(obj: object, msg?: string): void;
@@ -146,7 +147,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     if (this.storeRetryTimer) return;
     const min = this.o.storeRetryMinMs ?? 1000;
     const max = this.o.storeRetryMaxMs ?? 30_000;
-    const delay = Math.min(max, min * 2 ** Math.min(16, this.storeFailures - 1));
+    const delay = backoffCeiling(this.storeFailures - 1, min, max);
     this.storeRetryTimer = setTimeout(() => {
       this.storeRetryTimer = null;
       if (this.client !== client) return;
@@ -186,7 +187,8 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       this.emit('epoch', c);
     }
     // A live batch's sequences are ahead of the backlog by design: what lies between is not
-    // yet received (the store's notYetReceived), not a gap.
+    // yet received (the store's notYetReceived), not a gap. previousMax reaches over a live run
+    // the backlog lane resumes behind after the lanes merge, so that is no gap either.
     if (!batch.live && batch.first > result.previousMax + 1) {
       const gap = { first: result.previousMax + 1, last: batch.first - 1 };
       this.o.logger.warn({ gateway: id.gateway, epoch: result.epoch, ...gap }, 'sequence gap: readings missing before this batch');

@@ -111,6 +111,13 @@ class Model {
     return n;
   }
 
+  /** The backlog position carried over what is covered right after it: the consumer's gap check. */
+  backlogReach(): number {
+    let n = this.backlogSeq;
+    while (this.covered.has(n + 1)) n++;
+    return n;
+  }
+
   holes(): number[] {
     const out: number[] = [];
     for (let s = 1; s <= this.maxSeq; s++) if (!this.stored.has(s) && !this.evicted.has(s)) out.push(s);
@@ -126,10 +133,12 @@ async function checkAllInterleavings(open: () => Promise<Store & { close(): Prom
         const model = new Model();
         for (const [i, b] of batches.entries()) {
           const at = `after batch ${i} (${b.live ? 'live' : 'backlog'} ${b.first}-${b.last})`;
-          const backlogBefore = model.backlogSeq;
+          const reachBefore = model.backlogReach();
           const expected = model.apply(b);
           const result = await store.storeBatch(b);
-          assert.equal(result.previousMax, backlogBefore, `${at}: previousMax is the backlog lane's position (the consumer's gap check)`);
+          assert.equal(result.previousMax, reachBefore, `${at}: previousMax is the backlog lane's position carried over what follows it covered (the consumer's gap check)`);
+          // What the consumer would report as a gap starts at a real hole: never a false alarm.
+          if (!b.live && b.first > result.previousMax + 1) assert.ok(model.holes().includes(result.previousMax + 1), `${at}: the gap the consumer reports starts at a hole`);
           assert.equal(result.duplicates, expected.duplicates, `${at}: duplicates (a sequence from the other lane is no duplicate)`);
           assert.equal(result.confirmed, model.confirmed(), `${at}: confirmation covers only the contiguous prefix`);
           assert.deepEqual(await store.sequences(), [...model.stored].sort((x, y) => x - y), `${at}: each reading stored once`);
@@ -243,6 +252,44 @@ test('PostgreSQL: a center database from before the live lane upgrades the same 
     assert.deepEqual(await store.notYetReceived('gw-old', EPOCH), [{ first: 31, last: 34 }, { first: 36, last: 39 }]);
     assert.deepEqual(await store.liveSequences('gw-old', EPOCH), [35, 40]);
     assert.equal(await store.confirmed('gw-old', EPOCH), 10);
+  } finally {
+    await store.close();
+  }
+});
+
+/**
+ * What north/window.ts sends around a merge: the snapshot (newest per point, up to where live
+ * first began: 100), the backlog 1..100, live 101..125 as polled; after the merge the backlog
+ * lane resumes at 126. The store's previousMax (the consumer's gap check) must reach 125 then,
+ * and a backlog batch after a real hole must still fall short of it.
+ */
+async function mergeShape(storeBatch: (b: Batch) => Promise<{ previousMax: number }>, gaps: () => Promise<SeqRange[]>): Promise<void> {
+  const seqs = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  const backlog = (first: number, last: number): Batch => ({ gateway: 'gw', epoch: EPOCH, first, last, evicted: [], readings: seqs(first, last).map(reading) });
+  const live = (s: number[]): Batch => ({ gateway: 'gw', epoch: EPOCH, live: true, first: s[0]!, last: s[s.length - 1]!, evicted: [], readings: s.map(reading) });
+  for (const b of [live([98, 99, 100]), backlog(1, 60), live(seqs(101, 125)), backlog(61, 100)]) await storeBatch(b);
+  assert.equal((await storeBatch(backlog(126, 130))).previousMax, 125, 'the live run 101-125 continues the backlog position: 126 is next, no gap');
+  assert.equal((await storeBatch(backlog(136, 140))).previousMax, 130, '131-135 never came: the consumer reports them');
+  assert.deepEqual(await gaps(), [{ first: 131, last: 135 }]);
+}
+
+test('SQLite store: after a live-first merge the backlog position reaches over the live run', async () => {
+  const s = new IngestStore(':memory:');
+  try {
+    await mergeShape(async (b) => s.storeBatch(id('gw'), b), async () => s.gaps('gw', EPOCH));
+    assert.equal(s.backlogReach('gw', EPOCH), 140, 'the hole stays below the position: missing, not "not yet received"');
+  } finally {
+    s.close();
+  }
+});
+
+test('PostgreSQL store: after a live-first merge the backlog position reaches over the live run', async () => {
+  pgServer ??= await startPostgres();
+  const store = await PgIngestStore.open(pgServer.url);
+  try {
+    const gw = 'gw-merge';
+    await mergeShape(async (b) => store.storeBatch(id(gw), { ...b, gateway: gw }), async () => store.gaps(gw, EPOCH));
+    assert.equal(await store.backlogReach(gw, EPOCH), 140, 'the hole stays below the position: missing, not "not yet received"');
   } finally {
     await store.close();
   }

@@ -195,8 +195,9 @@ export class PgIngestStore implements IngestSink {
         }
         if (epoch !== current) await client.query('UPDATE kedge_gateways SET epoch = $2, max_seq = 0 WHERE gateway = $1', [id.gateway, epoch]);
       }
-      // Where the backlog lane stood (live readings beyond it do not move it), as in store.ts.
-      const previousMax = row.rows.length === 0 ? 0 : await this.backlogSeqIn(client, id.gateway, epoch);
+      // Where the backlog lane stood (live readings beyond it do not move it), carried over what
+      // is covered right after it (the backlog resumes behind a merged live run), as in store.ts.
+      const previousMax = row.rows.length === 0 ? 0 : await this.backlogReachIn(client, id.gateway, epoch);
       const r = batch.readings;
       const cols = r.map((x) => columns(x.value));
       const lane = batch.live ? 2 : 1;
@@ -418,6 +419,22 @@ export class PgIngestStore implements IngestSink {
 
   async backlogSeq(gateway: string, epoch: string): Promise<number> {
     return this.backlogSeqIn(this.pool, gateway, epoch);
+  }
+
+  /** As IngestStore.backlogReach: the backlog position carried to the end of the covered run continuing it. */
+  async backlogReach(gateway: string, epoch: string): Promise<number> {
+    return this.backlogReachIn(this.pool, gateway, epoch);
+  }
+
+  private async backlogReachIn(client: pg.PoolClient | pg.Pool, gateway: string, epoch: string): Promise<number> {
+    const backlog = await this.backlogSeqIn(client, gateway, epoch);
+    // ::bigint: an untyped `$3 + 1` is integer arithmetic and fails from sequence 2^31 on.
+    const r = await client.query<{ last: string }>(
+      'SELECT last FROM kedge_covered WHERE gateway = $1 AND epoch = $2 AND first <= $3::bigint + 1 ORDER BY first DESC LIMIT 1',
+      [gateway, epoch, backlog],
+    );
+    const end = r.rows[0] ? Number(r.rows[0].last) : 0;
+    return end > backlog ? end : backlog;
   }
 
   private async backlogSeqIn(client: pg.PoolClient | pg.Pool, gateway: string, epoch: string): Promise<number> {

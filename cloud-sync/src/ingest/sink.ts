@@ -7,8 +7,10 @@ export interface StoreResult {
   duplicates: number;
   /**
    * Highest sequence the backlog lane had reached for this gateway (in the batch's epoch)
-   * before the batch: without live batches, the highest sequence seen. Live readings beyond
-   * it do not move it, so a backlog batch that skips sequences is still seen as a gap.
+   * before the batch, carried to the end of what is covered (stored or reported evicted)
+   * right after it: without live batches, the highest sequence seen. Live readings beyond a
+   * hole do not move it, so a backlog batch that skips sequences is still seen as a gap; a
+   * live run continuing it does (after live-first the backlog resumes behind that run).
    */
   previousMax: number;
   /** The batch's log epoch ('' for gateways older than epochs). */

@@ -198,6 +198,8 @@ export class IngestStore implements IngestSink {
       crossLane: db.prepare('UPDATE readings SET lanes = lanes | ? WHERE gateway = ? AND epoch = ? AND seq = ? AND (lanes & ?) = 0'),
       backlogSeq: db.prepare('UPDATE epochs SET backlog_seq = max(backlog_seq, ?) WHERE gateway = ? AND epoch = ?'),
       backlogSeqOf: db.prepare('SELECT backlog_seq FROM epochs WHERE gateway = ? AND epoch = ?').pluck(),
+      // The covered range holding sequence ? (ranges are merged, so at most one; the newest start at or below it).
+      coveredEnd: db.prepare('SELECT last FROM covered WHERE gateway = ? AND epoch = ? AND first <= ? ORDER BY first DESC LIMIT 1').pluck(),
       liveSeqs: db.prepare('SELECT seq FROM readings WHERE gateway = ? AND epoch = ? AND (lanes & 2) != 0 ORDER BY seq').pluck(),
       // A batch resent from the gateway's cursor (its PUBACK was lost) reports the evicted range
       // from the same first sequence, grown by what was evicted since: keep the larger one.
@@ -283,9 +285,11 @@ export class IngestStore implements IngestSink {
         if (epoch !== current) this.s.setEpoch.run(epoch, id.gateway);
         row = { maxSeq: 0, readings: 0 };
       }
-      // Where the backlog lane stood (live readings beyond it do not move it): the consumer's
-      // gap check compares a backlog batch's first sequence with it.
-      const previousMax = this.backlogSeq(id.gateway, epoch);
+      // Where the backlog lane stood (live readings beyond it do not move it), carried over what
+      // is covered right after it: after live-first the lanes merge and the gateway's backlog
+      // resumes behind the live run the center holds already. The consumer's gap check
+      // compares a backlog batch's first sequence with it, so only a real hole is a gap.
+      const previousMax = this.backlogReach(id.gateway, epoch);
       let inserted = 0;
       const lane = batch.live ? LANE_LIVE : LANE_BACKLOG;
       let crossed = 0;
@@ -441,6 +445,17 @@ export class IngestStore implements IngestSink {
   notYetReceived(gateway: string, epoch = this.epochOf(gateway)): SeqRange[] {
     const backlog = this.backlogSeq(gateway, epoch);
     return this.holes(gateway, epoch).flatMap((h) => (h.last <= backlog ? [] : [{ first: Math.max(h.first, backlog + 1), last: h.last }]));
+  }
+
+  /**
+   * The backlog lane's position carried to the end of the covered run (stored or reported
+   * evicted, by either lane) that continues it: the next backlog batch starting right after
+   * is no gap. Between backlogSeq and it there is no hole, so gaps() is the same either way.
+   */
+  backlogReach(gateway: string, epoch = this.epochOf(gateway)): number {
+    const backlog = this.backlogSeq(gateway, epoch);
+    const end = this.s.coveredEnd.get(gateway, epoch, backlog + 1) as number | undefined;
+    return end !== undefined && end > backlog ? end : backlog;
   }
 
   /** Highest sequence of the epoch a backlog batch (or a recorded unrecoverable range) has reached. */

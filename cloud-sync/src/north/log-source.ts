@@ -14,6 +14,9 @@ export interface LogSource {
   /**
    * The newest record of each point with seq > `after`, ascending by seq (live-first: the
    * current value of every point before the backlog). Absent: live-first sends no snapshot.
+   * Called on the event loop at every reconnect, so its work must be bounded: a log may leave
+   * out a point whose newest record lies far down (one that no longer reports), since that
+   * record still goes out with the backlog (gateway/src/log/reading-log.ts latestScanRows).
    */
   latestAfter?(after: number): LogRecord[];
   /** Highest sequence written so far (0 for an empty log). */

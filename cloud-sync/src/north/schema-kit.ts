@@ -79,7 +79,7 @@ export const windowShape = {
   // A batch without acknowledgement this long means a dead link (a 4G modem losing carrier sends no reset).
   ackTimeoutMs: int(1000, 600_000).default(30_000),
   // Reconnect backoff: doubling from the floor, jittered over the upper half, capped: a box is
-  // back within reconnectMaxMs of its broker (north/backoff.ts). Fleet-wide spreading is
+  // back within reconnectMaxMs of its broker (src/backoff.ts). Fleet-wide spreading is
   // reconnectSpreadMs: each box's own random offset within it, added to the first attempt after a drop.
   reconnectMinMs: int(0).default(1000),
   reconnectMaxMs: int(0).default(8000),

@@ -23,8 +23,13 @@ function jsonFormat(topic: string): PublisherFormat {
   };
 }
 
-sinkTransportContract('MqttTransport (mosquitto)', async (t) => {
-  const broker = await startMosquitto();
+// MQTT 5 against a broker whose Receive Maximum (max_inflight_messages) is below the contract's bursts.
+for (const [name, protocolVersion, extraConf] of [
+  ['MqttTransport (mosquitto)', 4, ''],
+  ['MqttTransport (mosquitto, MQTT 5, Receive Maximum 2)', 5, 'max_inflight_messages 2'],
+] as const)
+sinkTransportContract(name, async (t) => {
+  const broker = await startMosquitto({ extraConf });
   t.after(() => broker.stop());
   const topic = `contract/${process.pid}-${Math.random().toString(16).slice(2)}`;
   const far = await mqtt.connectAsync(broker.url, { clientId: `far-${topic}` });
@@ -38,7 +43,7 @@ sinkTransportContract('MqttTransport (mosquitto)', async (t) => {
   });
   await far.subscribeAsync([`${topic}/data`, `${topic}/probe`], { qos: 1 });
   const transport = new MqttTransport(
-    { url: broker.url, clientId: `kedge-${topic}`, keepaliveSec: 30, connectTimeoutMs: GENEROUS_TIMEOUT_MS, logger: quiet },
+    { url: broker.url, clientId: `kedge-${topic}`, keepaliveSec: 30, connectTimeoutMs: GENEROUS_TIMEOUT_MS, logger: quiet, protocolVersion },
     jsonFormat(topic),
   );
   t.after(() => transport.close());

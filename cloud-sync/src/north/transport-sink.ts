@@ -1,6 +1,6 @@
 import type { LogSource } from './log-source.ts';
 import type { SinkTransport } from './transport.ts';
-import { reconnectDelay, spreadDelay } from './backoff.ts';
+import { reconnectDelay, spreadDelay } from '../backoff.ts';
 import { SinkWindow, wireBatch, type InflightEntry, type WindowOptions, type WindowStatus } from './window.ts';
 import { monoNow, timerDelay } from '../clock.ts';
 
@@ -304,6 +304,7 @@ export class TransportSink {
         // delivered but never confirmed (lost in a broker crash, or still queued). A backlog
         // of more than a batch starts live-first: the newest value of every point goes first.
         this.sendGen++;
+        this.window.limitInflight(this.transport.inflightLimit?.() ?? null);
         this.window.reset(this.o.log.cursor(this.o.cursorName), true);
         this.unconfirmedSince = null;
         this.silenceFactor = 1;

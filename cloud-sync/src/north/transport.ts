@@ -56,6 +56,12 @@ export interface SinkTransport {
   canSend?(): boolean;
   /** Extra fields of the driver's "connected" log line. */
   connectedInfo?(): object;
+  /**
+   * Asked at each ready: how many batches this link takes in flight (MQTT 5: the broker's
+   * Receive Maximum from CONNACK), or null/absent for no limit of its own. The window keeps
+   * min(configured inflight, this) batches on the way for the link's life.
+   */
+  inflightLimit?(): number | null;
   /** Drops the current link now (ack timeout, a failed send): no events of it follow. */
   disconnect(): void;
   /** A clean stop: goodbye where the protocol has one, then close. No events follow. */

@@ -310,3 +310,17 @@ test('whatever the order of polls, deliveries and reconnects: every reading reac
     { numRuns: 300 },
   );
 });
+
+test("a link's own limit (MQTT 5 Receive Maximum) caps the in-flight batches below the configured inflight, and null lifts it", () => {
+  const { window } = setup(4, 20, { inflight: 5, liveFirst: false });
+  window.limitInflight(2);
+  window.reset(0, true);
+  const first = drainNow(window);
+  assert.equal(first.length, 2, 'min(inflight 5, limit 2)');
+  window.ack(first[0]!);
+  assert.equal(drainNow(window).length, 1, 'one delivered frees one slot');
+  window.limitInflight(8);
+  assert.equal(window.inflightCount() + drainNow(window).length, 5, 'a limit above inflight leaves the configured 5');
+  window.limitInflight(null);
+  assert.equal(window.inflightCount(), 5);
+});

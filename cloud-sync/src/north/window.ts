@@ -117,6 +117,8 @@ export class SinkWindow {
   private lastLiveStartMono = Number.NEGATIVE_INFINITY;
   private shortSince: number | null = null;
   private readonly entries = new Set<InflightEntry>();
+  /** limitInflight(): the current link's cap on batches in flight, null = none. */
+  private linkLimit: number | null = null;
   private st = { liveStarts: 0, liveBatches: 0, liveReadings: 0, snapshotReadings: 0, liveExtraBytes: 0, pacedWaits: 0, batchesAcked: 0, readingsAcked: 0 };
 
   constructor(options: WindowOptions) {
@@ -200,7 +202,7 @@ export class SinkWindow {
    * only once the driver calls sent().
    */
   next(): NextStep {
-    if (this.entries.size >= Math.max(this.o.inflight, this.live ? 2 : 1)) return null;
+    if (this.entries.size >= Math.max(this.slots(), this.live ? 2 : 1)) return null;
     if (this.live) {
       // The snapshot goes ahead of every backlog batch, in any free slot: on a slow link a
       // backlog batch sent before it would sit in front of it in the same TCP stream.
@@ -215,7 +217,7 @@ export class SinkWindow {
       if (this.countLane('backlog') < this.backlogSlots()) return this.nextBacklog();
       return null;
     }
-    if (this.entries.size >= this.o.inflight) return null;
+    if (this.entries.size >= this.slots()) return null;
     return this.nextBacklog();
   }
 
@@ -262,13 +264,27 @@ export class SinkWindow {
     return this.deliveredPos > before ? this.deliveredPos : 0;
   }
 
+  /**
+   * The link's own limit on batches in flight (MQTT 5: the broker's Receive Maximum), or null
+   * for none; applies below the configured `inflight` until the next call.
+   */
+  limitInflight(limit: number | null): void {
+    this.linkLimit = limit === null ? null : Math.max(1, Math.floor(limit));
+  }
+
+  /** The in-flight slots: the configured ones, within the link's limit. */
+  private slots(): number {
+    return this.linkLimit === null ? this.o.inflight : Math.min(this.o.inflight, this.linkLimit);
+  }
+
   private liveSlots(): number {
-    return Math.max(1, this.o.inflight - this.backlogSlots());
+    return Math.max(1, this.slots() - this.backlogSlots());
   }
 
   private backlogSlots(): number {
-    if (!this.live) return this.o.inflight;
-    return Math.max(1, Math.min(this.o.inflight - 1, Math.floor(this.o.inflight * this.o.backlogShare)));
+    const slots = this.slots();
+    if (!this.live) return slots;
+    return Math.max(1, Math.min(slots - 1, Math.floor(slots * this.o.backlogShare)));
   }
 
   private countLane(lane: Lane): number {

@@ -19,6 +19,7 @@ import { commandTopic, responseTopic, type CommandEnvelope, type CommandResponse
 import type { GatewayIdentity } from '@kedge/cloud-sync/topics.ts';
 import { startPymodbus, type PymodbusHandle } from '@kedge/testkit/pymodbus.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { ConfigService } from '../config/config-service.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ModbusRTU } from '../drivers/modbus/modbus-serial.ts';
 import { Gateway } from '../gateway.ts';
@@ -99,7 +100,7 @@ async function startBox(gatewayId: string, maxEntries?: number, prefix = 'kedge/
   const commands = startCommands({
     gateway,
     logger,
-    configPath,
+    configService: new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir }),
     now: clock,
     logLevel: { get: () => level, set: (l) => (level = l) },
     // clockOffset stands for time that passed: on the monotonic clock of the replay store too.

@@ -14,6 +14,7 @@ import { startModbusTap, type ModbusTap } from '@kedge/testkit/modbus-tap.ts';
 import { startMosquitto, type MosquittoHandle } from '@kedge/testkit/mosquitto.ts';
 import { startPymodbus, type PymodbusHandle } from '@kedge/testkit/pymodbus.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { ConfigService } from '../config/config-service.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { ModbusRTU } from '../drivers/modbus/modbus-serial.ts';
 import { Gateway } from '../gateway.ts';
@@ -68,7 +69,8 @@ test.before(async () => {
   logger = pino({ level: 'info' }, process.env.KEDGE_TEST_LOG ? process.stderr : new Writable({ write: (_c, _e, cb) => cb() }));
   gateway = new Gateway(await loadConfigFile(configPath), logger);
   gateway.start();
-  commands = startCommands({ gateway, logger, configPath });
+  const configService = new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir: gateway.currentConfig().dataDir });
+  commands = startCommands({ gateway, logger, configService });
   centerClient = await mqtt.connectAsync(broker.url, { clientId: `center-cmd-e2e-${process.pid}`, clean: true });
   // Listening before subscribing: the retained birth can arrive in the same read as the SUBACK,
   // and mqtt.js emits it before the subscribe's promise continuation could attach a listener.

@@ -5,7 +5,7 @@ import { ConfigError } from '../config/load.ts';
 import type { CommandsConfig, GatewayConfig } from '../config/schema.ts';
 import { WriteError } from '../drivers/write-error.ts';
 import { parsePublicKey } from '../ota/verify.ts';
-import { ConfigApplyError } from '../web/config-store.ts';
+import { ConfigApplyError } from '../config/config-service.ts';
 import { checkFreshness, checkSignature, checkTarget, CommandRefused } from './authenticate.ts';
 import type { CommandStore } from './command-store.ts';
 import { protectedChanges } from './protected-sections.ts';

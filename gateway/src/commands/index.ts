@@ -6,18 +6,20 @@ import { redactUrl } from '@kedge/cloud-sync/redact.ts';
 import { brokerSettingsKey, configBrokerConnection } from '../mqtt-connection.ts';
 import type { Gateway } from '../gateway.ts';
 import type { GatewayConfig } from '../config/schema.ts';
-import { ConfigStore } from '../web/config-store.ts';
-import { ConfigService } from '../config/config-service.ts';
+import { ConfigStore } from '../config/config-store.ts';
+import type { ConfigService } from '../config/config-service.ts';
 import { CommandStore, type CommandStoreOptions } from './command-store.ts';
 import { CommandExecutor, type CommandTarget } from './executor.ts';
 
 export interface StartCommandsOptions {
   gateway: Gateway;
   logger: Logger;
-  /** The config file the `config` command replaces; without it that command is refused. */
-  configPath?: string;
-  /** The daemon's config service (main.ts); without it one is made on configPath. */
-  configService?: ConfigService;
+  /**
+   * The daemon's one config service (main.ts shares it with SIGHUP and the UI): the `config` and
+   * `trust` commands change the file through it. Required: a second service would bring a
+   * second queue back, and a UI edit and a command could overwrite each other.
+   */
+  configService: ConfigService;
   /** Changes the log level; default sets `logger.level`. */
   logLevel?: CommandTarget['logLevel'];
   /** Wall clock of the freshness check and the replay store (tests move it). */
@@ -45,11 +47,9 @@ export function startCommands(o: StartCommandsOptions): RunningCommands {
   const now = o.now ?? Date.now;
   const store = new CommandStore(join(config.dataDir, 'commands.db'), { ...o.store, now });
   // The daemon's one config service (shared with SIGHUP and the UI): one queue for every change.
-  const service =
-    o.configService ?? (o.configPath ? new ConfigService({ path: o.configPath, apply: (c) => o.gateway.reload(c), dataDir: config.dataDir }) : null);
-  const configStore = service ? new ConfigStore(service, () => o.gateway.currentConfig()) : null;
+  const configStore = new ConfigStore(o.configService, () => o.gateway.currentConfig());
   const logger = o.logger.child({ layer: 'commands' });
-  const configFile = configStore ? commandConfigFile(configStore, () => o.gateway.currentConfig()) : null;
+  const configFile = commandConfigFile(configStore, () => o.gateway.currentConfig());
 
   /** The executor and downlink for one config's identity and broker (rebuilt when those change). */
   const build = (c: GatewayConfig): { executor: CommandExecutor; downlink: Downlink } => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../config/load.ts';
-import { SECRET_MARKER } from '../web/secret-fields.ts';
+import { SECRET_MARKER } from '../config/secret-fields.ts';
 import { protectedChanges } from './protected-sections.ts';
 
 const EXAMPLE = readFileSync(fileURLToPath(new URL('../drivers/opcua/example.yaml', import.meta.url)), 'utf8');

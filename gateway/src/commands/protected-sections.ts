@@ -1,7 +1,7 @@
 import { canonicalJson } from '@kedge/cloud-sync/canonical-json.ts';
 import type { GatewayConfig } from '../config/schema.ts';
-import { OPCUA_SECURITY_MODES } from '../drivers/opcua/schema.ts';
-import { SECRET_MARKER, URL_SECRET_MARKER } from '../web/secret-fields.ts';
+import { weakerSecurity } from '../drivers/registry.ts';
+import { SECRET_MARKER, URL_SECRET_MARKER } from '../config/secret-fields.ts';
 
 /**
  * What a remote `config` command may not change (SECURITY.md, "trust anchors"): a center key
@@ -11,7 +11,7 @@ import { SECRET_MARKER, URL_SECRET_MARKER } from '../web/secret-fields.ts';
  * identity), the data folder (keys, secrets, the replay store and the slots live there), or
  * point a secret-file setting at a file the box does not already use for that purpose. These
  * change only on the box: by editing the file (then SIGHUP or a restart); `web` also through
- * the local web UI with an owner session (which refuses `commands`, `ota`: web/config-store.ts).
+ * the local web UI with an owner session (which refuses `commands`, `ota`: config/config-store.ts).
  */
 export const PROTECTED_SECTIONS = ['commands', 'ota', 'web'] as const;
 
@@ -57,7 +57,6 @@ const authOf = (d: object): Auth => {
   return typeof a === 'object' && a !== null ? (a as Auth) : {};
 };
 const endpointOfDevice = (d: object): string | undefined => (d as { endpointUrl?: string }).endpointUrl;
-const securityRank = (d: object): number => OPCUA_SECURITY_MODES.indexOf((d as { securityMode?: (typeof OPCUA_SECURITY_MODES)[number] }).securityMode ?? 'None');
 
 /**
  * A device's stored credentials (OPC UA password or key files, an inline password kept by the
@@ -73,7 +72,7 @@ function deviceCredentialChanges(current: GatewayConfig, next: GatewayConfig): P
     const was = before.get(d.id);
     const old = was ? authOf(was) : {};
     const kept = AUTH_FILES.some((k) => auth[k] !== undefined && auth[k] === old[k]) || (auth.password !== undefined && (auth.password === old.password || auth.password === SECRET_MARKER));
-    if (kept && was && (endpointOfDevice(was) !== endpointOfDevice(d) || securityRank(d) < securityRank(was))) {
+    if (kept && was && (endpointOfDevice(was) !== endpointOfDevice(d) || weakerSecurity(was, d))) {
       out.push({
         path: `devices[${i}].endpointUrl`,
         message: `devices[${i}].endpointUrl: a remote config may not send device ${d.id}'s stored credentials to another endpoint or over a weaker securityMode (${endpointOfDevice(was)} ${String((was as { securityMode?: string }).securityMode)} -> ${endpointOfDevice(d)} ${String((d as { securityMode?: string }).securityMode)}); give new credentials with it`,
@@ -106,7 +105,7 @@ export function protectedChanges(current: GatewayConfig, next: GatewayConfig): P
   // The stored broker credentials go only to the broker they were stored for: a remote config
   // that moves the uplink elsewhere must bring its own (inline) credentials.
   // The scheme counts: mqtts -> mqtt on the same host and port sends them in clear. The
-  // "unchanged" markers (web/secret-fields.ts) count as kept: ConfigStore fills in the stored value.
+  // "unchanged" markers (config/secret-fields.ts) count as kept: ConfigStore fills in the stored value.
   const host = (url: string) => {
     try {
       const u = new URL(url);

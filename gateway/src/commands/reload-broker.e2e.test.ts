@@ -20,7 +20,7 @@ import { ConfigService } from '../config/config-service.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { Gateway } from '../gateway.ts';
 import { rawPublicKey } from '../ota/verify.ts';
-import { ConfigStore } from '../web/config-store.ts';
+import { ConfigStore } from '../config/config-store.ts';
 import { startCommands } from './index.ts';
 
 const identity: GatewayIdentity = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'gw-move' };
@@ -48,7 +48,7 @@ test('reload with a new broker URL: the downlink answers a command on the new br
   const gateway = new Gateway(await loadConfigFile(configPath), logger);
   gateway.start();
   const service = new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir: join(dir, 'data') });
-  const commands = startCommands({ gateway, logger, configPath, configService: service });
+  const commands = startCommands({ gateway, logger, configService: service });
   const oldCenter = await mqtt.connectAsync(oldBroker.url, { clientId: `center-old-${process.pid}`, clean: true });
   const newCenter = await mqtt.connectAsync(newBroker.url, { clientId: `center-new-${process.pid}`, clean: true });
   const rebirth = () =>

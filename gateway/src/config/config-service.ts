@@ -26,7 +26,11 @@ export interface ConfigChange {
   /** applied: in force; refused: invalid, nothing changed; failed: valid but not applicable, the previous file restored. */
   outcome: 'applied' | 'refused' | 'failed';
   error?: string;
-  /** sha256 of the file before and after (the text itself may hold secrets, so it is not kept). */
+  /**
+   * sha256 of the config text in force before and after (the text itself may hold secrets, so
+   * it is not kept): each entry's `before` is the `after` of the one before, a hand edit
+   * (SIGHUP) included; a refused or failed change has before == after.
+   */
   before: string;
   after: string;
 }
@@ -67,9 +71,19 @@ export class ConfigService {
   private readonly historyMax: number;
   private readonly now: () => number;
   private entries: ConfigChange[];
+  /**
+   * The text of the config in force: the file as the daemon loaded it (the service is built
+   * right after), then each text applied. null: the file could not be read at construction.
+   */
+  private applied: string | null;
 
   constructor(private readonly o: ConfigServiceOptions) {
     this.path = o.path;
+    try {
+      this.applied = readFileSync(o.path, 'utf8');
+    } catch {
+      this.applied = null;
+    }
     this.historyFile = o.dataDir !== undefined ? join(o.dataDir, CONFIG_HISTORY_FILE) : null;
     this.historyMax = o.historyMax ?? CONFIG_HISTORY_MAX;
     this.now = o.now ?? Date.now;
@@ -114,9 +128,11 @@ export class ConfigService {
       } catch (err) {
         this.write(before);
         await this.o.apply(this.validate(before)).catch(() => {});
+        this.applied = before;
         this.record(by, 'failed', before, before, err);
         throw new ConfigApplyError(`the new config is valid but could not be applied (${(err as Error).message}); the previous file was restored`);
       }
+      this.applied = prepared.text;
       this.record(by, 'applied', before, prepared.text);
       return prepared.config;
     });
@@ -124,25 +140,43 @@ export class ConfigService {
 
   /**
    * The file was changed on the box (SIGHUP): validated by the start-up loader and applied, in
-   * the same queue. Throws ConfigError (the running config stays in force).
+   * the same queue. The history's `before` is the text last applied (the hand edit happened
+   * outside the service, so the file no longer holds it). Throws ConfigError when the file is
+   * invalid (nothing changes: the file keeps the edit to be fixed, the running config stays).
+   * Throws ConfigApplyError when the file is valid but applying it failed: as change() does,
+   * the previous config is applied again and the file is put back to it, so that the next UI or
+   * command change starts from what runs; the hand edit is kept beside it (`<file>.rejected`).
    */
   reloadFile(by: ConfigChangeBy = { source: 'sighup', what: 'SIGHUP' }): Promise<CheckedConfig> {
     return this.serial(async () => {
       const text = this.read();
+      const previous = this.applied ?? text;
       let checked: CheckedConfig;
       try {
         checked = await checkConfigFile(this.path);
       } catch (err) {
-        this.record(by, 'refused', text, text, err);
+        this.record(by, 'refused', previous, previous, err);
         throw err;
       }
       try {
         await this.o.apply(checked.config);
       } catch (err) {
-        this.record(by, 'failed', text, text, err);
-        throw err;
+        // The running state first: a folder that refuses the writes below must not leave it half-applied.
+        await this.o.apply(this.validate(previous)).catch(() => {});
+        const rejected = `${realpathSync(this.path)}.rejected`;
+        let where: string;
+        try {
+          writeFileAtomic(rejected, text, 0o600);
+          this.write(previous);
+          where = `the previous config is in force again and in the file, the edit is kept in ${rejected}`;
+        } catch (writeErr) {
+          where = `the previous config is in force again; the file still holds the edit (${(writeErr as Error).message})`;
+        }
+        this.record(by, 'failed', previous, previous, err);
+        throw new ConfigApplyError(`the edited config is valid but could not be applied (${(err as Error).message}); ${where}`);
       }
-      this.record(by, 'applied', text, text);
+      this.applied = text;
+      this.record(by, 'applied', previous, text);
       return checked;
     });
   }

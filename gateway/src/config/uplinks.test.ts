@@ -115,6 +115,36 @@ test('HTTP sink settings are checked where they are written', () => {
   assert.match(p('url: "https://y/z", batchSize: 5')[0]!, /unknown key "batchSize"/);
 });
 
+test('codec compact-v2 (for a center not yet upgraded) is accepted by the MQTT and HTTP sinks and turns live first off', () => {
+  const { config } = parseConfigWithWarnings(
+    `${HEAD}uplinks:
+  - { name: regional, kind: mqtt, url: "mqtts://broker.example.ru:8883", codec: compact-v2 }
+  - { name: city, kind: http, url: "https://city.example.ru/kedge", codec: compact-v2, liveFirst: false }
+  - { name: new-center, kind: mqtt, url: "mqtts://broker2.example.ru:8883" }
+`,
+    'box.yaml',
+  );
+  assert.deepEqual(
+    config.uplinks.map((u) => [u.name, u.codec, u.liveFirst]),
+    [
+      ['regional', 'compact-v2', false],
+      ['city', 'compact-v2', false],
+      ['new-center', 'compact', true],
+    ],
+    'live first stays on by default for codecs that mark live batches',
+  );
+  const legacy = parseConfig(`${HEAD}uplink:\n  url: mqtts://broker.example.ru:8883\n  codec: compact-v2\n`);
+  assert.equal(legacy.uplink.codec, 'compact-v2');
+  assert.equal(legacy.uplink.liveFirst, false, 'the deprecated uplink: key likewise');
+
+  // Asking for live first with it is a config error naming the reason, not a sink failing on its first live batch.
+  const mqtt = problems(`${HEAD}uplinks:\n  - { name: r, kind: mqtt, url: "mqtt://x", codec: compact-v2, liveFirst: true }\n`);
+  assert.match(mqtt[0]!, /^uplinks\[0\]\.liveFirst: codec compact-v2 .*center not yet upgraded.* cannot mark a live batch/);
+  const http = problems(`${HEAD}uplinks:\n  - { name: r, kind: mqtt, url: "mqtt://x" }\n  - { name: c, kind: http, url: "https://y/z", codec: compact-v2, liveFirst: true }\n`);
+  assert.match(http[0]!, /^uplinks\[1\]\.liveFirst: codec compact-v2/);
+  assert.match(problems(`${HEAD}uplink:\n  url: mqtt://x\n  codec: compact-v2\n  liveFirst: true\n`)[0]!, /liveFirst: codec compact-v2/);
+});
+
 test("every uplink's secret files are resolved against the config's folder and must lie in the secrets folders", (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-uplinks-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

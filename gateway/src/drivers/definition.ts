@@ -11,11 +11,20 @@ import type { Profile } from '@kedge/device-profiles/schema.ts';
 import type { DeviceDriver } from './driver.ts';
 import type { DriverForm } from './form.ts';
 
+/**
+ * Reads a file a device config names (a password, a user certificate or key): only from the
+ * folders secrets may live in, with every link resolved (secrets.ts), warning when a secret
+ * (`secret: true`) can be read by other users. Throws an error naming the file otherwise.
+ */
+export type ReadSecret = (path: string, o?: { secret?: boolean }) => Buffer;
+
 /** What drivers may need from the gateway besides their device's config. */
 export interface DriverContext {
   /** The gateway's data folder: OPC UA keeps its PKI (certificates) in `<dataDir>/pki/opcua`. */
   dataDir: string;
-  logger?: Logger;
+  logger?: Logger | undefined;
+  /** The one way a driver reads a secret or TLS file its device config names (driver-context.ts builds it). */
+  readSecret: ReadSecret;
 }
 
 /** One point of a test read: what the device answered, before scale and offset. */
@@ -85,6 +94,9 @@ export interface BaseDevice {
   }>;
 }
 
+/** A device page of the web UI that only some drivers have (web/ui/pages/registers.js, traffic.js). */
+export type DeviceTool = 'registers' | 'traffic';
+
 /** A driver's config schema: a strict object with `driver: z.literal(kind)`, refinements allowed. */
 export type DriverSchema = z.core.$ZodTypeDiscriminable & z.ZodType<BaseDevice>;
 
@@ -102,6 +114,19 @@ export interface DriverDefinition<S extends DriverSchema = DriverSchema> {
   checkDevices?(devices: ReadonlyArray<{ device: z.output<S>; index: number }>, ctx: z.core.$RefinementCtx): void;
   /** Present when `profile:` (a device-profiles register map) applies: the device defaults a profile's protocol gives. */
   profileDefaults?(protocol: Profile['protocol']): Record<string, unknown>;
+  /**
+   * With profileDefaults: a new device of this driver from a profile, for the add-device form
+   * (every point spelled out, link fields still to fill in); the caller adds id and name.
+   */
+  deviceFromProfile?(profile: Profile, lang: 'ru' | 'en'): Record<string, unknown>;
+  /** The profile transport this driver speaks: a profile's first transport picks its driver. */
+  profileTransport?: Profile['protocol']['transports'][number];
+  /** The fields already typed in the add-device form that a profile picked there does not replace (where the device is reached). */
+  profileKeeps?: readonly string[];
+  /** Which files a device config names as secrets or TLS material (secrets.ts confines and reads them), relative to the device. */
+  secretFiles?(device: Record<string, unknown>): Array<{ segments: string[]; file: unknown }>;
+  /** The device pages the UI offers besides values and edit: the register tool, the wire traffic view. */
+  tools?: readonly DeviceTool[];
   /** What looks wrong in a valid device (overlapping registers, Modicon-looking addresses). */
   warnings?(device: z.output<S>, profile: ProfileUse | undefined): DeviceWarning[];
 }

@@ -4,8 +4,10 @@ import type { DeviceDriver } from './driver.ts';
 import { modbusRtu } from './modbus-rtu/index.ts';
 import { modbusTcp } from './modbus-tcp/index.ts';
 import { opcua } from './opcua/index.ts';
+import { driverContext } from '../driver-context.ts';
 
 export type { BaseDevice, DriverContext, DriverDefinition } from './definition.ts';
+export { weakerSecurity } from './opcua/security-rank.ts';
 
 /**
  * Every southbound driver, one line each: the config's device union (config/schema.ts), the
@@ -31,7 +33,7 @@ export function driverDefinition(kind: string): DriverDefinition | undefined {
 }
 
 /** The one place that knows which folder implements which `driver:` of the config. */
-export function createDriver(device: DeviceConfig, ctx: DriverContext = { dataDir: './data' }): DeviceDriver {
+export function createDriver(device: DeviceConfig, ctx: DriverContext = driverContext({ dataDir: './data' })): DeviceDriver {
   const def = driverDefinition(device.driver);
   if (!def) throw new Error(`no driver "${device.driver}" in drivers/registry.ts`);
   return def.create(device, ctx);

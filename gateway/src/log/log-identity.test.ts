@@ -149,6 +149,28 @@ test('a log replaced after a lost WAL names what it could still read: epoch, las
   assert.match(other.warnings[0]!, /its readings 201-500 were never confirmed by the center and stay only in the moved file/);
 });
 
+test('the confirmed position of a replaced log is the lowest sink cursor, not the Sparkplug bdSeq counter kept beside them', (t) => {
+  const r = rig(t);
+  const first = r.open();
+  first.append(readings(500));
+  first.flush();
+  first.advance('uplink', 200);
+  // A bdSeq of 3 taken for a sequence would tell the center 4-200 were never confirmed.
+  first.advance('sparkplug-bdseq', 3);
+  first.close();
+  const crashed = r.open();
+  const epoch = crashed.epoch();
+  crashed.append(readings(100));
+  crashed.flush();
+  const copy = join(r.dir, 'copy.db');
+  copyFileSync(r.path, copy);
+  const other = rig(t);
+  copyFileSync(copy, other.path);
+  writeFileSync(`${other.path}.id`, readFileSync(`${r.path}.id`));
+  const log = other.open();
+  assert.deepEqual(log.identity.previous, { epoch, lastSeq: 500, confirmed: 200 });
+});
+
 test('an SQLite file that is not a reading log (another schema) is moved aside, not written into', (t) => {
   const r = rig(t);
   const before = written(r);

@@ -219,3 +219,16 @@ test('counters kept among the cursors (Sparkplug bdSeq) survive setSinks and nev
   assert.equal(log.stats().rows, 0, 'the counter (7) does not hold the log back');
   assert.throws(() => log.setSinks(['sparkplug-bdseq'], ['sparkplug-bdseq']), /a counter of the log, not a sink name/);
 });
+
+test('a new epoch renumbers the sinks but keeps counting the Sparkplug bdSeq counter (a center must never see a bdSeq again)', (t) => {
+  const { log } = tempLog(t);
+  log.setSinks(['regional'], ['sparkplug-bdseq']);
+  log.advance('sparkplug-bdseq', 41);
+  log.append(readings(10));
+  log.flush();
+  log.advance('regional', 4);
+  log.startNewEpoch('test');
+  assert.equal(log.cursor('regional'), 0);
+  assert.equal(log.cursor('sparkplug-bdseq'), 41, 'the counter is not a position in the old numbering');
+  assert.deepEqual(log.readAfter(0, 100).map((r) => r.seq), [1, 2, 3, 4, 5, 6]);
+});

@@ -5,7 +5,9 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { LogRecord, Reading, SeqRange, Value } from '@kedge/cloud-sync/model.ts';
 import type { LogSource } from '@kedge/cloud-sync/north/log-source.ts';
+import { RESERVED_CURSOR_NAMES } from '@kedge/cloud-sync/north/schema-kit.ts';
 import { packedFlags, packedValue, unpackValue, type SqlValue } from '@kedge/cloud-sync/sqlite-value.ts';
+import { backoffCeiling } from '@kedge/cloud-sync/backoff.ts';
 import { SCHEMA } from './schema.ts';
 import { CommittedTail } from './committed-tail.ts';
 import { fileSize, inspectLogFile, moveAside, readIdentityFile, writeIdentityFile } from './log-file.ts';
@@ -36,6 +38,14 @@ export interface ReadingLogOptions {
    * every flush); older ones, the backlog, come from SQLite. 0 reads everything from SQLite.
    */
   memoryTailRecords?: number;
+  /**
+   * Most rows one latestAfter call reads from SQLite, looking for the newest value of points
+   * not written since the log was opened (after a restart; a point removed from the config).
+   * It runs on the event loop at every reconnect: without a bound, one point that no longer
+   * reports would make it walk the whole backlog. A point not found within it is not lost: its
+   * readings come with the backlog, and the next call walks on from where this one stopped.
+   */
+  latestScanRows?: number;
   /** Backoff of write retries while writes fail. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -227,6 +237,8 @@ export class ReadingLog implements LogSource {
       maxBufferedReadings: 100_000,
       // A sink that keeps up reads at most a batch (2,000) plus a commit behind the end.
       memoryTailRecords: 4096,
+      // A few poll cycles of a large box (40,000 tags): some tens of milliseconds of reading.
+      latestScanRows: 100_000,
       retryMinMs: 1000,
       retryMaxMs: 30_000,
       warnEveryMs: 60_000,
@@ -352,7 +364,11 @@ export class ReadingLog implements LogSource {
       if (String(this.db.pragma('quick_check', { simple: true })) !== 'ok') return undefined;
       // The lowest cursor of any sink: a range the center is told is missing that it holds is
       // harmless; a range it is told it holds that it never got would hide a loss.
-      const lowest = (this.db.prepare('SELECT min(seq) FROM cursors').pluck().get() as number | null) ?? 0;
+      // Counters (Sparkplug's bdSeq) share the table but are no position: they are left out.
+      const lowest =
+        (this.db.prepare('SELECT min(seq) FROM cursors WHERE name NOT IN (SELECT value FROM json_each(?))').pluck().get(JSON.stringify(RESERVED_CURSOR_NAMES)) as
+          | number
+          | null) ?? 0;
       return { epoch, lastSeq: this.storedLastSeq(), confirmed: lowest };
     } catch {
       return undefined;
@@ -468,7 +484,7 @@ export class ReadingLog implements LogSource {
 
   private scheduleRetry(): void {
     if (this.retryTimer || this.closed) return;
-    const delay = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(this.retryAttempt++, 20));
+    const delay = backoffCeiling(this.retryAttempt++, this.opts.retryMinMs, this.opts.retryMaxMs);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.retryWrites();
@@ -626,6 +642,7 @@ export class ReadingLog implements LogSource {
     this.droppedUnsequenced = 0;
     this.nextSeq = first + dropped + batch.length;
     this.tail.push(committed);
+    for (const r of committed) this.newestByPoint.set(r.point, r);
     this.noteCommitSize(usedBefore);
     if (this.write.failing && this.tryWrite(() => this.saveCursors()).ok) this.writeSucceeded();
     if (dropped > 0) this.reportEviction({ first, last: first + dropped - 1, count: dropped, at, sinks: this.everySink(dropped) }, 'buffer');
@@ -685,29 +702,60 @@ export class ReadingLog implements LogSource {
   }
 
   private latestStmt: Database.Statement | null = null;
+  /** The newest committed record of each point written since the log was opened (or since its epoch began). */
+  private readonly newestByPoint = new Map<string, LogRecord>();
+  /**
+   * Points of the file missing from newestByPoint have no row at or above this sequence:
+   * latestAfter walked down to it (a later call walks on below it, never again above).
+   */
+  private unwrittenBelow = Number.MAX_SAFE_INTEGER;
+  /** Rows the last latestAfter call read from SQLite (its bound is latestScanRows). */
+  latestAfterRowsRead = 0;
 
   /**
    * The newest record of each point with seq > `after`, ascending (live-first, once per
-   * reconnect). One walk down the primary key from the newest row, ending as soon as every
-   * known point was seen: a few poll cycles of rows, not the backlog, and no extra index that
-   * every append would have to write. Only a point that stopped reporting makes it walk on
-   * down to `after`.
+   * reconnect). Points written since the log was opened are answered from memory (the newest
+   * committed record of each, kept at every commit). Only the points of the file not written
+   * since (a restart before the first poll, a point removed from the config) need SQLite: one
+   * walk down the primary key, bounded by `latestScanRows` and resumed below where the
+   * previous call stopped, so a point that no longer reports never makes a reconnect read the
+   * backlog. A point the bound leaves out is not lost: it comes with the backlog.
    */
   latestAfter(after: number): LogRecord[] {
-    this.latestStmt ??= this.db.prepare('SELECT seq, ts, point, value, flags FROM readings WHERE seq > ? ORDER BY seq DESC');
-    const seen = new Set<number>();
+    this.latestAfterRowsRead = 0;
+    const held = this.firstSeq();
+    const unwritten = new Set<number>();
+    for (const [id, key] of this.pointKeys) if (!this.newestByPoint.has(key)) unwritten.add(id);
+    if (unwritten.size > 0 && this.unwrittenBelow - 1 > Math.max(after, held - 1)) this.walkForUnwritten(after, unwritten);
     const out: LogRecord[] = [];
-    const wanted = this.pointKeys.size;
-    for (const row of this.latestStmt.iterate(after) as IterableIterator<{ seq: number; ts: number; point: number; value: SqlValue; flags: number }>) {
-      if (seen.has(row.point)) continue;
-      seen.add(row.point);
+    for (const r of this.newestByPoint.values()) if (r.seq > after && r.seq >= held) out.push({ ...r });
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Finds the newest rows of `unwritten` points below unwrittenBelow, at most latestScanRows rows down. */
+  private walkForUnwritten(after: number, unwritten: Set<number>): void {
+    this.latestStmt ??= this.db.prepare('SELECT seq, ts, point, value, flags FROM readings WHERE seq > ? AND seq < ? ORDER BY seq DESC');
+    let lowest = this.unwrittenBelow;
+    let exhausted = true;
+    for (const row of this.latestStmt.iterate(after, this.unwrittenBelow) as IterableIterator<{ seq: number; ts: number; point: number; value: SqlValue; flags: number }>) {
+      if (this.latestAfterRowsRead >= this.opts.latestScanRows) {
+        exhausted = false;
+        break;
+      }
+      this.latestAfterRowsRead++;
+      lowest = row.seq;
+      if (!unwritten.delete(row.point)) continue;
       const point = this.pointKeys.get(row.point);
       if (point === undefined) throw new Error(`corrupt log: reading ${row.seq} names unknown point ${row.point}`);
       const { value, quality } = unpackValue(row.value, row.flags);
-      out.push({ seq: row.seq, ts: row.ts, point, value, quality });
-      if (seen.size >= wanted) break;
+      this.newestByPoint.set(point, { seq: row.seq, ts: row.ts, point, value, quality });
+      if (unwritten.size === 0) {
+        exhausted = false;
+        break;
+      }
     }
-    return out.reverse();
+    // Walked to `after`: the points still missing have nothing above it either.
+    this.unwrittenBelow = exhausted ? Math.min(lowest, after + 1) : lowest;
   }
 
   cursor(name: string = UPLINK_CURSOR): number {
@@ -851,12 +899,16 @@ export class ReadingLog implements LogSource {
       this.db.prepare('UPDATE readings SET seq = -seq').run();
       this.db.prepare('DELETE FROM evictions WHERE last <= ?').run(base);
       this.db.prepare('UPDATE evictions SET first = max(first, ?) - ?, last = last - ?').run(base + 1, base, base);
-      this.db.prepare('UPDATE cursors SET seq = 0').run();
+      // Sink positions restart with the numbering; a counter (Sparkplug's bdSeq) must keep counting.
+      this.db.prepare('UPDATE cursors SET seq = 0 WHERE name NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify(RESERVED_CURSOR_NAMES));
       this.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'readings'").run(Math.max(0, last - base));
       this.stmt.setMeta.run('epoch', epoch);
     })();
-    this.unsavedCursors.clear();
+    for (const name of [...this.unsavedCursors.keys()]) if (!RESERVED_CURSOR_NAMES.includes(name)) this.unsavedCursors.delete(name);
     this.nextSeq = Math.max(0, last - base) + 1;
+    // Renumbered: the newest records known in memory name old sequences; latestAfter walks afresh.
+    this.newestByPoint.clear();
+    this.unwrittenBelow = Number.MAX_SAFE_INTEGER;
     Object.assign(this.identity, { epoch, origin: 'reset', previousEpoch: previous, reason });
     delete this.identity.movedTo;
     delete this.identity.previous;

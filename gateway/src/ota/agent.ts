@@ -5,6 +5,7 @@
  * slot. The launcher does the rest (trial boot, health check, rollback).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { mqttClientOptions, type BrokerConnection } from '../mqtt-connection.ts';
 import { installOffer, type InstallPhase } from './install.ts';
 import { authenticateOffer, parseOffer, type Offer, type OfferTrust } from './offer.ts';
 import { readState, type HistoryEntry, type PendingSlot, type SlotName } from './slots.ts';
@@ -66,15 +67,14 @@ export const otaTopic = (id: OtaIdentity, leaf: 'ota' | 'ota/status') => `${id.p
 /** Progress is published at most this often: a 4G link has better things to carry. */
 const PROGRESS_EVERY_MS = 2000;
 
-/** The uplink's broker as the OTA client connects to it (gateway/src/mqtt-connection.ts). */
-export interface OtaMqtt {
-  url: string;
-  clientId: string;
-  username?: string | undefined;
-  password?: string | undefined;
-  tls?: Record<string, unknown> | undefined;
-  keepaliveSec?: number | undefined;
-}
+/**
+ * The uplink's broker as the OTA client connects to it: configBrokerConnection() of
+ * gateway/src/mqtt-connection.ts (tests name only the URL and client id).
+ */
+export type OtaMqtt = Pick<BrokerConnection, 'url' | 'clientId'> & Partial<BrokerConnection>;
+
+/** mqtt.js's own default, for an OtaMqtt that names none. */
+const DEFAULT_KEEPALIVE_SEC = 60;
 
 /** The install in progress: how its offer was authenticated, and how to stop it. */
 interface InstallJob {
@@ -97,10 +97,13 @@ export class OtaAgent {
 
   /** The broker the offers come from: o.mqtt, or what reconnect() was given since. */
   private mqtt: OtaMqtt | undefined;
+  /** Whose offers these are (the topics, the offer's addressee): o.identity, or what reconnect() was given since. */
+  private identity: OtaIdentity;
 
   constructor(private readonly o: OtaAgentOptions) {
     this.state = o.trial ? 'trial' : 'idle';
     this.mqtt = o.mqtt;
+    this.identity = o.identity;
   }
 
   private keys(): readonly TrustedKey[] {
@@ -108,7 +111,7 @@ export class OtaAgent {
   }
 
   private self() {
-    const { region, municipality, gateway } = this.o.identity;
+    const { region, municipality, gateway } = this.identity;
     return { region, municipality, gateway };
   }
 
@@ -116,19 +119,18 @@ export class OtaAgent {
     const m = this.mqtt;
     if (!m) return;
     const opts: IClientOptions = {
-      clientId: m.clientId,
       clean: true,
       protocolVersion: 4,
       reconnectPeriod: 5000,
-      ...(m.keepaliveSec !== undefined ? { keepalive: m.keepaliveSec } : {}),
-      username: m.username,
-      password: m.password,
-      ...(m.tls ?? {}),
+      // The one factory of the box's MQTT options (client id, credentials, TLS).
+      ...mqttClientOptions({ username: undefined, password: undefined, tls: undefined, ...m, keepaliveSec: m.keepaliveSec ?? DEFAULT_KEEPALIVE_SEC }),
     };
     const client = mqtt.connect(m.url, opts);
     this.client = client;
+    // The identity of this connection: a later reconnect() with another one starts another client.
+    const identity = this.identity;
     client.on('connect', () => {
-      client.subscribe(otaTopic(this.o.identity, 'ota'), { qos: 1 });
+      client.subscribe(otaTopic(identity, 'ota'), { qos: 1 });
       this.publish(true);
     });
     client.on('error', (err) => this.o.logger.warn({ err: err.message }, 'ota: mqtt error'));
@@ -270,18 +272,21 @@ export class OtaAgent {
     const now = Date.now();
     if (!force && now - this.lastPublish < PROGRESS_EVERY_MS) return;
     this.lastPublish = now;
-    c.publish(otaTopic(this.o.identity, 'ota/status'), JSON.stringify(this.otaStatus()), { qos: 1, retain: true });
+    c.publish(otaTopic(this.identity, 'ota/status'), JSON.stringify(this.otaStatus()), { qos: 1, retain: true });
   }
 
   /**
-   * Moves the offer subscription to other broker settings (a reload changed them). An install
-   * under way goes on: it does not use MQTT, only its progress reports do.
+   * Moves the offer subscription to other broker settings or another identity (a reload changed
+   * the box's id, region, municipality or topic prefix: its offers come on another topic and
+   * name it by the new id). An install under way goes on: it does not use MQTT, only its
+   * progress reports do.
    */
-  async reconnect(mqtt: OtaMqtt | undefined): Promise<void> {
+  async reconnect(mqtt: OtaMqtt | undefined, identity: OtaIdentity = this.identity): Promise<void> {
     const c = this.client;
     this.client = null;
     if (c) await c.endAsync().catch(() => {});
     this.mqtt = mqtt;
+    this.identity = identity;
     this.start();
   }
 

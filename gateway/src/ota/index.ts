@@ -5,13 +5,18 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.ts';
 import type { Gateway } from '../gateway.ts';
-import { OtaAgent, type OtaMqtt } from './agent.ts';
+import { OtaAgent, type OtaIdentity, type OtaMqtt } from './agent.ts';
 import { brokerSettingsKey, configBrokerConnection } from '../mqtt-connection.ts';
 import { HealthReporter } from './health.ts';
 import { otaSettings } from './settings.ts';
 
 export { OtaAgent, type OtaStatus } from './agent.ts';
 export { otaRoutes } from './routes.ts';
+
+/** Whose offers the agent takes, and on which topic, under this config. */
+export function otaIdentity(c: GatewayConfig): OtaIdentity {
+  return { prefix: c.uplink.topicPrefix, region: c.gateway.region, municipality: c.gateway.municipality, gateway: c.gateway.id };
+}
 
 export interface OtaRuntime {
   agent: OtaAgent | null;
@@ -26,16 +31,12 @@ export function startOta(opts: { config: GatewayConfig; gateway: Gateway; logger
   const s = otaSettings(config);
   let agent: OtaAgent | null = null;
   // The uplink's broker, secret files read as the uplink reads them (gateway/src/mqtt-connection.ts).
-  const broker = (c: GatewayConfig): OtaMqtt => {
-    const b = configBrokerConnection(c, { clientSuffix: '-ota', warn: (file, problem) => logger.warn({ file }, problem) });
-    return { ...b, tls: b.tls ? Object.fromEntries(Object.entries(b.tls).filter(([, v]) => v !== undefined)) : undefined };
-  };
+  const broker = (c: GatewayConfig): OtaMqtt => configBrokerConnection(c, { clientSuffix: '-ota', warn: (file, problem) => logger.warn({ file }, problem) });
   let unsubscribe = () => {};
   let moving: Promise<void> = Promise.resolve();
   if (s) {
-    const u = config.uplink;
     agent = new OtaAgent({
-      identity: { prefix: u.topicPrefix, region: config.gateway.region, municipality: config.gateway.municipality, gateway: config.gateway.id },
+      identity: otaIdentity(config),
       slotsDir: env.KEDGE_OTA_SLOTS_DIR ?? s.slotsDir,
       incomingDir: s.incomingDir,
       // Read at each offer: editing ota.trustedKeys on the box and SIGHUP rotates the keys.
@@ -52,8 +53,10 @@ export function startOta(opts: { config: GatewayConfig; gateway: Gateway; logger
     agent.start();
     gateway.otaStatus = () => agent?.otaStatus() ?? null;
     // A reload with another broker URL, credentials or certificates: offers come from there now.
+    // One that renames the box (id, region, municipality, topic prefix): they come on its new topic.
     unsubscribe = gateway.onReload((next, prev) => {
-      if (brokerSettingsKey(next) === brokerSettingsKey(prev)) return;
+      const identityKey = (c: GatewayConfig) => JSON.stringify(otaIdentity(c));
+      if (brokerSettingsKey(next) === brokerSettingsKey(prev) && identityKey(next) === identityKey(prev)) return;
       moving = moving.then(async () => {
         let mqtt: OtaMqtt;
         try {
@@ -62,7 +65,7 @@ export function startOta(opts: { config: GatewayConfig; gateway: Gateway; logger
           logger.error({ err: (err as Error).message }, 'ota: not moved to the new broker settings; it stays on the previous ones');
           return;
         }
-        await agent?.reconnect(mqtt);
+        await agent?.reconnect(mqtt, otaIdentity(next));
       });
     });
   }

@@ -1,5 +1,5 @@
 import { systemClock, timerDelay, type Clock } from '@kedge/cloud-sync/clock.ts';
-import { backoffCeiling } from '@kedge/cloud-sync/north/backoff.ts';
+import { backoffCeiling } from '@kedge/cloud-sync/backoff.ts';
 import type { DeviceDriver, PollResult } from '../drivers/driver.ts';
 import { withOutageSamples } from './outage.ts';
 

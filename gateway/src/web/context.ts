@@ -6,7 +6,7 @@ import type { SessionStore } from './auth/sessions.ts';
 import type { SetupToken } from './auth/setup-token.ts';
 import type { LoginThrottle } from './auth/throttle.ts';
 import type { UserStore } from './auth/users.ts';
-import type { ConfigStore } from './config-store.ts';
+import type { ConfigStore } from '../config/config-store.ts';
 import type { ConfigService } from '../config/config-service.ts';
 import type { LogRing } from './log-ring.ts';
 import type { OtaRoutesOptions } from '../ota/routes.ts';
@@ -29,8 +29,11 @@ export interface OtaStatus {
 export type StatusQuery = Pick<Gateway, 'status' | 'currentConfig' | 'onPoll' | 'onReadings'>;
 export type RecentReadingsQuery = Pick<Gateway, 'recentReadings'>;
 export type HealthQuery = Pick<Gateway, 'status' | 'currentConfig' | 'logHealth'>;
-/** The only things the web layer makes the daemon do: apply a config (through the config service), write a point. */
-export type GatewayActions = Pick<Gateway, 'reload' | 'writePoint'>;
+/**
+ * The only thing the web layer makes the daemon do directly: write a point. A config is applied
+ * through the config service (WebDeps.configService), never by calling Gateway.reload.
+ */
+export type GatewayActions = Pick<Gateway, 'writePoint'>;
 
 /** What the web layer needs from the daemon. */
 export interface WebDeps {
@@ -39,9 +42,9 @@ export interface WebDeps {
   configPath: string;
   /**
    * The daemon's one config service (main.ts shares it with SIGHUP and the commands), so every
-   * change waits for the others; default: one of its own on configPath.
+   * change waits for the others. Required: a second service would bring a second queue back.
    */
-  configService?: ConfigService;
+  configService: ConfigService;
   logger: Logger;
   logRing?: LogRing;
   https?: boolean;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
-import { SECRET_MARKER } from './secret-fields.ts';
+import { SECRET_MARKER } from '../config/secret-fields.ts';
 import { ensureWebCertificate } from './tls.ts';
 import { webFixture, type Client, type Fixture } from './test-fixture.ts';
 

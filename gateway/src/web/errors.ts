@@ -14,7 +14,7 @@ export type ErrorKey =
   | 'weak_password'
   | 'validation'
   | 'config_invalid'
-  // dataDir, secretsDir, ota, commands: changed only in the file on the box (config-store.ts)
+  // dataDir, secretsDir, ota, commands: changed only in the file on the box (config/config-store.ts)
   | 'config_local_only'
   // a plain-HTTP request whose Host is not this box (DNS rebinding; host-allowlist.ts)
   | 'host_not_allowed'

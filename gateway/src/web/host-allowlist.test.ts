@@ -40,7 +40,7 @@ const LAN = Object.values(networkInterfaces())
   .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 
 async function started(t: test.TestContext, f: Fixture, host: string): Promise<{ web: RunningWeb; port: number }> {
-  const web = await startWebServer({ gateway: f.gateway, configPath: f.configPath, logger: pino({ level: 'silent' }) }, { host, port: 0 });
+  const web = await startWebServer({ gateway: f.gateway, configPath: f.configPath, configService: f.web.ctx.configService, logger: pino({ level: 'silent' }) }, { host, port: 0 });
   // Closed even when an assertion fails (a listening server would keep the test file alive).
   t.after(() => web.close());
   return { web, port: (web.app.server.address() as { port: number }).port };

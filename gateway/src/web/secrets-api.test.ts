@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { startEmbeddedBroker, type EmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
-import { SECRET_MARKER } from './secret-fields.ts';
+import { SECRET_MARKER } from '../config/secret-fields.ts';
 import { webFixture, type Client, type Fixture } from './test-fixture.ts';
 
 const STORED_PASSWORD = 'stored-broker-password-41';

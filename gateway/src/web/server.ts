@@ -15,8 +15,8 @@ import { SETUP_TOKEN_FILE, SetupToken } from './auth/setup-token.ts';
 import { writeSecretFile } from '../secrets.ts';
 import { LoginThrottle } from './auth/throttle.ts';
 import { DEFAULT_SCRYPT, UserStore } from './auth/users.ts';
-import { ConfigStore, LocalOnlyError } from './config-store.ts';
-import { ConfigApplyError, ConfigService } from '../config/config-service.ts';
+import { ConfigStore, LocalOnlyError } from '../config/config-store.ts';
+import { ConfigApplyError } from '../config/config-service.ts';
 import type { WebContext, WebDeps } from './context.ts';
 import { sendError } from './errors.ts';
 import { hostAllowed } from './host-allowlist.ts';
@@ -71,8 +71,7 @@ export interface WebApp {
 export async function buildWebApp(deps: WebDeps, serverOptions: FastifyServerOptions & { https?: object | null } = {}): Promise<WebApp> {
   const config = deps.gateway.currentConfig();
   const webDir = join(config.dataDir, 'web');
-  const configService =
-    deps.configService ?? new ConfigService({ path: deps.configPath, apply: (next) => deps.gateway.reload(next), dataDir: config.dataDir });
+  const { configService } = deps;
   const ctx: WebContext = {
     ...deps,
     users: new UserStore(webDir, deps.scryptN ? { ...DEFAULT_SCRYPT, N: deps.scryptN } : DEFAULT_SCRYPT),

@@ -41,7 +41,7 @@ test('with web.https a self-signed certificate is generated on first start (key 
     const config = f.gateway.currentConfig();
     config.web.https = true;
     const lines: string[] = [];
-    const deps = { gateway: f.gateway, configPath: f.configPath, logger: pino({ level: 'silent' }), announce: (l: string) => lines.push(l) };
+    const deps = { gateway: f.gateway, configPath: f.configPath, configService: f.web.ctx.configService, logger: pino({ level: 'silent' }), announce: (l: string) => lines.push(l) };
     const first = await started(t, deps, { host: '127.0.0.1', port: 0 });
     const tlsDir = join(config.dataDir, 'web', 'tls');
     const cert = readFileSync(join(tlsDir, 'cert.pem'), 'utf8');
@@ -89,7 +89,7 @@ test('off loopback HTTPS is the default (fingerprint printed, Secure cookie); on
     const lines: string[] = [];
     const warnings: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (l: string) => warnings.push(l) });
-    const deps = { gateway: f.gateway, configPath: f.configPath, logger, announce: (l: string) => lines.push(l) };
+    const deps = { gateway: f.gateway, configPath: f.configPath, configService: f.web.ctx.configService, logger, announce: (l: string) => lines.push(l) };
 
     const lan = await started(t, deps, { host: '0.0.0.0', port: 0 });
     const port = (lan.app.server.address() as { port: number }).port;

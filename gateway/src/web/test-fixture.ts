@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { startModbusSim, type ModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { defaultMeters } from '@kedge/testkit/sim/meters.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
+import { ConfigService } from '../config/config-service.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { Gateway } from '../gateway.ts';
 import type { Clock } from '@kedge/cloud-sync/clock.ts';
@@ -71,6 +72,8 @@ export async function webFixture(
   const web = await buildWebApp({
     gateway,
     configPath,
+    // As main.ts: the one service every change of the file goes through.
+    configService: new ConfigService({ path: configPath, apply: (next) => gateway.reload(next), dataDir: gateway.currentConfig().dataDir }),
     logger,
     logRing,
     announce: (line) => announced.push(line),

@@ -12,7 +12,7 @@ import test from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { webFixture, type Client, type Fixture } from './test-fixture.ts';
-import { SECRET_MARKER } from './secret-fields.ts';
+import { SECRET_MARKER } from '../config/secret-fields.ts';
 
 let f: Fixture;
 let owner: Client;

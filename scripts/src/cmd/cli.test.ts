@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import ModbusSerial from 'modbus-serial';
 import type { CommandResponse } from '@kedge/cloud-sync/downlink/envelope.ts';
+import { ConfigService } from '@kedge/gateway/config/config-service.ts';
 import { loadConfigFile } from '@kedge/gateway/config/load.ts';
 import { Gateway } from '@kedge/gateway/gateway.ts';
 import { startCommands, type RunningCommands } from '@kedge/gateway/commands/index.ts';
@@ -67,7 +68,8 @@ test.before(async () => {
   const logger = pino({ level: 'silent' });
   gateway = new Gateway(await loadConfigFile(configPath), logger);
   gateway.start();
-  commands = startCommands({ gateway, logger, configPath });
+  const configService = new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir: gateway.currentConfig().dataDir });
+  commands = startCommands({ gateway, logger, configService });
   await waitFor(() => commands.downlink?.isConnected, { what: 'command downlink connected' });
   reader = new ModbusRTU();
   await reader.connectTCP('127.0.0.1', { port: server.port });

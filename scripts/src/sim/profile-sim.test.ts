@@ -10,6 +10,7 @@ import { parseConfig } from '@kedge/gateway/config/load.ts';
 import type { ModbusTcpDeviceConfig } from '@kedge/gateway/config/schema.ts';
 import { createModbusTcpDriver } from '@kedge/gateway/drivers/modbus-tcp/index.ts';
 import { Gateway } from '@kedge/gateway/gateway.ts';
+import { driverContext } from '@kedge/gateway/driver-context.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { parseUnits, startProfileSim } from './profile-sim.ts';
 
@@ -144,7 +145,7 @@ test('every shipped profile served as an OPC UA server reads back through the ga
       devices: [{ id: 'profiles', driver: 'opcua', endpointUrl: sim.endpointUrl, points }],
     }),
   );
-  const driver = createDriver(cfg.devices[0]!, { dataDir });
+  const driver = createDriver(cfg.devices[0]!, driverContext({ dataDir }));
   t.after(() => driver.close());
   const result = await driver.poll(points.map((p) => p.id));
   const bad = result.samples.filter((s) => s.quality !== 'good');

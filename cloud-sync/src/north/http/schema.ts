@@ -1,5 +1,6 @@
 /** Config of the HTTP(S) POST sink (one `uplinks:` entry of kind http; README "Uplinks"). */
 import { z } from 'zod';
+import { checkLiveFirstCodec, liveFirstFor, liveFirstOption } from '../live-first-codec.ts';
 import { checkMinMax, int, sinkNameSchema, strict, tlsSchema, windowShape } from '../schema-kit.ts';
 
 const httpUrl = z.string().superRefine((v, ctx) => {
@@ -25,8 +26,9 @@ export const httpSinkSchema = strict({
   kind: z.literal('http'),
   name: sinkNameSchema,
   url: httpUrl,
-  // The body of each POST: one batch in this codec; Content-Type follows it.
-  codec: z.enum(['json', 'compact']).default('json'),
+  // The body of each POST: one batch in this codec; Content-Type follows it. compact-v2:
+  // kedge-compact version 1/2 for a center not yet upgraded (live first off: it cannot mark live batches).
+  codec: z.enum(['json', 'compact', 'compact-v2']).default('json'),
   // File holding a bearer token (in the secrets folders, mode 0600): `Authorization: Bearer <token>`.
   tokenFile: z.string().min(1).optional(),
   headers: z
@@ -47,7 +49,12 @@ export const httpSinkSchema = strict({
   // A Retry-After (429, 503) is honoured up to this long.
   maxRetryAfterMs: int(0, 86_400_000).default(600_000),
   tls: tlsSchema.optional(),
-}).superRefine((v, ctx) => checkMinMax(v, ctx, 'reconnectMinMs', 'reconnectMaxMs'));
+  // Default on, off with codec compact-v2 (north/live-first-codec.ts).
+  liveFirst: liveFirstOption,
+})
+  .superRefine((v, ctx) => checkMinMax(v, ctx, 'reconnectMinMs', 'reconnectMaxMs'))
+  .superRefine(checkLiveFirstCodec)
+  .transform((v) => ({ ...v, liveFirst: liveFirstFor(v.codec, v.liveFirst) }));
 
 export type HttpSinkConfig = z.output<typeof httpSinkSchema>;
 

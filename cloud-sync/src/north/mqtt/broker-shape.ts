@@ -37,6 +37,10 @@ export const brokerShape = {
   topicPrefix: topicPrefix.default('kedge/v1'),
   ...windowShape,
   keepaliveSec: int(5, 3600).default(30),
+  // 4: MQTT 3.1.1 (default). 5: topic aliases (a data topic's name goes once per connection,
+  // bytes saved on metered links) and the broker's Receive Maximum caps the publishes in flight.
+  // Sparkplug B 3.0 allows 5 (clean start, session expiry 0: what the sink sends).
+  protocolVersion: z.union([z.literal(4), z.literal(5)], { error: 'must be 4 (MQTT 3.1.1, the default) or 5 (MQTT 5)' }).default(4),
   // Center mode: a center that answers but stays below data sent this long ago (its broker lost
   // some) gets it again from its own position; the wait doubles each time, up to 16x.
   resendAfterSilenceMs: int(1000, 86_400_000).default(120_000),

@@ -62,6 +62,10 @@ export interface LogPublisherOptions {
   batchMaxDelayMs: number;
   inflight: number;
   keepaliveSec: number;
+  /** 4 (MQTT 3.1.1, default) or 5 (topic aliases, the broker's Receive Maximum; mqtt-transport.ts). */
+  protocolVersion?: 4 | 5 | undefined;
+  /** Each connection attempt's mqtt.js client, before it connects (tests watch its packets). */
+  onClient?: (client: MqttClient) => void;
   reconnectMinMs: number;
   reconnectMaxMs: number;
   logger: UplinkLogger;
@@ -131,6 +135,8 @@ export class LogPublisher {
         password: o.password,
         tls: o.tls,
         keepaliveSec: o.keepaliveSec,
+        ...(o.protocolVersion !== undefined ? { protocolVersion: o.protocolVersion } : {}),
+        onClient: o.onClient,
         // A connect attempt into a blackholed link must not hold the uplink longer than a lost PUBACK would.
         connectTimeoutMs: Math.max(5_000, Math.min(15_000, o.ackTimeoutMs)),
         logger: o.logger,

@@ -3,6 +3,7 @@ import type { Batch } from '../../codec/index.ts';
 import type { SendResult, SinkTransport, TransportEvents } from '../transport.ts';
 import { decodeAck, type CenterAck } from '../../center-ack.ts';
 import { redactUrl } from '../../redact.ts';
+import { brokerReceiveMaximum, limitOutstandingPublishes } from './receive-maximum.ts';
 
 /** One MQTT connection of the transport, handed to the format's hooks. */
 export interface Session {
@@ -60,6 +61,14 @@ export interface MqttTransportOptions {
   password?: string;
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
   keepaliveSec: number;
+  /**
+   * 4 (MQTT 3.1.1, default) or 5: then every topic gets a topic alias within the broker's Topic
+   * Alias Maximum (the data topic's name goes once per connection), and no more QoS 1 publishes
+   * wait for their PUBACK than the broker's Receive Maximum (CONNACK) allows.
+   */
+  protocolVersion?: 4 | 5;
+  /** Each connection attempt's client, before its CONNECT goes out (tests watch its packets: 'packetsend', 'packetreceive'). */
+  onClient?: ((client: MqttClient) => void) | undefined;
   /** A connect attempt into a blackholed link gives up after this long. */
   connectTimeoutMs: number;
   logger: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
@@ -74,7 +83,7 @@ export interface MqttTransportOptions {
 const GOODBYE_WAIT_MS = 2000;
 
 /**
- * SinkTransport over one MQTT 3.1.1 connection at a time: connect with the format's Will,
+ * SinkTransport over one MQTT 3.1.1 (or 5: protocolVersion) connection at a time: connect with the format's Will,
  * ready at CONNACK (the format's births follow at once; canSend() holds batches until they
  * are out), a batch = the format's messages at QoS 1, done when all have their PUBACK. In
  * center mode the center's confirmations on its ack topic are the `confirmed` events. It never
@@ -108,7 +117,18 @@ export class MqttTransport implements SinkTransport {
   }
 
   connectedInfo(): object {
-    return this.format.connectedInfo?.() ?? {};
+    const limit = this.inflightLimit();
+    return { ...this.format.connectedInfo?.(), protocolVersion: this.protocolVersion, ...(limit !== null ? { receiveMaximum: limit } : {}) };
+  }
+
+  /** MQTT 5: the broker's Receive Maximum of this link (its CONNACK), else null. */
+  inflightLimit(): number | null {
+    const client = this.onlineClient();
+    return client ? brokerReceiveMaximum(client) : null;
+  }
+
+  private get protocolVersion(): 4 | 5 {
+    return this.o.protocolVersion ?? 4;
   }
 
   connect(events: TransportEvents): void {
@@ -118,7 +138,10 @@ export class MqttTransport implements SinkTransport {
     const opts: IClientOptions = {
       clientId: this.o.clientId,
       clean: true,
-      protocolVersion: 4,
+      protocolVersion: this.protocolVersion,
+      // MQTT 5: the first publish on a topic carries its name and an alias, later ones the alias
+      // only (mqtt.js keeps at most the broker's Topic Alias Maximum, least recently used out).
+      ...(this.protocolVersion === 5 ? { autoAssignTopicAlias: true } : {}),
       keepalive: this.o.keepaliveSec,
       reconnectPeriod: 0, // reconnects are the driver's: jittered, and always restart from the cursor
       connectTimeout: this.o.connectTimeoutMs,
@@ -131,6 +154,9 @@ export class MqttTransport implements SinkTransport {
       ...(this.o.tls ?? {}),
     };
     const client = mqtt.connect(this.o.url, opts);
+    // Every QoS 1 publish of the client (batches, births, goodbye) waits for a free slot of the broker's Receive Maximum.
+    limitOutstandingPublishes(client, () => brokerReceiveMaximum(client));
+    this.o.onClient?.(client);
     const session: Session = {
       client,
       live: () => gen === this.linkGen,

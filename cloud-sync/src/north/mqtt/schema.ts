@@ -1,5 +1,6 @@
 /** Config of the kedge MQTT sink (compact or json batches to the regional broker and center). */
 import { z } from 'zod';
+import { checkLiveFirstCodec, liveFirstFor, liveFirstOption } from '../live-first-codec.ts';
 import { sinkNameSchema, strict } from '../schema-kit.ts';
 import { sparkplugOptionsSchema, type sparkplugSinkSchema } from '../sparkplug/schema.ts';
 import { brokerShape, checkBroker } from './broker-shape.ts';
@@ -13,16 +14,20 @@ export const mqttSinkSchema = strict({
   kind: z.literal('mqtt'),
   name: sinkNameSchema,
   ...brokerShape,
-  // compact: kedge-compact (cloud-sync/src/codec/COMPACT.md); json for debugging.
-  codec: z.enum(['compact', 'json']).default('compact'),
+  // compact: kedge-compact (cloud-sync/src/codec/COMPACT.md); json for debugging; compact-v2:
+  // kedge-compact version 1/2 for a center not yet upgraded (live first off: it cannot mark live batches).
+  codec: z.enum(['compact', 'json', 'compact-v2']).default('compact'),
+  // Default on, off with codec compact-v2 (north/live-first-codec.ts).
+  liveFirst: liveFirstOption,
   // center: the log forgets only what the center's ingest confirmed after a durable commit
   // (kedge-ack/1 on .../ack); broker: on the broker's PUBACK, for consumers that do not
   // confirm (a broker crash can then lose what it acknowledged).
   ackMode,
 })
   .superRefine(checkBroker)
+  .superRefine(checkLiveFirstCodec)
   // Every MQTT-family entry has the same shape, so the gateway reads them alike.
-  .transform((v) => ({ ...v, sparkplug: SPARKPLUG_UNUSED }));
+  .transform((v) => ({ ...v, liveFirst: liveFirstFor(v.codec, v.liveFirst), sparkplug: SPARKPLUG_UNUSED }));
 
 /**
  * The single `uplink:` section of older configs (deprecated): read as one MQTT-family entry named
@@ -30,20 +35,23 @@ export const mqttSinkSchema = strict({
  */
 export const legacyUplinkSchema = strict({
   ...brokerShape,
-  // compact: kedge-compact/1 (cloud-sync/src/codec/COMPACT.md); json for debugging; sparkplug: spBv1.0 topics for SCADA hosts.
-  codec: z.enum(['compact', 'json', 'sparkplug']).default('compact'),
+  // compact: kedge-compact (cloud-sync/src/codec/COMPACT.md); json for debugging; sparkplug: spBv1.0 topics for SCADA hosts;
+  // compact-v2: kedge-compact version 1/2 for a center not yet upgraded (live first off).
+  codec: z.enum(['compact', 'json', 'sparkplug', 'compact-v2']).default('compact'),
+  liveFirst: liveFirstOption,
   ackMode,
   // Only read with codec: sparkplug (cloud-sync/src/sparkplug/README.md).
   sparkplug: sparkplugOptionsSchema.prefault({}),
 })
   .superRefine(checkBroker)
-  .transform(
-    ({ codec, ...v }): BrokerSinkConfig =>
-      codec === 'sparkplug'
-        ? // Sparkplug hosts do not confirm (the gateway always used broker mode for them).
-          { kind: 'sparkplug', name: 'uplink', ...v, codec, ackMode: 'broker' }
-        : { kind: 'mqtt', name: 'uplink', ...v, codec },
-  );
+  .superRefine(checkLiveFirstCodec)
+  .transform(({ codec, liveFirst, ...rest }): BrokerSinkConfig => {
+    const v = { ...rest, liveFirst: liveFirstFor(codec, liveFirst) };
+    return codec === 'sparkplug'
+      ? // Sparkplug hosts do not confirm (the gateway always used broker mode for them).
+        { kind: 'sparkplug', name: 'uplink', ...v, codec, ackMode: 'broker' }
+      : { kind: 'mqtt', name: 'uplink', ...v, codec };
+  });
 
 /** One MQTT-family entry after defaults (kind mqtt or sparkplug). */
 export type BrokerSinkConfig = z.output<typeof mqttSinkSchema> | z.output<typeof sparkplugSinkSchema>;

@@ -228,3 +228,41 @@ test('NCMD Node Control/Rebirth makes the node publish NBIRTH (seq 0, same bdSeq
   assert.equal(bdSeqOf(again!.payload), bdSeqOf(first!.payload));
   assert.equal(uplink.births, 2);
 });
+
+test('protocolVersion 5: clean start without session expiry (Sparkplug B 3.0), births and QoS 1 DDATA within a broker Receive Maximum of 1', async (t) => {
+  // mosquitto announces max_inflight_messages as its Receive Maximum: one DDATA per device of a batch must wait for the other's PUBACK.
+  const broker = await startMosquitto({ extraConf: 'max_inflight_messages 1' });
+  t.after(() => broker.stop());
+  const { got } = await subscriber(t, broker.url);
+  const log = tempLog(t);
+  const ts = Date.now();
+  log.append([reading('water/flow', 1.5, ts), reading('river/level', 7, ts), reading('river/door', false, ts), reading('water/volume', 2, ts)]);
+  log.flush();
+  // mqtt.js writes its CONNECT from these options while the client is built, before onClient sees it.
+  let connect: mqtt.IClientOptions | null = null;
+  const awaiting = new Set<number>();
+  let maxAwaiting = 0;
+  const onClient = (client: mqtt.MqttClient) => {
+    connect = client.options;
+    client.on('packetsend', (p) => {
+      if (p.cmd === 'publish' && p.qos === 1) awaiting.add(p.messageId!);
+      maxAwaiting = Math.max(maxAwaiting, awaiting.size);
+    });
+    client.on('packetreceive', (p) => {
+      if (p.cmd === 'puback') awaiting.delete(p.messageId!);
+    });
+  };
+  const uplink = uplinkFor(t, log, broker.url, { protocolVersion: 5, ddataQos: 1, onClient });
+  uplink.start();
+  await waitFor(() => log.cursor('uplink') === 4, { what: 'the cursor after both PUBACKs' });
+  await waitFor(() => ofType(got, 'DDATA').length === 2, { what: 'two DDATA messages at the host' });
+  const c = connect as mqtt.IClientOptions | null;
+  assert.equal(c?.protocolVersion, 5);
+  assert.equal(c?.clean, true, 'Clean Start (tck-id-principles-persistence-clean-session-50)');
+  assert.equal(c?.properties?.sessionExpiryInterval ?? 0, 0, 'Session Expiry Interval 0');
+  assert.equal(ofType(got, 'NBIRTH').length, 1);
+  assert.equal(ofType(got, 'DBIRTH').length, 2);
+  assert.deepEqual(ofType(got, 'DDATA').map((m) => m.topic).sort(), ['spBv1.0/kemerovo/DDATA/gw-sp/river', 'spBv1.0/kemerovo/DDATA/gw-sp/water']);
+  assert.equal(maxAwaiting, 1, 'one publish awaiting PUBACK at a time');
+  assert.equal(uplink.status().reconnects, 0);
+});

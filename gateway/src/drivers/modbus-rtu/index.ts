@@ -1,6 +1,7 @@
 import { defineDriver } from '../definition.ts';
 import type { DeviceDriver } from '../driver.ts';
 import { testReadOverLink } from '../modbus/link-test-read.ts';
+import { modbusDeviceFromProfile } from '../modbus/profile-device.ts';
 import { modbusProfileDefaults } from '../modbus/schema.ts';
 import { SharedLinks } from '../modbus/shared-links.ts';
 import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
@@ -77,5 +78,14 @@ export const modbusRtu = defineDriver({
     dataBits: protocol.dataBits,
     stopBits: protocol.stopBits,
   }),
+  deviceFromProfile: (profile, lang) => {
+    const p = profile.protocol;
+    const line = { driver: 'modbus-rtu', port: '/dev/ttyUSB0', baudRate: p.baudRate ?? 9600, parity: p.parity ?? 'none', dataBits: p.dataBits ?? 8, stopBits: p.stopBits ?? 1 };
+    return modbusDeviceFromProfile(profile, lang, line);
+  },
+  profileTransport: 'rtu',
+  // The serial port and unit typed stay; the profile brings the line settings.
+  profileKeeps: ['port', 'unitId'],
+  tools: ['registers', 'traffic'],
   warnings: modbusWarnings,
 });

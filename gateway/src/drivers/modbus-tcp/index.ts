@@ -1,6 +1,7 @@
 import { defineDriver } from '../definition.ts';
 import type { DeviceDriver } from '../driver.ts';
 import { testReadOverLink } from '../modbus/link-test-read.ts';
+import { modbusDeviceFromProfile } from '../modbus/profile-device.ts';
 import { modbusProfileDefaults } from '../modbus/schema.ts';
 import { modbusUnit, SharedLinks } from '../modbus/shared-links.ts';
 import { testReadModbus, type TestReadPoint } from '../modbus/test-read.ts';
@@ -69,5 +70,10 @@ export const modbusTcp = defineDriver({
   form: modbusTcpForm,
   testRead: (device) => onTestLink(device, (transport) => testReadOverLink(device, transport)),
   profileDefaults: modbusProfileDefaults,
+  // An RS-485 profile via a serial-to-Ethernet gateway, or a TCP device's own.
+  deviceFromProfile: (profile, lang) => modbusDeviceFromProfile(profile, lang, { driver: 'modbus-tcp', host: '', port: 502 }),
+  profileTransport: 'tcp',
+  profileKeeps: ['host', 'port', 'unitId'],
+  tools: ['registers', 'traffic'],
   warnings: modbusWarnings,
 });

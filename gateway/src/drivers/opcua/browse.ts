@@ -9,6 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import { AttributeIds, BrowseDirection, DataType, NodeClass, type ClientSession, type ReferenceDescription } from 'node-opcua-client';
 import { resolveNodeId, type NodeId } from 'node-opcua-nodeid';
+import { secretReader } from '../../driver-context.ts';
 import { createClient, effectivePolicy, userIdentity, withTimeout, type AuthConfig, type SecurityModeName, type SecurityPolicyName } from './connect.ts';
 import { leasePki } from './pki.ts';
 
@@ -88,7 +89,7 @@ export async function browseEndpoint(endpointUrl: string, nodeId?: string, o: Br
     const client = createClient({ securityMode, securityPolicy: effectivePolicy(securityMode, o.securityPolicy), timeoutMs, certificateManager: pki.manager });
     try {
       await withTimeout(client.connect(endpointUrl), timeoutMs, `connect to ${endpointUrl}`);
-      const session = await client.createSession(userIdentity(o.auth ?? {}));
+      const session = await client.createSession(userIdentity(o.auth ?? {}, secretReader({ dataDir: o.dataDir ?? './data' })));
       try {
         return await browse(session, nodeId);
       } finally {

@@ -2,7 +2,7 @@
  * Building an OPC UA client and session from a device's config, and turning node-opcua's
  * connection errors into messages a field engineer can act on.
  */
-import { readFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,9 +13,10 @@ import {
   type OPCUAClientOptions,
   type UserIdentityInfo,
 } from 'node-opcua-client';
-import { keyOperationsFromPrivateKey, readCertificate, readPrivateKey } from 'node-opcua-crypto';
+import { convertPEMtoDER, keyOperationsFromPrivateKey } from 'node-opcua-crypto';
 import type { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import type { Quality } from '@kedge/cloud-sync/model.ts';
+import type { ReadSecret } from '../definition.ts';
 import type { OpcuaDeviceConfig } from './schema.ts';
 
 export const APPLICATION_NAME = 'kedge-gateway';
@@ -54,17 +55,41 @@ export function createClient(s: ClientSettings): OPCUAClient {
   return OPCUAClient.create(options);
 }
 
-export function userIdentity(auth: AuthConfig): UserIdentityInfo {
+/** Raised when a file `auth` names cannot be read or used; a configuration problem, named by field and file. */
+export class AuthFileError extends Error {
+  override name = 'AuthFileError';
+}
+
+/**
+ * The session's user identity. Every file `auth` names is read through `readSecret` (the
+ * gateway's confined reader, driver-context.ts), never straight from disk: a link planted in
+ * the secrets folder must not hand /etc/shadow to a server of someone's choosing.
+ */
+export function userIdentity(auth: AuthConfig, readSecret: ReadSecret): UserIdentityInfo {
+  const read = (field: string, path: string, secret: boolean): Buffer => {
+    try {
+      return readSecret(path, { secret });
+    } catch (err) {
+      throw new AuthFileError(`auth.${field}: ${(err as Error).message}`);
+    }
+  };
   if (auth.username !== undefined) {
-    const password = auth.password ?? readFileSync(auth.passwordFile!, 'utf8').trim();
+    const password = auth.password ?? read('passwordFile', auth.passwordFile!, true).toString('utf8').trim();
     return { type: UserTokenType.UserName, userName: auth.username, password };
   }
   if (auth.certificateFile !== undefined && auth.privateKeyFile !== undefined) {
-    return {
-      type: UserTokenType.Certificate,
-      certificateData: readCertificate(auth.certificateFile),
-      keyOperations: keyOperationsFromPrivateKey(readPrivateKey(auth.privateKeyFile)),
-    };
+    const cert = read('certificateFile', auth.certificateFile, false);
+    const key = read('privateKeyFile', auth.privateKeyFile, true);
+    try {
+      return {
+        type: UserTokenType.Certificate,
+        // PEM or DER, as node-opcua's own readCertificate/readPrivateKey accept.
+        certificateData: cert.includes('-----BEGIN') ? convertPEMtoDER(cert.toString('utf8')) : cert,
+        keyOperations: keyOperationsFromPrivateKey({ hidden: createPrivateKey(key.includes('-----BEGIN') ? key.toString('utf8') : { key, format: 'der', type: 'pkcs8' }) }),
+      };
+    } catch (err) {
+      throw new AuthFileError(`auth.certificateFile/privateKeyFile (${auth.certificateFile}, ${auth.privateKeyFile}): not a usable certificate and private key: ${(err as Error).message}`);
+    }
   }
   return { type: UserTokenType.Anonymous };
 }
@@ -79,6 +104,7 @@ export function explainError(err: unknown, ctx: { endpointUrl: string; auth: Aut
   const raw = err instanceof Error ? err.message : String(err);
   const text = raw.split('\n')[0]!.trim();
   const has = (...needles: string[]) => needles.some((n) => raw.includes(n));
+  if (err instanceof AuthFileError) return { quality: 'bad_config', message: `${ctx.endpointUrl}: ${text}` };
   if (has('BadUserAccessDenied', 'BadIdentityTokenRejected', 'BadIdentityTokenInvalid')) {
     const who = ctx.auth.username !== undefined ? `user "${ctx.auth.username}"` : ctx.auth.certificateFile ? 'the user certificate' : 'anonymous access';
     return { quality: 'bad_config', message: `${ctx.endpointUrl} rejected ${who}: check auth in the device config (${text})` };

@@ -14,7 +14,7 @@ export const opcuaForm = describeForm(opcuaDeviceSchema, {
     { key: 'securityPolicy', group: 'security', label: { ru: 'Политика защиты', en: 'Security policy' }, showIf: { key: 'securityMode', values: ['Sign', 'SignAndEncrypt'] } },
     // Who the session logs in as: a user (password inline or in a file) or a client certificate;
     // all empty is anonymous. The loader refuses a mix. Inline passwords never come back from
-    // the API (web/secret-fields.ts): the field shows "unchanged" and keeps the stored one.
+    // the API (config/secret-fields.ts): the field shows "unchanged" and keeps the stored one.
     {
       key: 'auth.username',
       group: 'security',

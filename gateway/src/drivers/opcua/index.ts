@@ -66,6 +66,7 @@ export function createOpcuaDriver(device: OpcuaDeviceConfig, ctx: OpcuaDriverCon
 const contextFor = (device: OpcuaDeviceConfig, ctx: DriverContext): OpcuaDriverContext => ({
   dataDir: ctx.dataDir,
   logger: ctx.logger?.child({ driver: 'opcua', device: device.id }),
+  readSecret: ctx.readSecret,
 });
 
 /**
@@ -106,4 +107,10 @@ export const opcua = defineDriver({
   describe: (d) => d.endpointUrl,
   form: opcuaForm,
   testRead: testReadOpcua,
+  // Read through DriverContext.readSecret (connect.ts userIdentity); the loader confines them too.
+  secretFiles: (d) => {
+    const auth = d['auth'];
+    if (typeof auth !== 'object' || auth === null) return [];
+    return (['passwordFile', 'certificateFile', 'privateKeyFile'] as const).map((k) => ({ segments: ['auth', k], file: (auth as Record<string, unknown>)[k] }));
+  },
 });

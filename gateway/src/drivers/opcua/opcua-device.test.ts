@@ -7,6 +7,7 @@ import { RIVER_STATION, startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { browse } from './browse.ts';
 import { createClient } from './connect.ts';
+import { driverContext } from '../../driver-context.ts';
 import { testReadOpcua } from './index.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { leasePki } from './pki.ts';
@@ -187,7 +188,7 @@ test('test read: every node of an unsaved device read once, subscribed or polled
       { id: 'ghost', nodeId: 'ns=1;s=RiverStation.NoSuchNode' },
     ],
   });
-  const result = await testReadOpcua(device, { dataDir });
+  const result = await testReadOpcua(device, driverContext({ dataDir }));
   sim.resume('Step');
   sim.resume('Health');
   assert.deepEqual(result.orders, [], 'no byte orders: OPC UA values are typed');
@@ -205,7 +206,7 @@ test('test read: every node of an unsaved device read once, subscribed or polled
 test('test read of a server nobody answers on: every point bad_comm, the endpoint named', async () => {
   const { freePort } = await import('@kedge/testkit/ports.ts');
   const endpointUrl = `opc.tcp://127.0.0.1:${await freePort()}`;
-  const result = await testReadOpcua(opcuaDevice({ endpointUrl, timeoutMs: 1000, points: [{ id: 'level', nodeId: 'ns=1;s=Level' }] }), { dataDir });
+  const result = await testReadOpcua(opcuaDevice({ endpointUrl, timeoutMs: 1000, points: [{ id: 'level', nodeId: 'ns=1;s=Level' }] }), driverContext({ dataDir }));
   assert.equal(result.points[0]!.quality, 'bad_comm');
   assert.match(result.points[0]!.error ?? '', /127\.0\.0\.1/);
 });

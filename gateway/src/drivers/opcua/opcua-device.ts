@@ -16,12 +16,14 @@ import {
 import { resolveNodeId } from 'node-opcua-nodeid';
 import type { Value } from '@kedge/cloud-sync/model.ts';
 import { monoNow, timerDelay } from '@kedge/cloud-sync/clock.ts';
-import { backoffCeiling, jittered } from '@kedge/cloud-sync/north/backoff.ts';
+import { backoffCeiling, jittered } from '@kedge/cloud-sync/backoff.ts';
 import { WriteError } from '../write-error.ts';
 import { toVariant } from './write-value.ts';
 import type { Quality } from '@kedge/cloud-sync/model.ts';
 import type { OpcuaDeviceConfig, OpcuaPointConfig, OpcuaPointType } from './schema.ts';
 import type { DeviceDriver, PollResult, Sample, SampleSink } from '../driver.ts';
+import { secretReader } from '../../driver-context.ts';
+import type { ReadSecret } from '../definition.ts';
 import { createClient, explainError, userIdentity, withTimeout, type Explained } from './connect.ts';
 import { dataTypeOf, pointTypeOf } from './data-type.ts';
 import { leasePki, pkiFolder, type PkiLease } from './pki.ts';
@@ -31,6 +33,8 @@ import { describeStatus, toSample } from './sample.ts';
 export interface OpcuaDriverContext {
   dataDir: string;
   logger?: Logger | undefined;
+  /** How `auth` files are read (DriverContext.readSecret); absent: confined to `<dataDir>/secrets` and `<dataDir>/tls`. */
+  readSecret?: ReadSecret | undefined;
   /** Tests only: trust any server certificate instead of `<dataDir>/pki/opcua/trusted`. */
   acceptUnknownServerCertificates?: boolean;
 }
@@ -279,6 +283,8 @@ export class OpcuaDevice implements DeviceDriver {
   }
 
   private async connectOnce(): Promise<void> {
+    // Before any connection: a refused auth file is a config fault, not the server's.
+    const identity = userIdentity(this.d.auth, this.ctx.readSecret ?? secretReader(this.ctx, this.ctx.logger));
     await this.pki.ready;
     const client = createClient({
       securityMode: this.d.securityMode,
@@ -294,7 +300,7 @@ export class OpcuaDevice implements DeviceDriver {
     client.on('connection_lost', () => lose('connection lost'));
     client.on('close', () => lose('connection closed'));
     await withTimeout(client.connect(this.d.endpointUrl), this.d.timeoutMs + 5000, `connect to ${this.d.endpointUrl}`);
-    const session = await withTimeout(client.createSession(userIdentity(this.d.auth)), this.d.timeoutMs + 5000, 'CreateSession');
+    const session = await withTimeout(client.createSession(identity), this.d.timeoutMs + 5000, 'CreateSession');
     this.sessions++;
     session.on('session_closed', () => lose('session closed'));
     session.on('keepalive_failure', () => lose('session keep-alive failed'));

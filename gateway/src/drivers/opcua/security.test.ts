@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
@@ -62,8 +62,10 @@ function start(dataDir: string, device: Record<string, unknown>): { driver: Opcu
 
 test('SignAndEncrypt with Basic256Sha256 and a username from a password file: values flow, certificates stay in the data folder', async () => {
   const dataDir = dataDirFor('ok', true);
-  const passwordFile = join(root, 'opcua-password');
-  writeFileSync(passwordFile, 'correct-horse\n');
+  // Where secrets may live (secrets.ts): the driver reads auth files through the confined reader.
+  mkdirSync(join(dataDir, 'secrets'), { recursive: true });
+  const passwordFile = join(dataDir, 'secrets', 'opcua-password');
+  writeFileSync(passwordFile, 'correct-horse\n', { mode: 0o600 });
   const { driver, log } = start(dataDir, {
     securityMode: 'SignAndEncrypt',
     securityPolicy: 'Basic256Sha256',
@@ -82,7 +84,9 @@ test('Sign with Aes128_Sha256_RsaOaep and a client certificate as user identity'
   // The user's own certificate and key, as an operator would get them from the plant's PKI.
   const userPki = new OPCUACertificateManager({ rootFolder: join(root, 'user-pki') });
   await userPki.initialize();
-  const certificateFile = join(root, 'user-cert.pem');
+  mkdirSync(join(dataDir, 'secrets'), { recursive: true });
+  const certificateFile = join(dataDir, 'secrets', 'user-cert.pem');
+  const privateKeyFile = join(dataDir, 'secrets', 'user-key.pem');
   await userPki.createSelfSignedCertificate({
     applicationUri: 'urn:kedge:test-user',
     subject: '/CN=kedge test user',
@@ -91,10 +95,12 @@ test('Sign with Aes128_Sha256_RsaOaep and a client certificate as user identity'
     validity: 30,
     outputFile: certificateFile,
   });
+  copyFileSync(userPki.privateKey, privateKeyFile);
+  chmodSync(privateKeyFile, 0o600);
   const { driver, log } = start(dataDir, {
     securityMode: 'Sign',
     securityPolicy: 'Aes128_Sha256_RsaOaep',
-    auth: { certificateFile, privateKeyFile: userPki.privateKey },
+    auth: { certificateFile, privateKeyFile },
   });
   await waitFor(() => log.of('level').some((s) => s.quality === 'good'), { timeoutMs: 20_000, what: 'values with a certificate identity' });
   assert.equal((await driver.poll(['pump'])).failed, false);

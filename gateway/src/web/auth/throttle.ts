@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { backoffCeiling } from '@kedge/cloud-sync/backoff.ts';
 
 /**
  * Login throttling.
@@ -96,7 +97,7 @@ export class LoginThrottle {
     e.failures++;
     e.lastFailureAt = now;
     const over = e.failures - this.freeFailures;
-    if (over >= 0) e.lockedUntil = now + Math.min(this.maxLockMs, this.baseLockMs * 2 ** Math.min(over, 30));
+    if (over >= 0) e.lockedUntil = now + backoffCeiling(over, this.baseLockMs, this.maxLockMs);
     this.entries.set(key, e);
   }
 

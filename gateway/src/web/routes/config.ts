@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebContext } from '../context.ts';
-import { webChange } from '../config-store.ts';
+import { webChange } from '../web-change.ts';
 import { errorResponses } from '../errors.ts';
-import { redactConfigText, SECRET_MARKER } from '../secret-fields.ts';
+import { redactConfigText, SECRET_MARKER } from '../../config/secret-fields.ts';
 
 export async function configRoutes(app: FastifyInstance, ctx: WebContext): Promise<void> {
   app.get(

@@ -4,10 +4,10 @@ import { parseConfigWithWarnings } from '../../config/load.ts';
 import { ID_PATTERN, type DeviceConfig } from '../../config/schema.ts';
 import { driverDefinition } from '../../drivers/registry.ts';
 import type { WebContext } from '../context.ts';
-import { webChange } from '../config-store.ts';
+import { webChange } from '../web-change.ts';
 import { errorResponses, sendError } from '../errors.ts';
 import { jsonValue, looseObject } from './json.ts';
-import { redactObject } from '../secret-fields.ts';
+import { redactObject } from '../../config/secret-fields.ts';
 
 const HOUR = 3_600_000;
 /** Enough for a sparkline; older points of the hour are thinned out evenly. */

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { DRIVERS, type DriverDefinition } from '../../drivers/registry.ts';
 import type { WebContext } from '../context.ts';
 import { looseObject } from './json.ts';
-import { SECRET_MARKER } from '../secret-fields.ts';
+import { SECRET_MARKER } from '../../config/secret-fields.ts';
 
 /** Each driver's own form description (drivers/<driver>/form.ts); the UI builds the device form from it. */
 export async function driverFormRoutes(app: FastifyInstance, _ctx: WebContext): Promise<void> {
@@ -31,6 +31,10 @@ export function driverForms(drivers: readonly DriverDefinition[]) {
     // What the form offers besides the fields: the test read button, the profile choice.
     testRead: d.testRead !== undefined,
     profiles: d.profileDefaults !== undefined,
+    // The device pages the devices page links to for this driver (register tool, traffic view).
+    tools: d.tools ?? [],
+    // The fields already typed that a profile picked in the form does not replace (the link).
+    profileKeeps: d.profileKeeps ?? [],
   }));
 }
 

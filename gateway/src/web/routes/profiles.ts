@@ -1,55 +1,30 @@
 import type { FastifyInstance } from 'fastify';
 import { listProfiles, loadProfile, ProfileError } from '@kedge/device-profiles/load.ts';
-import { POLL_CLASS_MS, PROFILE_NAME_PATTERN, type Profile } from '@kedge/device-profiles/schema.ts';
+import { PROFILE_NAME_PATTERN, type Profile } from '@kedge/device-profiles/schema.ts';
+import { DRIVERS, type DriverDefinition } from '../../drivers/registry.ts';
 import type { WebContext } from '../context.ts';
 import { errorResponses, sendError } from '../errors.ts';
 import { looseObject } from './json.ts';
 
+/** The drivers that build a device from a profile (drivers/registry.ts). */
+const PROFILE_DRIVERS = (DRIVERS as readonly DriverDefinition[]).filter((d) => d.deviceFromProfile !== undefined);
+
 /**
- * A device config (as the file would hold it) with every point of the profile spelled out.
- * The gateway config has no `profile:` reference yet; when it gets one, this can return
- * `{ profile: name }` instead and the form stays the same.
+ * A device config (as the file would hold it) with every point of the profile spelled out, by
+ * the driver that speaks the profile's link (DriverDefinition.deviceFromProfile). The config's
+ * `profile:` reference (config/profiles.ts) is the other way to use a profile.
  */
-export function deviceFromProfile(profile: Profile, lang: 'ru' | 'en', driver?: 'modbus-tcp' | 'modbus-rtu'): Record<string, unknown> {
-  const proto = profile.protocol;
+export function deviceFromProfile(profile: Profile, lang: 'ru' | 'en', driver?: string): Record<string, unknown> {
   // An RS-485 device is a serial device with its line settings, unless the engineer says it
-  // sits behind a TCP gateway (driver=modbus-tcp).
-  const rtu = (driver ?? (proto.transports[0] === 'rtu' ? 'modbus-rtu' : 'modbus-tcp')) === 'modbus-rtu';
-  const link = rtu
-    ? {
-        driver: 'modbus-rtu',
-        port: '/dev/ttyUSB0',
-        baudRate: proto.baudRate ?? 9600,
-        parity: proto.parity ?? 'none',
-        dataBits: proto.dataBits ?? 8,
-        stopBits: proto.stopBits ?? 1,
-      }
-    : { driver: 'modbus-tcp', host: '', port: 502 };
+  // sits behind a TCP gateway (driver=modbus-tcp): otherwise the profile's first transport picks.
+  const def = driver !== undefined ? PROFILE_DRIVERS.find((d) => d.kind === driver) : PROFILE_DRIVERS.find((d) => d.profileTransport === profile.protocol.transports[0]);
+  if (!def?.deviceFromProfile) throw new Error(`no driver builds a device from profile "${profile.name}" (${driver ?? `transport ${profile.protocol.transports[0]}`})`);
   return {
     id: profile.name,
     // What the device is, in the UI's language ("Электромагнитный расходомер воды"), not the
     // vendor's English model text; the engineer names it for the site.
     name: shortDescription(profile.description[lang]) || profile.model,
-    ...link,
-    unitId: proto.unitId ?? 1,
-    addressBase: proto.addressBase,
-    ...(proto.maxRegisters !== undefined ? { maxRegisters: proto.maxRegisters } : {}),
-    ...(proto.maxGap !== undefined ? { maxGap: proto.maxGap } : {}),
-    points: profile.points.map((p) => ({
-      id: p.id,
-      name: p.name[lang],
-      table: p.table,
-      address: p.address,
-      type: p.type,
-      ...(p.type !== 'bool' && p.type !== 'bit' ? { order: p.order ?? proto.order } : {}),
-      ...(p.bit !== undefined ? { bit: p.bit } : {}),
-      ...(p.length !== undefined ? { length: p.length } : {}),
-      ...(p.scale !== undefined ? { scale: p.scale } : {}),
-      ...(p.offset !== undefined ? { offset: p.offset } : {}),
-      ...(p.unit !== undefined ? { unit: p.unit } : {}),
-      ...(p.pollClass !== 'fast' ? { intervalMs: POLL_CLASS_MS[p.pollClass] } : {}),
-      ...(p.writable ? { writable: true } : {}),
-    })),
+    ...def.deviceFromProfile(profile, lang),
   };
 }
 
@@ -92,7 +67,7 @@ export async function profileRoutes(app: FastifyInstance, _ctx: WebContext): Pro
           type: 'object',
           properties: {
             lang: { type: 'string', enum: ['ru', 'en'], default: 'ru' },
-            driver: { type: 'string', enum: ['modbus-tcp', 'modbus-rtu'], description: "default: the profile's first transport (RS-485 devices: modbus-rtu)" },
+            driver: { type: 'string', enum: PROFILE_DRIVERS.map((d) => d.kind), description: "default: the driver of the profile's first transport (RS-485 devices: the serial one)" },
           },
         },
         response: { 200: looseObject('a device as in the config file'), ...errorResponses },
@@ -100,7 +75,7 @@ export async function profileRoutes(app: FastifyInstance, _ctx: WebContext): Pro
     },
     async (request, reply) => {
       const { name } = request.params as { name: string };
-      const { lang, driver } = request.query as { lang: 'ru' | 'en'; driver?: 'modbus-tcp' | 'modbus-rtu' };
+      const { lang, driver } = request.query as { lang: 'ru' | 'en'; driver?: string };
       try {
         return deviceFromProfile(loadProfile(name), lang, driver);
       } catch (err) {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, parseConfigWithWarnings } from '../../config/load.ts';
 import type { DeviceConfig } from '../../config/schema.ts';
 import { DRIVERS, driverDefinition } from '../../drivers/registry.ts';
+import { driverContext } from '../../driver-context.ts';
 import { scale } from '../../pipeline/pipeline.ts';
 import type { WebContext } from '../context.ts';
 import { errorResponses, sendError } from '../errors.ts';
@@ -61,7 +62,7 @@ export async function testReadRoutes(app: FastifyInstance, ctx: WebContext): Pro
         const able = DRIVERS.filter((d) => d.testRead).map((d) => d.kind).join(', ');
         return sendError(reply, 400, 'unsupported', `the ${device.driver} driver has no test read (drivers with one: ${able}); save the device and watch its values on the devices page`);
       }
-      const result = await driver.testRead(device, { dataDir: ctx.gateway.currentConfig().dataDir, logger: ctx.logger });
+      const result = await driver.testRead(device, driverContext(ctx.gateway.currentConfig(), ctx.logger));
       const points = new Map<string, DeviceConfig['points'][number]>(device.points.map((p) => [p.id, p]));
       return {
         orders: [...result.orders],

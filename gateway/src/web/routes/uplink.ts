@@ -5,12 +5,12 @@ import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
 import type { Document } from 'yaml';
 import type { WebContext } from '../context.ts';
-import { webChange } from '../config-store.ts';
+import { webChange } from '../web-change.ts';
 import { errorResponses, sendError } from '../errors.ts';
 import { looseObject } from './json.ts';
 import { secretRoots, writeSecretFile } from '../../secrets.ts';
 import { BrokerSecretError, brokerConnection, mqttClientOptions, type BrokerConnection } from '../../mqtt-connection.ts';
-import { endpointOf, redactUrl, sameEndpoint, URL_SECRET_MARKER } from '../secret-fields.ts';
+import { endpointOf, redactUrl, sameEndpoint, URL_SECRET_MARKER } from '../../config/secret-fields.ts';
 
 const TLS_KINDS = ['ca', 'cert', 'key'] as const;
 type TlsKind = (typeof TLS_KINDS)[number];

@@ -222,7 +222,8 @@ export function DeviceForm({ args }) {
       const driver = driverChosen && form.profiles ? device.driver : undefined;
       const fromProfile = await api('GET', `/api/profiles/${encodeURIComponent(name)}/device?lang=${lang()}${driver ? `&driver=${driver}` : ''}`);
       // The connection already typed stays; the profile brings the register map and line settings.
-      const typed = device.driver === fromProfile.driver ? Object.fromEntries(['host', 'port', 'unitId'].filter((k) => device[k] !== undefined && device[k] !== '').map((k) => [k, device[k]])) : {};
+      const keeps = forms.find((f) => f.driver === fromProfile.driver)?.profileKeeps ?? [];
+      const typed = device.driver === fromProfile.driver ? Object.fromEntries(keeps.filter((k) => device[k] !== undefined && device[k] !== '').map((k) => [k, device[k]])) : {};
       replaceDevice({ ...fromProfile, ...typed, id: device.id || fromProfile.id });
     } catch (err) {
       setError(err);

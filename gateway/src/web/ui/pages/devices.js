@@ -40,10 +40,11 @@ function PointRow({ device, p, stale }) {
   </tr>`;
 }
 
-function DeviceCard({ d, stale, onDelete }) {
+function DeviceCard({ d, stale, onDelete, tools }) {
   const state = liveDevice(d.id) ?? d.state;
   const go = (page) => () => (location.hash = `#/${page}/${encodeURIComponent(d.id)}`);
-  const modbus = d.driver === 'modbus-tcp' || d.driver === 'modbus-rtu';
+  // The register tool and traffic view exist for the drivers whose definition lists them.
+  const has = (tool) => tools.includes(tool);
   const pollsDone = state ? state.polls : 0;
   return html`<section class="card device" data-device=${d.id} aria-label=${d.name || d.id}>
     <div class="device-head">
@@ -55,8 +56,8 @@ function DeviceCard({ d, stale, onDelete }) {
     <div class="actions">
       <button class="secondary" type="button" data-action="edit" onClick=${go('device')}>${t('common.edit')}</button>
       <button class="secondary" type="button" data-action="copy" onClick=${() => (location.hash = `#/device/new/${encodeURIComponent(d.id)}`)}>${t('devices.copy')}</button>
-      ${modbus && html`<button class="secondary" type="button" data-action="registers" onClick=${go('registers')}>${t('devices.registers')}</button>`}
-      ${modbus && html`<button class="secondary" type="button" data-action="traffic" onClick=${go('traffic')}>${t('devices.traffic')}</button>`}
+      ${has('registers') && html`<button class="secondary" type="button" data-action="registers" onClick=${go('registers')}>${t('devices.registers')}</button>`}
+      ${has('traffic') && html`<button class="secondary" type="button" data-action="traffic" onClick=${go('traffic')}>${t('devices.traffic')}</button>`}
       <button class="danger" type="button" data-action="delete" onClick=${() => onDelete(d)}>${t('common.delete')}</button>
     </div>
     <p class="muted poll-line">
@@ -78,10 +79,13 @@ export function Devices() {
   const [error, setError] = useState(null);
   const [filter, setFilter] = useState('');
   const [, setClock] = useState(0);
+  // Device pages by driver, from the driver definitions (GET /api/drivers/forms, `tools`).
+  const [tools, setTools] = useState({});
   const filterId = 'devices-filter';
 
   const load = async () => {
-    const list = await api('GET', '/api/devices');
+    const [list, forms] = await Promise.all([api('GET', '/api/devices'), api('GET', '/api/drivers/forms')]);
+    setTools(Object.fromEntries(forms.map((f) => [f.driver, f.tools ?? []])));
     setDevices(list);
     // Charts: the log's last hour once per device, then the stream appends.
     await Promise.all(
@@ -124,5 +128,5 @@ export function Devices() {
     <${ErrorBox} error=${error} />
     ${devices === null && !error && html`<p class="muted">${t('common.working')}</p>`}
     ${devices !== null && devices.length === 0 && html`<p class="muted">${t('devices.none')}</p>`}
-    ${shown.map((d) => html`<${DeviceCard} key=${d.id} d=${d} stale=${live.stale && !live.connecting} onDelete=${onDelete} />`)}`;
+    ${shown.map((d) => html`<${DeviceCard} key=${d.id} d=${d} stale=${live.stale && !live.connecting} onDelete=${onDelete} tools=${tools[d.driver] ?? []} />`)}`;
 }

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { backoffCeiling, jittered, reconnectDelay, spreadDelay } from './backoff.ts';
-import { MAX_TIMER_MS } from '../clock.ts';
+import { MAX_TIMER_MS } from './clock.ts';
 
 test('reconnect delays are spread over the upper half of a ceiling that doubles per attempt, capped, never below the floor', () => {
   assert.equal(reconnectDelay(0, 1000, 8000, () => 0), 1000);

@@ -1,4 +1,4 @@
-import { timerDelay } from '../clock.ts';
+import { timerDelay } from './clock.ts';
 
 /**
  * Reconnect delay: the doubling ceiling (capped at `maxMs`), jittered over its upper half and
@@ -26,7 +26,8 @@ export function spreadDelay(spreadMs: number, random: () => number = Math.random
 
 /**
  * The exponential backoff every retry loop of kedge shares (uplink reconnects, device polls,
- * OPC UA sessions): `minMs` after the first failure (attempt 0), doubling per attempt, capped
+ * OPC UA sessions, the log's write retries, the ingest's store retries, the web login lockout),
+ * here beside clock.ts rather than under north/, so the south does not import the north: `minMs` after the first failure (attempt 0), doubling per attempt, capped
  * at `maxMs`. The exponent is capped too, so a months-long outage cannot overflow it.
  */
 export function backoffCeiling(attempt: number, minMs: number, maxMs: number): number {

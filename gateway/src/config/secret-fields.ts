@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair } from 'yaml';
-import { brokerUrlAmbiguity, DEFAULT_BROKER_PORTS } from '../config/broker-url.ts';
-import type { Issue } from './errors.ts';
+import { brokerUrlAmbiguity, DEFAULT_BROKER_PORTS } from './broker-url.ts';
+import type { ConfigIssue as Issue } from './load.ts';
 
 /**
  * Secrets written inline in the config (the broker password, an OPC UA user's password) never
@@ -14,6 +14,11 @@ export const URL_SECRET_MARKER = 'kedge-secret-unchanged';
 
 /** Keys whose values are secrets wherever they sit in the config. */
 const SECRET_KEYS = new Set(['password']);
+/**
+ * Keys of maps whose every value is a secret: an HTTP sink's extra request `headers` carry a
+ * receiver's API key as often as a tenant id (cloud-sync/src/north/http/schema.ts).
+ */
+const SECRET_MAP_KEYS = new Set(['headers']);
 /** Keys whose values are URLs that may carry a password (`uplink.url`). */
 const URL_KEYS = new Set(['url']);
 
@@ -49,18 +54,44 @@ function walk(node: unknown, path: Segment[], fn: Visit): void {
       const at = [...path, key];
       if (SECRET_KEYS.has(key) && (isScalar(pair.value) || pair.value === null)) fn(pair, formatPath(at), 'value');
       else if (URL_KEYS.has(key) && isScalar(pair.value)) fn(pair, formatPath(at), 'url');
-      else walk(pair.value, at, fn);
+      else if (SECRET_MAP_KEYS.has(key) && isMap(pair.value)) {
+        for (const inner of pair.value.items) {
+          const name = isScalar(inner.key) ? String(inner.key.value) : String(inner.key);
+          if (isScalar(inner.value) || inner.value === null) fn(inner, formatPath([...at, name]), 'value');
+        }
+      } else walk(pair.value, at, fn);
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => {
+      // Devices and points are named by id, uplinks by name: a reordered list keeps its secrets.
       const id = isMap(item) ? item.get('id') : undefined;
-      walk(item, [...path, typeof id === 'string' ? `id=${id}` : i], fn);
+      const name = isMap(item) ? item.get('name') : undefined;
+      walk(item, [...path, typeof id === 'string' ? `id=${id}` : typeof name === 'string' ? `name=${name}` : i], fn);
     });
   }
 }
 
 function formatPath(path: Segment[]): string {
-  return path.map((s, i) => (typeof s === 'number' || s.startsWith('id=') ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+  return path.map((s, i) => (typeof s === 'number' || s.startsWith('id=') || s.startsWith('name=') ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+/** In text that does not parse: every value in a `headers:` block (lines indented below it) masked. */
+function maskHeaderBlocks(text: string): string {
+  let blockIndent = -1;
+  return text
+    .split('\n')
+    .map((line) => {
+      const indent = line.length - line.trimStart().length;
+      if (blockIndent >= 0 && line.trim() !== '' && indent > blockIndent) return line.replace(/^(\s*[^:\s]+\s*:\s*)(\S.*)$/, `$1"${SECRET_MARKER}"`);
+      blockIndent = -1;
+      const header = /^(\s*(?:-\s+)?)headers\s*:\s*(.*)$/.exec(line);
+      if (!header) return line;
+      // Inline flow map ({ X-Api-Key: abc }): every value masked on the line itself.
+      if (header[2]!.startsWith('{')) return line.replace(/([{,]\s*[^:{},\s]+\s*:\s*)([^,}]+)/g, `$1"${SECRET_MARKER}"`);
+      blockIndent = header[1]!.length;
+      return line;
+    })
+    .join('\n');
 }
 
 /** The config text with every inline secret replaced by the marker (comments and layout kept). */
@@ -68,7 +99,7 @@ export function redactConfigText(text: string): string {
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     // Broken on disk (hand-edited): still shown so it can be repaired, secrets masked line by line.
-    return text
+    return maskHeaderBlocks(text)
       .replace(/(\bpassword\s*:\s*)([^\s,}][^,}\n]*)/g, `$1"${SECRET_MARKER}"`)
       .replace(/\/\/([^:/@\s]+):([^@/\s]+)@/g, `//$1:${URL_SECRET_MARKER}@`);
   }
@@ -91,7 +122,14 @@ export function redactObject<T>(value: T): T {
   if (Array.isArray(value)) return value.map(redactObject) as T;
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' && v !== '' ? SECRET_MARKER : redactObject(v)]),
+    Object.entries(value).map(([k, v]) => [
+      k,
+      SECRET_KEYS.has(k) && typeof v === 'string' && v !== ''
+        ? SECRET_MARKER
+        : SECRET_MAP_KEYS.has(k) && v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? Object.fromEntries(Object.entries(v).map(([h, s]) => [h, typeof s === 'string' && s !== '' ? SECRET_MARKER : s]))
+          : redactObject(v),
+    ]),
   ) as T;
 }
 
@@ -125,6 +163,31 @@ export function restoreSecrets(next: Document, before: string): { issues: Issue[
     } else issues.push({ path, message: `is "${SECRET_MARKER}" but the current config has no secret here to keep: type the value` });
   });
   return { issues, restored };
+}
+
+interface SinkEntry {
+  name: string;
+  kind: string;
+  url: string;
+}
+
+/**
+ * Header values kept by their marker go only to the receiver they were stored for: a change
+ * that points an HTTP sink at another scheme, host or port (or gives a new sink the name of an
+ * old one) must not send it the stored API key. Typing the value is the engineer's own decision.
+ */
+export function headerSecretsMoved(before: { uplinks: readonly SinkEntry[] } | null, after: { uplinks: readonly SinkEntry[] }, restored: readonly string[]): Issue[] {
+  const issues: Issue[] = [];
+  after.uplinks.forEach((u, i) => {
+    const prefix = `uplinks[name=${u.name}].headers.`;
+    const kept = restored.filter((p) => p.startsWith(prefix));
+    if (kept.length === 0) return;
+    const was = before?.uplinks.find((b) => b.name === u.name);
+    if (was && was.kind === u.kind && endpointOf(was.url) === endpointOf(u.url)) return;
+    const where = was ? `${endpointOf(was.url)}, not to ${endpointOf(u.url)}` : 'sink it was stored for';
+    for (const p of kept) issues.push({ path: `uplinks[${i}].headers.${p.slice(prefix.length)}`, message: `the stored header value is only sent to the stored receiver (${where}): type the value` });
+  });
+  return issues;
 }
 
 /**

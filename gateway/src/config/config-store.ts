@@ -1,22 +1,15 @@
 import { accessSync, constants } from 'node:fs';
 import { basename } from 'node:path';
-import type { FastifyRequest } from 'fastify';
 import { parseDocument, type Document } from 'yaml';
-import { ConfigError } from '../config/load.ts';
-import type { GatewayConfig } from '../config/schema.ts';
-import { OPCUA_SECURITY_MODES } from '../drivers/opcua/schema.ts';
-import { ConfigApplyError, type ConfigChangeBy, type ConfigService, type ConfigSource } from '../config/config-service.ts';
+import { ConfigError } from './load.ts';
+import type { GatewayConfig } from './schema.ts';
+import { weakerSecurity } from '../drivers/registry.ts';
+import { ConfigApplyError, type ConfigChangeBy, type ConfigService, type ConfigSource } from './config-service.ts';
 import { canonicalJson } from '@kedge/cloud-sync/canonical-json.ts';
-import { endpointOf, restoreSecrets, SECRET_MARKER, URL_SECRET_MARKER } from './secret-fields.ts';
+import { endpointOf, headerSecretsMoved, restoreSecrets, SECRET_MARKER, URL_SECRET_MARKER } from './secret-fields.ts';
 import { readSecretFile, secretFilePaths, secretRoots } from '../secrets.ts';
 
 export { ConfigApplyError };
-
-/** A change asked for by a web request: the logged-in user (or the API token) and the route. */
-export function webChange(request: FastifyRequest): ConfigChangeBy {
-  const actor = request.session?.user ?? (request.apiToken ? `token ${request.apiToken.name}` : null);
-  return { source: 'web', actor, what: `${request.method} ${request.url}` };
-}
 
 /** Who made a change when the caller does not say (tests, older callers). */
 const UNNAMED: ConfigChangeBy = { source: 'web', what: 'config change' };
@@ -76,6 +69,8 @@ export class ConfigStore {
     if (source === 'web') checkNoWebTrustChange(previous, config, basename(this.path));
     checkCredentialsStayWithBroker(previous, config, restored, basename(this.path));
     checkCredentialsStayWithDevice(previous, config, restored, basename(this.path));
+    const movedHeaders = headerSecretsMoved(previous, config, restored);
+    if (movedHeaders.length > 0) throw new ConfigError(basename(this.path), movedHeaders);
     checkFiles(config, basename(this.path));
     return { config, after };
   }
@@ -101,7 +96,7 @@ export class ConfigStore {
     return this.service.change(by, (before) => this.prepared(before, text, by.source));
   }
 
-  /** edit() and replace() recorded as made by `who` (the route's request: webChange()). */
+  /** edit() and replace() recorded as made by `who` (the route's request: webChange() in web/web-change.ts). */
   by(who: ConfigChangeBy): Pick<ConfigStore, 'edit' | 'replace'> {
     return { edit: (change) => this.edit(change, who), replace: (text) => this.replace(text, who) } as Pick<ConfigStore, 'edit' | 'replace'>;
   }
@@ -222,7 +217,6 @@ function checkCredentialsStayWithBroker(before: GatewayConfig | null, after: Gat
 
 type OpcuaDevice = Extract<GatewayConfig['devices'][number], { driver: 'opcua' }>;
 const opcuaDevices = (c: GatewayConfig) => c.devices.filter((d): d is OpcuaDevice => d.driver === 'opcua');
-const securityRank = (d: OpcuaDevice) => OPCUA_SECURITY_MODES.indexOf(d.securityMode);
 
 /**
  * The same for a device's OPC UA password: a change through the API that moves a device (same
@@ -248,7 +242,7 @@ function checkCredentialsStayWithDevice(before: GatewayConfig | null, after: Gat
   after.devices.forEach((d, i) => {
     if (d.driver !== 'opcua') return;
     const was = old.get(d.id);
-    const moved = !was || was.endpointUrl !== d.endpointUrl || securityRank(d) < securityRank(was);
+    const moved = !was || was.endpointUrl !== d.endpointUrl || weakerSecurity(was, d);
     const where = `device ${d.id}'s stored password is only sent to ${was ? `${was.endpointUrl} (securityMode ${was.securityMode})` : 'the device it was stored for'}, not to ${d.endpointUrl} (securityMode ${d.securityMode})`;
     if (moved && restored.includes(`devices[id=${d.id}].auth.password`)) issues.push({ path: `devices[${i}].auth.password`, message: `${where}: type the password` });
     const file = d.auth.passwordFile;
