@@ -55,7 +55,7 @@ test('readings from the sensor board reach the gateway\'s SQLite log through RTU
     ],
   });
   const gateway = new Gateway(config, pino({ level: 'silent' }));
-  gateway.start();
+  await gateway.start();
   let stopped = false;
   t.after(async () => {
     if (!stopped) await gateway.stop();

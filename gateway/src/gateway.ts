@@ -1,18 +1,16 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { codecByName, Uplink, type UplinkStatus } from '@kedge/cloud-sync';
+import type { UplinkStatus } from '@kedge/cloud-sync/north/mqtt/log-publisher.ts';
 import type { ResendAnswer } from '@kedge/cloud-sync/north/mqtt/uplink.ts';
-import { BDSEQ_COUNTER, SparkplugUplink } from '@kedge/cloud-sync/north/sparkplug/sparkplug-uplink.ts';
-import { sparkplugMetricDefs } from '@kedge/cloud-sync/sparkplug/topics.ts';
-import type { LogRecord, Reading } from '@kedge/cloud-sync/model.ts';
+import type { LogRecord, Reading, Value } from '@kedge/cloud-sync/model.ts';
 import { systemClock, type Clock, type ClockStatus, type ClockWatch } from '@kedge/cloud-sync/clock.ts';
-import type { TransportSink, TransportSinkStatus } from '@kedge/cloud-sync/north/transport-sink.ts';
-import { createHttpSink } from '@kedge/cloud-sync/north/http/sink.ts';
-import type { HttpSinkConfig } from '@kedge/cloud-sync/north/http/schema.ts';
-import type { GatewayConfig, SinkConfig, UplinkConfig } from './config/schema.ts';
+import { logCounters, SINKS, sinkDefinition } from '@kedge/cloud-sync/north/registry.ts';
+import type { CurrentValue, NorthContext, NorthSink, NorthSouth, SinkDefinition, SinkStatus } from '@kedge/cloud-sync/north/sink.ts';
+import type { GatewayConfig, SinkConfig } from './config/schema.ts';
 import { readSecretFile, secretFileProblem, secretRoots } from './secrets.ts';
-import { createDriver } from './drivers/registry.ts';
+import { createDriver, DRIVERS, logsOwnSession, type DriverDefinition } from './drivers/registry.ts';
+import { unavailableDriver } from './drivers/unavailable-driver.ts';
 import type { DeviceDriver } from './drivers/driver.ts';
 import { writePoint, type WriteResult, type WriteValue } from './commands/write-point.ts';
 import { ReadingLog, type LogStats } from './log/reading-log.ts';
@@ -22,11 +20,6 @@ import { watchBoxClock } from './pipeline/box-clock.ts';
 import { Scheduler, type DeviceState, type PollGroup, type PollListener, type ScheduledDevice } from './scheduler/scheduler.ts';
 import { DeviceHealthLog } from './scheduler/health-log.ts';
 import { driverContext } from './driver-context.ts';
-import { GatewaySparkplugDevices, sparkplugWriter, type SparkplugSouth } from './sparkplug-devices.ts';
-
-/** `{ key: value }` when value is defined, else `{}`: births leave unknown fields out. */
-const optional = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> =>
-  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -59,15 +52,13 @@ export interface SinkStatusEntry {
   name: string;
   kind: SinkConfig['kind'];
   /** The sink's own status (MQTT: UplinkStatus; HTTP: TransportSinkStatus); both have state, url, ackedSeq, lastError. */
-  status: UplinkStatus | TransportSinkStatus;
+  status: SinkStatus;
   /** Readings this uplink never delivered because the log evicted them first. */
   evicted: number;
 }
 
-type NorthSink = Uplink | SparkplugUplink | TransportSink;
-
-/** Rows of the log's cursors table that count something rather than hold a sink's position. */
-export const LOG_COUNTERS: readonly string[] = [BDSEQ_COUNTER];
+/** Rows of the log's cursors table that count something rather than hold a sink's position (SinkDefinition.logCounters). */
+export const LOG_COUNTERS: readonly string[] = logCounters();
 
 interface BuiltSink {
   config: SinkConfig;
@@ -85,10 +76,19 @@ export class Gateway {
   private config: GatewayConfig;
   readonly log: ReadingLog;
   private pipeline!: Pipeline;
-  private scheduler!: Scheduler;
+  /** No device until start() has created the drivers (status() works meanwhile). */
+  private scheduler = new Scheduler([], () => undefined);
   private drivers: DeviceDriver[] = [];
+  /** Stand-ins of devices whose driver could not be created, with why (unavailableDevices()). */
+  private readonly unavailable = new WeakMap<DeviceDriver, { driver: string; reason: string }>();
   /** Every configured uplink by name (`uplinks:`); each name is its log cursor. */
   private sinks = new Map<string, BuiltSink>();
+  /** The sink kinds this gateway builds (north/registry.ts). */
+  private readonly sinkDefs: readonly SinkDefinition[];
+  /** Their log counters: cursors rows setSinks must keep. */
+  private readonly logCounters: readonly string[];
+  /** The drivers this gateway creates devices with (drivers/registry.ts). */
+  private readonly driverDefs: readonly DriverDefinition[];
   /** Wall clock for stamps, monotonic for every wait (scheduler, heartbeats, uptime). */
   readonly clock: Clock;
   private readonly clockWatch: ClockWatch;
@@ -101,17 +101,32 @@ export class Gateway {
   /** The console and UI log lines about devices failing, refusing reads and recovering. */
   private readonly health: DeviceHealthLog;
   private readonly reloadListeners = new Set<(next: GatewayConfig, prev: GatewayConfig) => void>();
-  /** The tail of the queue of reloads (reload()). */
+  /** The tail of the queue of start, reloads and stop (one at a time, in the order asked). */
   private reloads: Promise<unknown> = Promise.resolve();
+  /**
+   * Set first thing in stop(): a reload asked from then on is a no-op, and a start or reload
+   * under way stops what it built after each await instead of starting it (the log is closing).
+   */
+  private stopping = false;
+  private stopped: Promise<void> | null = null;
 
   constructor(
     config: GatewayConfig,
     private readonly logger: Logger,
-    /** Test seam: a clock whose wall time the test jumps (cloud-sync/src/clock.ts OffsetClock). */
-    options: { clock?: Clock } = {},
+    options: {
+      /** Test seam: a clock whose wall time the test jumps (cloud-sync/src/clock.ts OffsetClock). */
+      clock?: Clock;
+      /** Test seam: the sink kinds `uplinks:` entries are built from (north/registry.ts SINKS, plus a fixture). */
+      sinks?: readonly SinkDefinition[];
+      /** Test seam: the drivers devices are created by (drivers/registry.ts DRIVERS, plus a fixture). */
+      drivers?: readonly DriverDefinition[];
+    } = {},
   ) {
     this.config = config;
+    this.driverDefs = options.drivers ?? DRIVERS;
     this.clock = options.clock ?? systemClock;
+    this.sinkDefs = options.sinks ?? (SINKS as readonly SinkDefinition[]);
+    this.logCounters = logCounters(this.sinkDefs);
     this.startedAt = this.clock.wall();
     this.startedMono = this.clock.mono();
     this.clockWatch = watchBoxClock({
@@ -123,12 +138,16 @@ export class Gateway {
     });
     this.health = new DeviceHealthLog(logger.child({ layer: 'south' }));
     this.log = new ReadingLog(join(config.dataDir, 'log.db'), {
+      counters: LOG_COUNTERS,
       maxBytes: config.log.maxBytes,
       flushMs: config.log.flushMs,
       flushRows: config.log.flushRows,
       synchronous: config.log.synchronous,
       retainAckedMs: config.log.retainAckedMs,
       maxBufferedReadings: config.log.maxBufferedReadings,
+      // A sink that keeps up reads at most a batch plus a commit behind the end (it sends a full
+      // batch at its commit: north/window.ts freshBatchReady); that much is served from memory.
+      memoryTailRecords: Math.max(4096, ...config.uplinks.map((u) => u.batchMaxReadings + config.log.flushRows)),
       onWarn: (msg, details) => logger.warn(details, msg),
       onInfo: (msg, details) => logger.info(details, msg),
     });
@@ -137,24 +156,42 @@ export class Gateway {
     }
   }
 
-  start(): void {
-    this.buildSouth();
-    this.scheduler.start();
+  /**
+   * Starts polling, and every uplink; resolves when each device polls (or stands in failing, its
+   * driver unable to load) and each uplink was built and started (or logged as unable to start:
+   * it never rejects for a device or a sink). Drivers and sinks load their implementation when
+   * built (DriverDefinition.create, SinkDefinition.create), so the start is queued like a reload:
+   * a reload asked meanwhile waits for it instead of building the same sink twice.
+   */
+  start(): Promise<void> {
+    this.buildPipeline();
     // Cursors of uplinks no longer configured are dropped here (logged): they must not hold the log back.
     this.log.setSinks(
       this.config.uplinks.map((u) => u.name),
-      LOG_COUNTERS,
+      this.logCounters,
     );
-    for (const u of this.config.uplinks) this.startSink(u);
-    this.logger.info(
-      { gateway: this.config.gateway.id, devices: this.config.devices.length, lastSeq: this.log.lastSeq(), version: VERSION },
-      'gateway started',
-    );
+    // Drivers load their implementation too (DriverDefinition.create: node-opcua only with an
+    // OPC UA device), side by side with the sinks; neither rejects for one device or sink.
+    const run = this.reloads
+      .then(() => {
+        const sinks = this.startSinks(this.config.uplinks);
+        return Promise.all([this.startSouth(sinks), sinks]);
+      })
+      .then(() => {
+        if (this.stopping) return;
+        // Once drivers poll and sinks run: harnesses wait for this line as "ready".
+        this.logger.info(
+          { gateway: this.config.gateway.id, devices: this.config.devices.length, lastSeq: this.log.lastSeq(), version: VERSION },
+          'gateway started',
+        );
+      });
+    this.reloads = run.catch(() => {});
+    return run;
   }
 
-  private buildSouth(): void {
+  /** The pipeline of the config's enabled points; synchronous, so that status and live values work while drivers load. */
+  private buildPipeline(): void {
     const enabled = this.config.devices.filter((d) => d.enabled);
-    const sessionLogged = new Set(enabled.filter((d) => d.driver === 'opcua').map((d) => d.id));
     const points: PipelinePoint[] = enabled.flatMap((d) =>
       d.points.map((p) => ({
         key: `${d.id}/${p.id}`,
@@ -173,18 +210,54 @@ export class Gateway {
       },
       { mono: () => this.clock.mono(), clockWrong: (since) => this.clockWatch.wrongSince(since) },
     );
+  }
+
+  /**
+   * Creates every enabled device's driver (side by side: a driver may load its implementation
+   * now), then schedules and starts them. A driver that cannot be created costs its device only:
+   * logged once, and the device stands in failing with the reason (unavailable-driver.ts).
+   */
+  private async startSouth(sinksStarted: Promise<unknown> = Promise.resolve()): Promise<void> {
+    const enabled = this.config.devices.filter((d) => d.enabled);
+    const ctx = driverContext(this.config, this.logger);
+    const created = await Promise.all(
+      enabled.map((d) =>
+        createDriver(d, ctx, this.driverDefs).then(
+          (driver) => ({ driver, ownSession: logsOwnSession(d, this.driverDefs) }),
+          (err: unknown) => {
+            const reason = `driver "${d.driver}" cannot start: ${(err as Error).message}`;
+            this.logger.error({ device: d.id, driver: d.driver, err: (err as Error).message }, `device "${d.id}": ${reason}; the other devices go on`);
+            const standIn = unavailableDriver(d.id, reason);
+            this.unavailable.set(standIn, { driver: d.driver, reason: (err as Error).message });
+            return { driver: standIn, ownSession: false };
+          },
+        ),
+      ),
+    );
+    // Nothing polls or pushes before the sinks (built meanwhile) are started: a sink must see the
+    // first poll (Sparkplug births wait for it, and cover the readings it logged). Their failure
+    // is the caller's to report: the devices poll all the same.
+    await sinksStarted.then(
+      () => {},
+      () => {},
+    );
+    if (this.stopping) {
+      // stop() came while the drivers were created: close them instead of starting them.
+      await Promise.all(created.map(({ driver }) => driver.close().catch(() => {})));
+      this.logger.info({ devices: enabled.length }, 'gateway stopping: the devices built meanwhile are closed, not started');
+      return;
+    }
+    // Drivers that say when their session goes and comes themselves (one line, not two).
+    const sessionLogged = new Set(enabled.filter((_, i) => created[i]!.ownSession).map((d) => d.id));
     const pipeline = this.pipeline;
-    const scheduled: ScheduledDevice[] = enabled.flatMap((d) => {
-      const driver = createDriver(d, driverContext(this.config, this.logger));
+    const scheduled: ScheduledDevice[] = enabled.flatMap((d, i) => {
+      const { driver } = created[i]!;
       this.drivers.push(driver);
       // Types learnt from the device (OPC UA DataType) belong in the birth: send it again with them.
       driver.onPointTypes?.(() => {
         if (!this.drivers.includes(driver)) return;
-        // Sparkplug: datatypes are fixed per birth; only a born device whose types changed is born again.
-        for (const { sink } of this.sinks.values()) {
-          if (sink instanceof SparkplugUplink) sink.pointTypesLearnt(d.id);
-          else if (sink instanceof Uplink) sink.rebirth();
-        }
+        // Each sink decides what a learnt type means for what it sent (a new birth, or nothing).
+        for (const { sink } of this.sinks.values()) sink.pointTypesLearnt?.(d.id);
       });
       // Push drivers (OPC UA subscriptions) deliver their points themselves; the scheduler polls the rest.
       const pushed = new Set(driver.subscribe?.((samples) => pipeline.ingest(d.id, samples)) ?? []);
@@ -200,153 +273,108 @@ export class Gateway {
     this.scheduler = new Scheduler(scheduled, (deviceId, result, durationMs, state) => {
       // From the poll's start: a clock known wrong at any time during the poll marks its readings.
       this.pipeline.ingest(deviceId, result.samples, state.lastPollMono ?? undefined);
-      // After the readings: a listener or the console failing must not cost a reading. OPC UA
-      // drivers say when their session goes and comes themselves (one line, not two).
+      // After the readings: a listener or the console failing must not cost a reading.
       if (!sessionLogged.has(deviceId)) this.health.observe(deviceId, result, state);
       for (const listener of this.pollListeners) listener(deviceId, result, durationMs, state);
     }, this.clock);
+    this.scheduler.start();
   }
 
-  /** Builds and starts one uplink; a sink that cannot be built (a secret file gone) is logged, the others go on. */
-  private startSink(u: SinkConfig): void {
-    let sink: NorthSink;
+  /**
+   * Builds every entry (in parallel: each loads its implementation), then starts them in config
+   * order. A sink that cannot be built (unknown kind, a secret file gone) is logged, the others go on.
+   */
+  private async startSinks(list: readonly SinkConfig[]): Promise<void> {
+    const built = await Promise.all(list.map((u) => this.buildSink(u)));
+    for (const b of built) {
+      if (!b) continue;
+      if (this.stopping) {
+        // Built but never started: it holds no session, and the log it would read is closing.
+        this.logger.info({ uplink: b.config.name }, `gateway stopping: uplink "${b.config.name}" built meanwhile is not started`);
+        continue;
+      }
+      try {
+        b.sink.start();
+      } catch (err) {
+        this.logger.error({ uplink: b.config.name, kind: b.config.kind, err: (err as Error).message }, `uplink "${b.config.name}" cannot start; the log keeps its readings`);
+        // Whatever it opened before throwing goes; it is left out (its status is absent).
+        await b.sink.stop().catch(() => {});
+        continue;
+      }
+      this.sinks.set(b.config.name, b);
+    }
+  }
+
+  /** The sink of one entry, through its kind's definition (north/registry.ts); null when it cannot be built. */
+  private async buildSink(u: SinkConfig): Promise<BuiltSink | null> {
     try {
-      sink = this.buildSink(u);
+      const def = sinkDefinition(u.kind, this.sinkDefs);
+      if (!def) throw new Error(`no sink of kind "${u.kind}" is registered (cloud-sync/src/north/registry.ts)`);
+      const key = this.sinkKey(u, this.config);
+      return { config: u, sink: await def.create(u, this.northContext(u)), key };
     } catch (err) {
       this.logger.error({ uplink: u.name, kind: u.kind, err: (err as Error).message }, `uplink "${u.name}" cannot start; the log keeps its readings`);
-      return;
+      return null;
     }
-    this.sinks.set(u.name, { config: u, sink, key: this.sinkKey(u, this.config) });
-    sink.start();
   }
 
-  /** Settings that, when changed, rebuild a sink on reload (Sparkplug births also list every device). */
+  /**
+   * Settings that, when changed, rebuild a sink on reload: its entry, the gateway identity,
+   * whether it is the primary (center) link, and the devices when its births list them
+   * (SinkDefinition.dependsOnDevices).
+   */
   private sinkKey(u: SinkConfig, c: GatewayConfig): string {
-    return JSON.stringify([u, c.gateway, u.kind === 'sparkplug' ? c.devices : null, u.name === c.uplink.name]);
+    const devices = sinkDefinition(u.kind, this.sinkDefs)?.dependsOnDevices ? c.devices : null;
+    return JSON.stringify([u, c.gateway, devices, u.name === c.uplink.name]);
   }
 
-  /** Every registered kind has its builder here (the type makes a missing one a compile error). */
-  private buildSink(u: SinkConfig): NorthSink {
-    switch (u.kind) {
-      case 'mqtt':
-      case 'sparkplug':
-        return this.buildUplink(u);
-      case 'http':
-        return this.buildHttpSink(u);
-      default: {
-        const never: never = u;
-        throw new Error(`no builder for uplink kind ${(never as SinkConfig).kind}`);
-      }
-    }
-  }
-
-  private buildHttpSink(u: HttpSinkConfig): TransportSink {
-    const roots = secretRoots(this.config);
-    const read = (path: string | undefined, secret = false) => {
-      if (!path) return undefined;
-      const problem = secret ? secretFileProblem(path) : null;
-      if (problem) this.logger.warn({ file: path, uplink: u.name }, problem);
-      return readSecretFile(path, roots);
-    };
-    return createHttpSink(u, {
-      log: this.log,
-      gateway: this.config.gateway.id,
-      logger: this.logger.child({ layer: 'uplink', uplink: u.name }),
-      bearerToken: read(u.tokenFile, true)?.toString('utf8').trim(),
-      tls: u.tls ? { ca: read(u.tls.ca), cert: read(u.tls.cert), key: read(u.tls.key, true), rejectUnauthorized: u.tls.rejectUnauthorized } : undefined,
-    });
-  }
-
-  private buildUplink(u: UplinkConfig): Uplink | SparkplugUplink {
+  /** What one sink may take from the gateway (north/sink.ts): nothing of the gateway's own types. */
+  private northContext(u: SinkConfig): NorthContext {
     const c = this.config;
     const primary = u.name === c.uplink.name;
-    // Secret files only from the secrets folders, links resolved (mqtt-connection.ts, secrets.ts).
-    // Each MQTT uplink needs its own session at its broker: all but the primary get their name appended.
-    const broker = brokerConnection(u, {
-      gatewayId: c.gateway.id,
-      roots: secretRoots(c),
-      ...(primary || u.clientId !== undefined ? {} : { clientSuffix: `-${u.name}` }),
-      warn: (file, problem) => this.logger.warn({ file }, problem),
-    });
-    // The MQTT session settings both uplinks share (cloud-sync/src/north/mqtt/log-publisher.ts).
-    const session = {
+    // Secret files only from the secrets folders, links resolved (secrets.ts, mqtt-connection.ts).
+    const roots = secretRoots(c);
+    const logger = this.logger.child(primary && u.name === 'uplink' ? { layer: 'uplink' } : { layer: 'uplink', uplink: u.name });
+    return {
       log: this.log,
-      cursorName: u.name,
-      ...broker,
-      batchMaxReadings: u.batchMaxReadings,
-      batchMaxDelayMs: u.batchMaxDelayMs,
-      inflight: u.inflight,
-      ackTimeoutMs: u.ackTimeoutMs,
-      reconnectMinMs: u.reconnectMinMs,
-      reconnectMaxMs: u.reconnectMaxMs,
-      reconnectSpreadMs: u.reconnectSpreadMs,
-      maxReadingsPerSec: u.maxReadingsPerSec,
-      liveFirst: u.liveFirst,
-      liveFirstAfterMs: u.liveFirstAfterMs,
-      backlogShare: u.backlogShare,
-      logger: this.logger.child(primary && u.name === 'uplink' ? { layer: 'uplink' } : { layer: 'uplink', uplink: u.name }),
-    };
-    if (u.codec === 'sparkplug') {
-      // spBv1.0/<municipality>/{NBIRTH,DDATA,...}/<gateway id>/<device id>: see cloud-sync/src/sparkplug/README.md
-      // Device presence, current values, point types and DCMD writes (gateway/src/sparkplug-devices.ts).
-      const south: SparkplugSouth = {
-        // This sink's Sparkplug options (writes, birth wait), whichever uplink is the primary.
-        config: () => ({ ...this.config, uplink: this.sinks.get(u.name)?.config.kind === 'sparkplug' ? (this.sinks.get(u.name)!.config as UplinkConfig) : u }),
-        live: (key) => this.pipeline.liveValues().get(key),
-        driver: (id) => this.drivers.find((d) => d.deviceId === id),
-        polled: (id) => this.scheduler.states().some((s) => s.deviceId === id),
-        onPoll: (listener) => this.onPoll(listener),
-        onReadings: (listener) => this.onReadings(listener),
-        writePoint: (device, point, value) => this.writePoint(device, point, value),
-        ingest: (device, samples) => void this.pipeline.ingest(device, samples),
-      };
-      return new SparkplugUplink({
-        ...session,
-        group: c.gateway.municipality,
-        edgeNode: c.gateway.id,
-        metrics: sparkplugMetricDefs(c.devices),
-        devices: new GatewaySparkplugDevices(south),
-        write: sparkplugWriter(south),
-        ddataQos: u.sparkplug.ddataQos,
-        birthWaitMs: u.sparkplug.birthWaitMs,
-        primaryHostId: u.sparkplug.primaryHostId,
-        maxQueuedWritesPerDevice: u.sparkplug.maxQueuedWrites,
-        rebirthMinIntervalMs: u.sparkplug.rebirthMinIntervalMs,
-      });
-    }
-    return new Uplink({
-      ...session,
-      // Sparkplug hosts do not confirm (broker mode above); kedge's ingest does.
-      ackMode: u.ackMode,
-      resendAfterSilenceMs: u.resendAfterSilenceMs,
-      identity: { prefix: u.topicPrefix, region: c.gateway.region, municipality: c.gateway.municipality, gateway: c.gateway.id },
-      codec: codecByName(u.codec),
-      birth: () => ({
+      gateway: { id: c.gateway.id, name: c.gateway.name, region: c.gateway.region, municipality: c.gateway.municipality },
+      logger,
+      clock: this.clock,
+      primary,
+      readSecret: (path, o = {}) => {
+        const problem = o.secret ? secretFileProblem(path) : null;
+        if (problem) logger.warn({ file: path }, problem);
+        return readSecretFile(path, roots);
+      },
+      // Each MQTT uplink needs its own session at its broker: all but the primary get their name appended.
+      brokerConnection: (settings) =>
+        brokerConnection(settings, {
+          gatewayId: c.gateway.id,
+          roots,
+          ...(primary || settings.clientId !== undefined ? {} : { clientSuffix: `-${u.name}` }),
+          warn: (file, problem) => logger.warn({ file }, problem),
+        }),
+      box: () => ({
         version: VERSION,
         ota: this.otaStatus?.() ?? undefined,
-        name: c.gateway.name,
-        lastSeq: this.log.lastSeq(),
-        // What this uplink never got because the log evicted it (another uplink may have had it).
-        evictedTotal: this.log.sinkEvicted(u.name),
-        // The box's own judgement of its wall clock; re-sent when it changes (watchBoxClock onChange).
         clock: (({ state, reason, jumps }) => ({ state, reason, jumps }))(this.clockWatch.check()),
-        // How this log came to be: a reset (damaged or missing file) names the previous epoch and why.
-        log: this.log.identity,
-        points: c.devices
-          .filter((d) => d.enabled)
-          // unit is the UCUM code (normalized at config load); type tells the center how to read values.
-          .flatMap((d) =>
-            d.points.map((p) => ({
-              point: `${d.id}/${p.id}`,
-              unit: p.unit,
-              name: p.name,
-              writable: p.writable,
-              ...optional('type', this.pointType(d.id, p)),
-            })),
-          ),
       }),
-    });
+      south: this.south,
+    };
   }
+
+  /** The south side as sinks see it (north/sink.ts NorthSouth): closures, so it follows reloads. */
+  private readonly south: NorthSouth = {
+    devices: () => this.config.devices,
+    pointType: (deviceId, pointId) =>
+      this.pointType(deviceId, this.config.devices.find((d) => d.id === deviceId)?.points.find((p) => p.id === pointId) ?? { id: pointId }),
+    live: (key) => this.pipeline.liveValues().get(key),
+    // The scheduler is built once the drivers are (startSouth); until then nothing is polled.
+    polled: (id) => (this.scheduler?.states() ?? []).some((s) => s.deviceId === id),
+    onPoll: (listener) => this.onPoll((deviceId, result) => listener(deviceId, result.failed)),
+    onReadings: (listener) => this.onReadings(listener),
+    write: (deviceId, pointId, value) => this.writeAndReadBack(deviceId, pointId, value),
+  };
 
   /**
    * Applies a new, already validated config. Devices are rebuilt; the uplink is restarted only
@@ -355,13 +383,14 @@ export class Gateway {
   reload(next: GatewayConfig): Promise<void> {
     // One at a time, in the order asked (SIGHUP, UI and commands may overlap): two reloads
     // interleaved would both stop the same scheduler and each start one, leaving one orphaned.
-    const run = this.reloads.then(() => this.reloadNow(next));
+    if (this.stopping) return this.ignoredReload();
+    const run = this.reloads.then(() => (this.stopping ? this.ignoredReload() : this.reloadNow(next)));
     this.reloads = run.catch(() => {});
     return run;
   }
 
   /**
-   * Rebuilds only the uplinks whose settings (or, for Sparkplug, devices; or the gateway identity)
+   * Rebuilds only the uplinks whose settings (or, when their births list them, devices; or the gateway identity)
    * changed; stops removed ones, whose cursors the log then drops; starts new ones. The others
    * keep their sessions: a new HTTP sink must not make the regional broker reconnect.
    */
@@ -371,16 +400,29 @@ export class Gateway {
       const u = wanted.get(name);
       return u === undefined || this.sinkKey(u, this.config) !== built.key;
     });
-    await Promise.all(stale.map(([, built]) => built.sink.stop()));
+    // One that fails to stop is said and dropped all the same: the new one must still start.
+    await Promise.all(
+      stale.map(([name, built]) =>
+        built.sink.stop().catch((err: unknown) => this.logger.error({ uplink: name, err: (err as Error).message }, `uplink "${name}" failed to stop; replaced all the same`)),
+      ),
+    );
     for (const [name] of stale) this.sinks.delete(name);
-    this.log.setSinks([...wanted.keys()], LOG_COUNTERS);
+    this.log.setSinks([...wanted.keys()], this.logCounters);
+    const fresh: SinkConfig[] = [];
     for (const u of this.config.uplinks) {
       const built = this.sinks.get(u.name);
       // Same settings: keep the session, but take the new entry (same content) as its config.
       if (built) built.config = u;
-      else this.startSink(u);
+      else fresh.push(u);
     }
+    await this.startSinks(fresh);
     if (stale.length > 0) this.logger.info({ uplinks: stale.map(([name]) => name) }, 'uplinks restarted with new settings (or removed)');
+  }
+
+  /** A reload asked during or after stop(): nothing is built on a closing log. */
+  private ignoredReload(): Promise<void> {
+    this.logger.warn('config reload ignored: the gateway is stopping');
+    return Promise.resolve();
   }
 
   private async reloadNow(next: GatewayConfig): Promise<void> {
@@ -390,9 +432,9 @@ export class Gateway {
     }
     await this.stopSouth();
     this.config = { ...next, dataDir: prev.dataDir, log: prev.log };
-    this.buildSouth();
-    this.scheduler.start();
-    await this.reloadSinks();
+    this.buildPipeline();
+    const sinks = this.reloadSinks();
+    await Promise.all([this.startSouth(sinks), sinks]);
     this.logger.info({ devices: next.devices.length }, 'config reloaded');
     for (const listener of this.reloadListeners) {
       try {
@@ -430,20 +472,35 @@ export class Gateway {
     return writePoint(this.config, (id) => this.drivers.find((d) => d.deviceId === id), deviceId, pointId, value);
   }
 
-  /** The primary uplink (config.uplink: the center's link), when it runs. */
-  private get uplink(): Uplink | SparkplugUplink | null {
-    const sink = this.sinks.get(this.config.uplink.name)?.sink;
-    return sink instanceof Uplink || sink instanceof SparkplugUplink ? sink : null;
+  /**
+   * writePoint, then a read of the point fed through the pipeline like any poll (so it is
+   * logged), answered with the newest value: a sink's write (Sparkplug DCMD) answers with what
+   * the device holds, not with what was asked.
+   */
+  private async writeAndReadBack(deviceId: string, pointId: string, value: Exclude<Value, null>): Promise<CurrentValue> {
+    await this.writePoint(deviceId, pointId, value as WriteValue);
+    const driver = this.drivers.find((d) => d.deviceId === deviceId);
+    if (!driver) throw new Error(`device "${deviceId}" is not running: the written value could not be read back`);
+    const result = await driver.poll([pointId]);
+    this.pipeline.ingest(deviceId, result.samples);
+    const v = this.pipeline.liveValues().get(`${deviceId}/${pointId}`);
+    if (!v) throw new Error(`${deviceId}/${pointId} gave no value when read back after the write`);
+    return { value: v.value, quality: v.quality, ts: v.ts };
+  }
+
+  /** The primary uplink (config.uplink: the center's link, a brokerLink sink), when it runs. */
+  private get uplink(): NorthSink | null {
+    return this.sinks.get(this.config.uplink.name)?.sink ?? null;
   }
 
   /** Re-sends the primary uplink's birth message; false while it is offline (it is sent on connect anyway). */
   rebirth(): boolean {
-    return this.uplink?.rebirth() ?? false;
+    return this.uplink?.rebirth?.() ?? false;
   }
 
-  /** Every MQTT uplink's birth again (the box clock's judgement changed). */
+  /** Every uplink's birth again, those that have one (the box clock's judgement changed). */
   private rebirthAll(): void {
-    for (const { sink } of this.sinks.values()) if (sink instanceof Uplink || sink instanceof SparkplugUplink) sink.rebirth();
+    for (const { sink } of this.sinks.values()) sink.rebirth?.();
   }
 
   /** Every configured uplink's status, in config order (an uplink that could not start is absent). */
@@ -459,7 +516,7 @@ export class Gateway {
    * log. Null when the uplink cannot (Sparkplug hosts have their own rebirth-based recovery).
    */
   resend(first: number, last: number): ResendAnswer | null {
-    return this.uplink instanceof Uplink ? this.uplink.resend(first, last) : null;
+    return this.uplink?.resend?.(first, last) ?? null;
   }
 
   /**
@@ -523,6 +580,17 @@ export class Gateway {
     return stats;
   }
 
+  /**
+   * The running devices whose driver could not be created (its implementation failed to load):
+   * they stand in failing (unavailable-driver.ts). OTA's trial check fails a release with any.
+   */
+  unavailableDevices(): Array<{ deviceId: string; driver: string; reason: string }> {
+    return this.drivers.flatMap((d) => {
+      const u = this.unavailable.get(d);
+      return u ? [{ deviceId: d.deviceId, ...u }] : [];
+    });
+  }
+
   status(): GatewayStatus {
     return {
       gateway: this.config.gateway.id,
@@ -531,7 +599,8 @@ export class Gateway {
       version: VERSION,
       startedAt: this.startedAt,
       uptimeMs: Math.round(this.clock.mono() - this.startedMono),
-      uplink: this.uplink?.status() ?? null,
+      // The primary is an MQTT-family sink (config/schema.ts): its status is an UplinkStatus.
+      uplink: (this.uplink?.status() as UplinkStatus | undefined) ?? null,
       uplinks: this.uplinkStatuses(),
       log: this.log.stats(),
       devices: this.scheduler.states(),
@@ -541,13 +610,27 @@ export class Gateway {
     };
   }
 
-  /** Stops polling, commits every polled reading, says goodbye to the broker, closes the log. */
-  async stop(): Promise<void> {
-    // A reload under way finishes first: its new scheduler must not outlive the stop.
-    await this.reloads;
+  /**
+   * Stops polling, commits every polled reading, says goodbye to the broker, closes the log.
+   * Queued behind a start or reload under way, which from now on builds nothing more
+   * (`stopping`); a second call waits for the first.
+   */
+  stop(): Promise<void> {
+    this.stopping = true;
+    this.stopped ??= this.reloads.then(() => this.stopNow());
+    this.reloads = this.stopped.catch(() => {});
+    return this.stopped;
+  }
+
+  private async stopNow(): Promise<void> {
     await this.stopSouth();
     // Each uplink drains on its own: one that is down must not shorten another's drain.
-    await Promise.all([...this.sinks.values()].map(({ sink }) => sink.stop(STOP_DRAIN_MS)));
+    // One that fails to stop is said: the log is closed all the same (its cursors are saved).
+    await Promise.all(
+      [...this.sinks.values()].map(({ config, sink }) =>
+        sink.stop(STOP_DRAIN_MS).catch((err: unknown) => this.logger.error({ uplink: config.name, err: (err as Error).message }, `uplink "${config.name}" failed to stop`)),
+      ),
+    );
     this.sinks.clear();
     this.log.close();
     this.clockWatch.stop();

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
@@ -44,7 +45,7 @@ test('a bad config file keeps the daemon from starting and names the field and l
   const dir = tempDir(t);
   const path = join(dir, 'kedge.yaml');
   writeFileSync(path, BAD);
-  const err = await run(process.execPath, ['--import', 'tsx', MAIN, '--config', path], { cwd: ROOT }).then(
+  const err = await run(process.execPath, [...nodeEntry(MAIN), '--config', path], { cwd: ROOT }).then(
     () => assert.fail('the daemon started with a bad config'),
     (e: { code: number; stderr: string }) => e,
   );
@@ -56,7 +57,7 @@ test('--check validates a file without starting anything', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'kedge.yaml');
   writeFileSync(path, BAD.replace('float23', 'float32'));
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', MAIN, '--config', path, '--check'], { cwd: ROOT });
+  const { stdout } = await run(process.execPath, [...nodeEntry(MAIN), '--config', path, '--check'], { cwd: ROOT });
   assert.match(stdout, /OK \(1 devices\)/);
 });
 
@@ -64,7 +65,7 @@ test('--check warns about a probably wrong config but accepts it (exit 0), namin
   const dir = tempDir(t);
   const path = join(dir, 'kedge.yaml');
   writeFileSync(path, BAD.replace('float23', 'float32').replace('address: 0', 'address: 40001'));
-  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, '--config', path, '--check'], { cwd: ROOT });
+  const { stdout, stderr } = await run(process.execPath, [...nodeEntry(MAIN), '--config', path, '--check'], { cwd: ROOT });
   assert.match(stdout, /OK \(1 devices, 1 warning\)/);
   assert.match(stderr, new RegExp(`${path}:14:18 devices\\[0\\]\\.points\\[0\\]\\.address: warning: address 40001 looks like Modicon notation 4xxxx`));
 });
@@ -77,7 +78,7 @@ test('SIGHUP reloads the config; a bad file is refused and the running config ke
   const configPath = join(dir, 'kedge.yaml');
   const base = { gatewayId: 'gw-reload', simPort: sim.port, brokerUrl: `mqtt://127.0.0.1:${await freePort()}`, dataDir: join(dir, 'data'), intervalMs: 100 };
   writeFileSync(configPath, JSON.stringify(simGatewayConfig({ ...base, meters: [water!] })));
-  const daemon = await startProcess(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], {
+  const daemon = await startProcess(process.execPath, [...nodeEntry(MAIN), '--config', configPath], {
     cwd: ROOT,
     name: 'gateway',
     readyLine: /gateway started/,
@@ -115,7 +116,7 @@ test('under systemd (stdout not a terminal) the daemon writes JSON lines, and sa
   device.points.push({ id: 'twin', table: 'holding', address: 1, type: 'float32' }); // overlaps the flow float32 at 0..1
   const configPath = join(dir, 'kedge.yaml');
   writeFileSync(configPath, JSON.stringify(config));
-  const daemon = await startProcess(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], { cwd: ROOT, name: 'gateway', readyLine: /gateway started/, timeoutMs: 30_000 });
+  const daemon = await startProcess(process.execPath, [...nodeEntry(MAIN), '--config', configPath], { cwd: ROOT, name: 'gateway', readyLine: /gateway started/, timeoutMs: 30_000 });
   t.after(() => daemon.stop());
   const records = daemon
     .output()

@@ -77,6 +77,23 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void shutdown(signal);
   });
 }
+// A hand edit on the box (`systemctl reload`, forwarded by kedge-boot): installed as early as the
+// stop signals, since Node's default action for SIGHUP (and SIGUSR2) ends the process, and a slow
+// start-up (node-opcua loading on a Pi) would turn a reload into a crash, on a trial boot a
+// rollback. One that comes before the config service exists is applied once start-up completed;
+// the file is read then, so several coalesce into one reload.
+let reloadFromFile: (() => void) | null = null;
+let reloadPending = false;
+process.on('SIGHUP', () => {
+  if (stopping) return;
+  if (reloadFromFile) return reloadFromFile();
+  if (!reloadPending) logger.info('SIGHUP during start-up: the config file is reloaded once start-up completes');
+  reloadPending = true;
+});
+// Console recovery for a forgotten password or a lockout: `systemctl kill -s USR2 kedge-gateway`.
+process.on('SIGUSR2', () => {
+  if (web) web.issueSetupToken('reset');
+});
 
 /** The config, or null after printing every problem (file:line:column field: message). */
 async function load(onError: (err: ConfigError) => void): Promise<CheckedConfig | null> {
@@ -124,7 +141,21 @@ try {
   process.exit(1);
 }
 gateway = running;
-running.start();
+try {
+  // Resolves once every device polls (or stands in failing) and every uplink was started (or
+  // logged as unable to): only then do OTA's health reports, which the launcher turns into
+  // systemd's READY=1, begin, and only then is the start-up complete.
+  await running.start();
+} catch (err) {
+  // Gateway.start() rejects for no device or sink: this is a fault of the gateway itself.
+  logger.fatal({ err }, `cannot start: ${(err as Error).message}`);
+  if (stopping) await untilExit; // a stop signal came meanwhile: shutdown() owns the exit
+  stopping = true;
+  setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS);
+  await running.stop().catch(() => {});
+  process.exit(1);
+}
+if (stopping) await untilExit;
 // The one owner of the config file: SIGHUP, the web UI and the center's commands change it through it.
 const configService = new ConfigService({ path: resolve(opts.config), apply: (next) => running.reload(next), dataDir: config.dataDir });
 // OTA (gateway/src/ota): takes update offers; under kedge-boot it also reports this release's health.
@@ -158,13 +189,9 @@ if (config.web.enabled && !stopping) {
     logger.error({ err }, 'web UI not started');
   }
 }
-// Console recovery for a forgotten password or a lockout: `systemctl kill -s USR2 kedge-gateway`.
-process.on('SIGUSR2', () => {
-  if (web) web.issueSetupToken('reset');
-});
-
-// A hand edit on the box: through the config service's queue, after any UI or command change under way.
-process.on('SIGHUP', () => {
+// SIGHUP from here on (handler installed at the top): through the config service's queue, after
+// any UI or command change under way.
+reloadFromFile = () => {
   configService.reloadFile({ source: 'sighup', what: 'SIGHUP (file edited on the box)' }).then(
     (next) => logWarnings(next),
     (err: Error) => {
@@ -173,7 +200,13 @@ process.on('SIGHUP', () => {
       } else logger.error({ err: err.message }, 'config reload failed');
     },
   );
-});
+};
 
 if (stopping) await untilExit;
 logger.info('start-up complete');
+// After everything that follows reloads (OTA, commands, web) has subscribed.
+if (reloadPending) {
+  reloadPending = false;
+  logger.info('applying the SIGHUP received during start-up');
+  reloadFromFile();
+}

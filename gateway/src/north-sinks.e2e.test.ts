@@ -68,7 +68,7 @@ function readings(n: number, from: number): Reading[] {
   return Array.from({ length: n }, (_, i) => ({ point: `pump-${(from + i) % 50}/flow`, ts: Date.now(), value: from + i, quality: 'good' as const }));
 }
 
-function startGateway(t: test.TestContext, uplinks: object[], log: object = {}, extra: object = {}) {
+async function startGateway(t: test.TestContext, uplinks: object[], log: object = {}, extra: object = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-sinks-e2e-'));
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -87,11 +87,12 @@ function startGateway(t: test.TestContext, uplinks: object[], log: object = {}, 
     }),
   );
   const gateway = new Gateway(config, pino({ level: 'info' }, sink));
-  gateway.start();
   t.after(async () => {
     await gateway.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+  // Resolves once every uplink was built (each loads its implementation) and started.
+  await gateway.start();
   return { gateway, lines };
 }
 
@@ -124,7 +125,7 @@ test('one broker down: the other uplinks keep delivering, the log keeps its rows
   });
   const regionalSeen = await watch(t, regional, 'compact', 'watch-regional');
   const scadaSeen = await watch(t, scada, 'json', 'watch-scada');
-  const { gateway } = startGateway(t, [
+  const { gateway } = await startGateway(t, [
     mqttSink('regional', regional, 'compact'),
     mqttSink('scada', scada, 'json'),
     { name: 'city', kind: 'http', url: http.url, codec: 'json', batchMaxReadings: 500, batchMaxDelayMs: 20, maxReadingsPerSec: 0, reconnectMinMs: 100, reconnectMaxMs: 500, liveFirst: false },
@@ -172,7 +173,7 @@ test('with a small log cap, eviction of readings one uplink had not delivered is
   t.after(() => scada.stop());
   const regionalSeen = await watch(t, regional, 'compact', 'watch-regional-cap');
   const scadaSeen = await watch(t, scada, 'json', 'watch-scada-cap');
-  const { gateway, lines } = startGateway(t, [mqttSink('regional', regional, 'compact'), mqttSink('scada', scada, 'json')], { maxBytes: '1MiB', flushRows: 5000 });
+  const { gateway, lines } = await startGateway(t, [mqttSink('regional', regional, 'compact'), mqttSink('scada', scada, 'json')], { maxBytes: '1MiB', flushRows: 5000 });
   const log = gateway.log;
   process.kill(scada.pid, 'SIGTERM');
   await waitFor(() => gateway.uplinkStatuses().find((u) => u.name === 'scada')?.status.state !== 'online', { ...WAIT, what: 'scada to be down' });
@@ -208,7 +209,7 @@ test('the gateway builds every registered kind; a reload rebuilds only the uplin
   // Sparkplug towards a port nobody listens on: built and trying, never delivering.
   const scadaEntry = { name: 'scada', kind: 'sparkplug', url: 'mqtt://127.0.0.1:1', reconnectMinMs: 100, reconnectMaxMs: 500 };
   const entries = [mqttSink('regional', regional, 'compact'), scadaEntry, cityEntry];
-  const { gateway, lines } = startGateway(t, entries);
+  const { gateway, lines } = await startGateway(t, entries);
   assert.deepEqual(
     gateway.uplinkStatuses().map((u) => u.kind),
     SINKS.map((s) => s.kind),
@@ -251,7 +252,7 @@ test('the HTTP uplink sends the token of its tokenFile, read from the secrets fo
   t.after(() => rmSync(secrets, { recursive: true, force: true }));
   const tokenFile = join(secrets, 'city-token');
   writeFileSync(tokenFile, 'city-s3cret\n', { mode: 0o644 });
-  const { gateway, lines } = startGateway(
+  const { gateway, lines } = await startGateway(
     t,
     [mqttSink('regional', regional, 'compact'), { name: 'city', kind: 'http', url: http.url, tokenFile, batchMaxDelayMs: 0, liveFirst: false }],
     {},

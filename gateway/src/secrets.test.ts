@@ -10,7 +10,8 @@ import { waitFor } from '@kedge/testkit/wait.ts';
 import { parseConfig } from './config/load.ts';
 import { Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
-import { readSecretFile, SecretPathError, secretFileProblem, secretPathIssues, secretRoots, writeSecretFile } from './secrets.ts';
+import { readSecretFile, SecretPathError, secretFileProblem, secretRoots, writeSecretFile } from './secrets.ts';
+import { secretPathIssues } from './config/secret-files.ts';
 
 function tempDir(t: test.TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-secrets-'));
@@ -75,7 +76,7 @@ test('passwords never reach the log, the status or the birth message', async (t)
     });
   });
   const gateway = new Gateway(config, logger);
-  gateway.start();
+  await gateway.start();
   t.after(() => gateway.stop());
   await waitFor(() => gateway.status().uplink?.state === 'online', { what: 'login with the credentials' });
   logger.info({ uplink: { password: 'pw-in-file-91' }, token: 'tok-55' }, 'an object that carries secrets');

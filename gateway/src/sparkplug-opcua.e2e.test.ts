@@ -60,7 +60,7 @@ test('OPC UA points are born with the server\'s DataType, not their first value:
   );
   const gateway = new Gateway(await loadConfigFile(configPath), pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() })));
   t.after(() => gateway.stop());
-  gateway.start();
+  await gateway.start();
 
   const dbirth = await host.until((g) => g.find((m) => m.type === 'DBIRTH' && m.device === 'plc'), 'the DBIRTH', OPCUA_TIMEOUT_MS);
   assert.deepEqual(

@@ -98,7 +98,7 @@ test.before(async () => {
   });
   const logger = pino({ level: 'info' }, sink);
   gateway = new Gateway(await loadConfigFile(configPath), logger);
-  gateway.start();
+  await gateway.start();
   reader = new ModbusRTU();
   await reader.connectTCP('127.0.0.1', { port: server.port });
   reader.setID(1);
@@ -288,7 +288,7 @@ test('after a restart of the gateway: a clean NDEATH (same bdSeq, stamped), then
   assert.equal(death.metrics.find((m) => m.name === 'bdSeq')!.value, firstBdSeq, 'tck-id-payloads-ndeath-bdseq');
   assert.ok(death.timestamp! > 0, 'a goodbye is sent when it happens and says when');
   gateway = new Gateway(await loadConfigFile(join(dir, 'kedge.yaml')), pino({ level: 'silent' }));
-  gateway.start();
+  await gateway.start();
   const [nbirth, dbirth] = await host.until((g) => {
     const s = g.slice(from);
     const n = s.find((m) => m.type === 'NBIRTH');

@@ -47,7 +47,7 @@ export async function startKedgeGateway(): Promise<KedgeGateway> {
   writeFileSync(configPath, stringify(config));
   const logger = pino({ level: 'silent' });
   const gateway = new Gateway(await loadConfigFile(configPath), logger);
-  gateway.start();
+  await gateway.start();
   const configService = new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir: gateway.currentConfig().dataDir });
   const web = await buildWebApp({ gateway, configPath, configService, logger, scryptN: 1024 });
   const setupToken = web.issueSetupToken('first start');

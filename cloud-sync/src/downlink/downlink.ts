@@ -18,6 +18,23 @@ export interface DownlinkOptions {
   /** Executes one command message; never throws for a bad command, answers with ok: false. */
   handle: (kind: string, payload: Buffer) => Promise<CommandResponse>;
   logger: UplinkLogger;
+  /** How long a stop waits for the answers in flight to be acknowledged; default RESPONSE_FLUSH_MS. */
+  responseFlushMs?: number;
+}
+
+/**
+ * How long a stop (a shutdown, a move to another broker) waits for command answers still in
+ * flight to be acknowledged before it drops the connection. mqtt.js's graceful end waits for
+ * every PUBACK, and with the broker gone none comes: the shutdown would hang into the daemon's
+ * grace. Answers are not journaled for a later resend (only the command-id store keeps them,
+ * to answer a redelivery or a center retry of the same id), so each one dropped is logged.
+ */
+export const RESPONSE_FLUSH_MS = 2000;
+
+/** An answer published and not yet acknowledged by the broker. */
+interface InFlight {
+  id: string | null;
+  kind: string;
 }
 
 /**
@@ -34,11 +51,20 @@ export class Downlink {
   private client: MqttClient | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private connected = false;
+  private readonly inFlight = new Set<InFlight>();
+  private dropped = 0;
+  /** Set while a stop waits for the answers in flight: called as each one settles. */
+  private settled: (() => void) | null = null;
 
   constructor(private readonly o: DownlinkOptions) {}
 
   get isConnected(): boolean {
     return this.connected;
+  }
+
+  /** Answers that were never acknowledged by the broker when a stop ended the connection. */
+  get droppedResponses(): number {
+    return this.dropped;
   }
 
   start(): void {
@@ -88,7 +114,12 @@ export class Downlink {
     }
     // Not awaited: mqtt.js reads no further packet (the PUBACK included) until the command's
     // own acknowledgement callback has run. The outgoing store resends it after a reconnect.
+    const entry: InFlight = { id: response.id, kind };
+    this.inFlight.add(entry);
     client.publish(responseTopic(this.o.identity, kind), JSON.stringify(response), { qos: 1 }, (err) => {
+      // Not in the set any more: the stop has already reported it as dropped.
+      if (!this.inFlight.delete(entry)) return;
+      this.settled?.();
       if (err) this.o.logger.warn({ err: err.message, id: response.id }, 'command response not published');
     });
   }
@@ -98,6 +129,32 @@ export class Downlink {
     this.client = null;
     if (!client) return;
     await this.chain.catch(() => undefined);
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    await this.flush(client, this.o.responseFlushMs ?? RESPONSE_FLUSH_MS);
+    for (const entry of this.inFlight) {
+      this.dropped++;
+      this.o.logger.warn(
+        { id: entry.id, kind: entry.kind, dropped: this.dropped },
+        'command response dropped at stop: the broker never acknowledged it (the command was executed)',
+      );
+    }
+    this.inFlight.clear();
+    await client.endAsync(true);
+  }
+
+  /** Waits, while the link is up and at most `flushMs`, for the answers in flight to be acknowledged. */
+  private async flush(client: MqttClient, flushMs: number): Promise<void> {
+    if (!client.connected || this.inFlight.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        client.off('close', done);
+        this.settled = null;
+        resolve();
+      };
+      // Referenced: it also keeps the process alive while the broker has the last word.
+      const timer = setTimeout(done, flushMs);
+      client.on('close', done);
+      this.settled = () => void (this.inFlight.size === 0 && done());
+    });
   }
 }

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { decodeAck, type CenterAck } from '../center-ack.ts';
 import type { Batch } from '../codec/index.ts';
@@ -45,7 +46,7 @@ test('through a broker and the ingest process: a live batch ahead of the backlog
   t.after(() => broker.stop());
   const ingest = await startProcess(
     process.execPath,
-    ['--import', 'tsx', INGEST_MAIN, '--url', broker.url, '--db', db, '--client-id', `ingest-live-${process.pid}`, '--report-every', '0'],
+    [...nodeEntry(INGEST_MAIN), '--url', broker.url, '--db', db, '--client-id', `ingest-live-${process.pid}`, '--report-every', '0'],
     { cwd: ROOT, name: 'ingest', readyLine: /ingest subscribed|ingest connected/, timeoutMs: 30_000 },
   );
   t.after(() => ingest.stop());

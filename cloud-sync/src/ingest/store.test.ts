@@ -58,6 +58,29 @@ test('a batch overlapping one already stored inserts only the new part', (t) => 
   assert.equal(store.sequences('gw1').length, 15);
 });
 
+test('batches of hundreds of readings (50 rows a statement) count inserted, duplicates and lane crossings row by row', (t) => {
+  const store = memoryStore(t);
+  const id = idOf('gw1');
+  const live = (first: number, last: number): Batch => ({ ...batch('gw1', first, last), live: true });
+  assert.deepEqual(store.storeBatch(id, batch('gw1', 1, 120)), { inserted: 120, duplicates: 0, previousMax: 0, epoch: '', confirmed: 120 });
+  // 101..200 live: 20 already stored from the backlog (the first live copy: marked, not a duplicate), 80 new.
+  const first = store.storeBatch(id, live(101, 200));
+  assert.equal(first.inserted, 80);
+  assert.equal(first.duplicates, 0);
+  assert.deepEqual(store.liveSequences('gw1'), Array.from({ length: 100 }, (_, i) => 101 + i));
+  assert.equal(store.storeBatch(id, live(101, 200)).duplicates, 100, 'the same live batch again: all duplicates');
+  // The backlog lane resends 1..230: 1..120 again (duplicates), 121..200 first on this lane, 201..230 new.
+  const resend = store.storeBatch(id, batch('gw1', 1, 230));
+  assert.equal(resend.inserted, 30);
+  assert.equal(resend.duplicates, 120);
+  assert.equal(resend.confirmed, 230);
+  assert.deepEqual(store.sequences('gw1'), Array.from({ length: 230 }, (_, i) => i + 1));
+  assert.deepEqual(store.readings('gw1', 0, 1000), batch('gw1', 1, 230).readings, 'every value stored exactly once, in order');
+  const [sum] = store.summaries();
+  assert.equal(sum!.readings, 230);
+  assert.equal(sum!.duplicates, 220);
+});
+
 test('the same sequence numbers of two gateways are different readings', (t) => {
   const store = memoryStore(t);
   assert.equal(store.storeBatch(idOf('gw1'), batch('gw1', 1, 5)).inserted, 5);

@@ -137,6 +137,8 @@ function migrate(db: Database.Database): void {
 }
 
 const LANE_BACKLOG = 1;
+/** Rows per INSERT statement of a batch (9 parameters each). */
+const INSERT_CHUNK = 50;
 const LANE_LIVE = 2;
 
 /**
@@ -174,6 +176,7 @@ export function seqRuns(seqs: number[]): SeqRange[] {
 export class IngestStore implements IngestSink {
   private readonly db: Database.Database;
   private readonly s;
+  private readonly chunkParams: unknown[] = new Array(INSERT_CHUNK * 9);
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -193,6 +196,9 @@ export class IngestStore implements IngestSink {
     this.s = {
       insert: db.prepare(
         'INSERT OR IGNORE INTO readings (gateway, epoch, seq, point, ts, value, flags, received_at, lanes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertChunk: db.prepare(
+        `INSERT OR IGNORE INTO readings (gateway, epoch, seq, point, ts, value, flags, received_at, lanes) VALUES ${Array(INSERT_CHUNK).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       ),
       // Already stored: the first copy from the other lane is not a duplicate, only marked.
       crossLane: db.prepare('UPDATE readings SET lanes = lanes | ? WHERE gateway = ? AND epoch = ? AND seq = ? AND (lanes & ?) = 0'),
@@ -293,7 +299,34 @@ export class IngestStore implements IngestSink {
       let inserted = 0;
       const lane = batch.live ? LANE_LIVE : LANE_BACKLOG;
       let crossed = 0;
-      for (const r of batch.readings) {
+      const rs = batch.readings;
+      // INSERT_CHUNK rows per statement (one native call and one bound array per chunk, as the
+      // gateway's log does). A chunk that did not insert every row held copies already stored:
+      // each of its rows may be the first copy from the other lane, so each is marked; a row
+      // this chunk just inserted carries the lane already and is left as it is.
+      let i = 0;
+      const params = this.chunkParams;
+      for (; i + INSERT_CHUNK <= rs.length; i += INSERT_CHUNK) {
+        let k = 0;
+        for (let j = i; j < i + INSERT_CHUNK; j++) {
+          const r = rs[j]!;
+          const { value, flags } = packValue(r.value, r.quality);
+          params[k++] = id.gateway;
+          params[k++] = epoch;
+          params[k++] = r.seq;
+          params[k++] = r.point;
+          params[k++] = r.ts;
+          params[k++] = value;
+          params[k++] = flags;
+          params[k++] = now;
+          params[k++] = lane;
+        }
+        const added = this.s.insertChunk.run(params).changes;
+        inserted += added;
+        if (added < INSERT_CHUNK) for (let j = i; j < i + INSERT_CHUNK; j++) crossed += this.s.crossLane.run(lane, id.gateway, epoch, rs[j]!.seq, lane).changes;
+      }
+      for (; i < rs.length; i++) {
+        const r = rs[i]!;
         const { value, flags } = packValue(r.value, r.quality);
         const added = this.s.insert.run(id.gateway, epoch, r.seq, r.point, r.ts, value, flags, now, lane).changes;
         inserted += added;

@@ -1,14 +1,20 @@
 /**
  * Every kind of northbound sink, one line each: the gateway's `uplinks:` list accepts exactly
  * these kinds, each entry checked by its sink's own schema (north/<sink>/schema.ts), and the
- * gateway builds each entry by its kind. Adding a sink = a new folder + one line here.
+ * gateway builds each entry through its definition's `create` (north/sink.ts), which loads the
+ * implementation only then. Adding a sink = a new folder (index.ts exporting a SinkDefinition)
+ * + one line here.
  */
 import { z } from 'zod';
-import { httpSinkDefinition } from './http/schema.ts';
-import { mqttSinkDefinition } from './mqtt/schema.ts';
-import { sparkplugSinkDefinition } from './sparkplug/schema.ts';
+import { httpSink } from './http/index.ts';
+import { mqttSink } from './mqtt/index.ts';
+import { sparkplugSink } from './sparkplug/index.ts';
+import type { SinkDefinition } from './sink.ts';
+import type { CredentialBinding } from './credentials.ts';
 
-export const SINKS = [mqttSinkDefinition, sparkplugSinkDefinition, httpSinkDefinition] as const;
+export const SINKS = [mqttSink, sparkplugSink, httpSink] as const;
+
+export type { NorthContext, NorthSink, SinkDefinition } from './sink.ts';
 
 type Schemas<T extends ReadonlyArray<{ schema: unknown }>> = { -readonly [K in keyof T]: T[K]['schema'] };
 
@@ -27,3 +33,18 @@ export const sinkConfigSchema = z.discriminatedUnion('kind', sinkSchemas(SINKS))
 
 export type SinkConfig = z.output<typeof sinkConfigSchema>;
 export type SinkKind = SinkConfig['kind'];
+
+/** The definition of `kind` in a sink list (the gateway's registry unless a test composes its own). */
+export function sinkDefinition(kind: string, defs: readonly SinkDefinition[] = SINKS as readonly SinkDefinition[]): SinkDefinition | undefined {
+  return defs.find((d) => d.kind === kind);
+}
+
+/** Where an entry's credentials go (SinkDefinition.credentialBinding); undefined when its sink holds none. */
+export function sinkCredentialBinding(entry: { kind: string }, defs: readonly SinkDefinition[] = SINKS as readonly SinkDefinition[]): CredentialBinding | undefined {
+  return sinkDefinition(entry.kind, defs)?.credentialBinding?.(entry as never);
+}
+
+/** Rows of the log's cursors table the sinks keep as counters, not positions. */
+export function logCounters(defs: readonly SinkDefinition[] = SINKS as readonly SinkDefinition[]): string[] {
+  return defs.flatMap((d) => d.logCounters ?? []);
+}

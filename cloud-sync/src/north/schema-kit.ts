@@ -8,18 +8,11 @@ import { z } from 'zod';
 /** A sink's name: its log cursor, its metrics label, its log lines; safe in file names and topics. */
 export const SINK_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-/**
- * Rows of the log's cursors table that are counters, not sink positions: no sink may be named so
- * (north/sparkplug/sparkplug-uplink.ts BDSEQ_COUNTER; a test holds the two equal).
- */
-export const RESERVED_CURSOR_NAMES: readonly string[] = ['sparkplug-bdseq'];
-
 export const sinkNameSchema = z
   .string()
   .regex(SINK_NAME_PATTERN, {
     error: `must match ${SINK_NAME_PATTERN.source} (lowercase latin letters, digits, "_" and "-", at most 64 chars): it names the sink's log cursor and metrics`,
-  })
-  .refine((v) => !RESERVED_CURSOR_NAMES.includes(v), { error: (iss) => `"${String(iss.input)}" is reserved (a counter the log keeps): choose another name` });
+  });
 
 export const int = (min: number, max?: number) => {
   const s = z.number().int().min(min);

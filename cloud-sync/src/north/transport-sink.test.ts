@@ -221,3 +221,61 @@ test('canSend() false holds batches on an open link until the transport wakes th
   await waitFor(() => transport.sent.length === 1, { what: 'the batch after the wake' });
   assert.equal(transport.sent[0]!.batch.last, 6);
 });
+
+test('a full batch of fresh readings is on the wire when the log commits it, before the next commit; a short one waits for the turn', async (t) => {
+  const log = new MemoryLog();
+  const transport = new HandTransport();
+  const sink = sinkFor(t, log, transport, { liveFirst: false, batchMaxReadings: 10, inflight: 4 });
+  sink.start();
+  await waitFor(() => sink.online(), { what: 'online' });
+  // One poll cycle of a large box: several commits in one turn of the event loop.
+  log.append(readings(10));
+  assert.equal(transport.sent.length, 1, 'sent inside the first commit');
+  log.append(readings(10));
+  assert.deepEqual(transport.sent.map((s) => [s.batch.first, s.batch.last]), [[1, 10], [11, 20]], 'the second inside the second commit');
+  log.append(readings(5));
+  assert.equal(transport.sent.length, 2, 'a short batch is not sent inside the commit');
+  await waitFor(() => transport.sent.length === 3, { what: 'the short batch after the turn' });
+  assert.deepEqual([transport.sent[2]!.batch.first, transport.sent[2]!.batch.last], [21, 25]);
+});
+
+test('a resend the far end asks for runs beside live readings: the resend is paced as backlog, the fresh poll goes out during it unpaced', async (t) => {
+  const log = new MemoryLog();
+  const transport = new HandTransport();
+  const mono = 0; // frozen: the pace of 1/s gives the resend one bucketful (one batch) and no more
+  const sink = sinkFor(t, log, transport, { batchMaxReadings: 10, inflight: 4, maxReadingsPerSec: 1, clock: () => mono });
+  sink.start();
+  await waitFor(() => sink.online(), { what: 'online' });
+  for (let i = 0; i < 6; i++) {
+    log.append(readings(10)); // kept up with: 1..60, none of it backlog
+    transport.sent.at(-1)!.done({ ok: true });
+  }
+  await waitFor(() => log.cursor('hand') === 60, { what: '1..60 delivered' });
+  sink.resendAfter(0); // the far end lost 1..60
+  await waitFor(() => transport.sent.length === 7, { what: 'the first resent batch' });
+  await waitFor(() => sink.status().window.pacedWaits > 0, { what: 'the resend held by the pace' });
+  log.append(readings(10));
+  assert.equal(transport.sent.length, 8, 'the fresh poll goes at its commit, in the slot kept for the live lane');
+  const resend = transport.sent.slice(6);
+  assert.deepEqual(resend.map((s) => [s.batch.first, s.batch.last, s.batch.live ?? false]), [[1, 10, false], [61, 70, true]], 'the resend gets one bucketful; the fresh poll is on the live lane, not held by the pace');
+});
+
+test('a transport that throws when asked whether it can send, inside the commit, throws nothing into the append; the sink says it and retries', async (t) => {
+  const log = new MemoryLog();
+  const transport = new HandTransport();
+  const warnings: string[] = [];
+  const sink = sinkFor(t, log, transport, { logger: { ...quiet, warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)) } });
+  sink.start();
+  await waitFor(() => sink.online(), { what: 'online' });
+  let broken = true;
+  (transport as SinkTransport).canSend = () => {
+    if (broken) throw new Error('socket state unreadable');
+    return true;
+  };
+  assert.doesNotThrow(() => log.append(readings(10)), 'the readings are committed: the append must not throw');
+  assert.equal(log.lastSeq(), 10);
+  assert.ok(warnings.some((w) => w.includes('failed; retrying')), `said: ${warnings.join(' | ')}`);
+  broken = false;
+  await waitFor(() => transport.sent.length === 1, { what: 'the batch sent on the retry' });
+  assert.deepEqual([transport.sent[0]!.batch.first, transport.sent[0]!.batch.last], [1, 10]);
+});

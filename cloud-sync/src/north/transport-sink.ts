@@ -55,6 +55,14 @@ export interface TransportSinkOptions extends Omit<WindowOptions, 'log'> {
    */
   beyondLog?: 'ignore' | 'newEpoch';
   texts?: Partial<SinkTexts>;
+  /**
+   * A full batch of fresh readings goes inside the log's append (default true). False: it waits
+   * for the turn like any other, after whatever the append's caller does next in the same turn:
+   * Sparkplug learns a device's presence (DBIRTH, DDEATH) from the poll listeners, which the
+   * gateway runs after logging the poll's readings; sent inside the append, the first poll of a
+   * device coming back would be encoded while the device is still offline.
+   */
+  sendAtCommit?: boolean;
 }
 
 export interface TransportSinkStatus {
@@ -176,10 +184,13 @@ export class TransportSink {
     this.schedulePump();
   }
 
-  /** Continue sending after `seq` on the same link (what is in flight no longer counts). */
+  /**
+   * Continue sending after `seq` on the same link (what is in flight no longer counts); live
+   * readings keep flowing beside the resend (SinkWindow.rewind).
+   */
   private rewind(seq: number): void {
     this.sendGen++;
-    this.window.reset(seq, false);
+    this.window.rewind(seq);
     if (this.delayTimer) clearTimeout(this.delayTimer);
     this.delayTimer = null;
     this.unconfirmedSince = monoNow();
@@ -244,7 +255,7 @@ export class TransportSink {
 
   start(): void {
     if (this.unsubscribe) return;
-    this.unsubscribe = this.o.log.onAppend(() => this.schedulePump());
+    this.unsubscribe = this.o.log.onAppend(() => this.onAppend());
     this.watchdog = setInterval(() => this.guarded(() => this.checkLink(), 'checking the link'), Math.min(1000, this.o.ackTimeoutMs));
     this.watchdog.unref();
     this.connect();
@@ -390,6 +401,20 @@ export class TransportSink {
       this.rewind(from);
       this.silenceFactor = Math.min(16, this.silenceFactor * 2);
     } else this.unconfirmedSince = null;
+  }
+
+  /**
+   * A commit: a full batch of fresh readings goes at once, while its rows are in the log's
+   * memory tail (SinkWindow.freshBatchReady); anything else waits for the next turn, so that
+   * short batches and waits are decided once per turn, not once per commit.
+   */
+  private onAppend(): void {
+    // Inside the log's append: nothing here may throw into it (the readings are committed).
+    // A failure is said and retried by guarded (pumpIn), as in any pump.
+    this.guarded(() => {
+      if (this.o.sendAtCommit !== false && this.st.state === 'online' && this.transport.canSend?.() !== false && this.window.freshBatchReady()) this.pump();
+      else this.schedulePump();
+    });
   }
 
   private schedulePump(): void {

@@ -324,3 +324,105 @@ test("a link's own limit (MQTT 5 Receive Maximum) caps the in-flight batches bel
   window.limitInflight(null);
   assert.equal(window.inflightCount(), 5);
 });
+
+test('a full batch of fresh readings is ready to go at the commit; a short one and the paced backlog are not', () => {
+  const { window, poll } = setup(5, 0, { batchMaxReadings: 10, liveFirst: false, maxReadingsPerSec: 5 });
+  window.reset(0, true);
+  poll();
+  assert.equal(window.freshBatchReady(), false, '5 fresh readings: a short batch waits for the turn');
+  poll();
+  assert.equal(window.freshBatchReady(), true, '10 fresh readings: a full batch');
+  drainNow(window);
+  assert.equal(window.freshBatchReady(), false, 'sent: nothing waits');
+
+  const behind = setup(5, 10, { batchMaxReadings: 10, liveFirst: false, maxReadingsPerSec: 5 });
+  behind.window.reset(0, true);
+  assert.equal(behind.window.freshBatchReady(), false, '50 readings of backlog: paced, never pumped per commit');
+  behind.poll();
+  assert.equal(behind.window.freshBatchReady(), false, 'still behind the backlog');
+});
+
+test('with live-first the live lane is ready at the commit once a batch was polled after the snapshot went', () => {
+  const { window, poll } = setup(5, 10, { batchMaxReadings: 10, inflight: 5 });
+  window.reset(0, true);
+  assert.equal(window.liveActive(), true);
+  assert.equal(window.freshBatchReady(), false, 'the snapshot goes first, in the turn');
+  drainNow(window);
+  poll();
+  assert.equal(window.freshBatchReady(), false, '5 live readings: short');
+  poll();
+  assert.equal(window.freshBatchReady(), true, '10 live readings after the live start');
+});
+
+test('a resend on the same link is paced as backlog, while readings polled after it flow unpaced on the live lane', () => {
+  let mono = 0;
+  const { window, poll } = setup(5, 0, { batchMaxReadings: 10, inflight: 5, maxReadingsPerSec: 10, clock: () => mono });
+  window.reset(0, true);
+  // The sink keeps up: 100 readings polled and delivered as they come, none of them backlog.
+  for (let i = 0; i < 20; i++) {
+    poll();
+    for (const e of drainNow(window)) window.ack(e);
+  }
+  assert.equal(window.delivered(), 100);
+  assert.equal(window.status().pacedWaits, 0);
+  const liveStarts = window.status().liveStarts;
+  // The far end lost everything after 0 (its broker crashed): send it all again.
+  window.rewind(0);
+  assert.equal(window.liveActive(), true, '100 behind: the live lane opens beside the resend');
+  assert.equal(window.status().liveStarts, liveStarts, 'a rewind is not a live-first start');
+  const first = drainNow(window);
+  assert.ok(
+    first.every((e) => e.batch.lane === 'backlog' && !e.batch.snapshot),
+    'no snapshot: this link carried the newest values already',
+  );
+  assert.ok(first.length < 4, `the resend is held by the pace of 10/s, not sent at wire speed into its slots (sent ${first.length} batches at once)`);
+  assert.ok(window.status().pacedWaits > 0, 'the resent range waits for the pace');
+  poll();
+  poll(); // 101..110, polled during the resend
+  const next = window.next();
+  assert.ok(next && 'batch' in next);
+  assert.equal(next.batch.lane, 'live');
+  assert.deepEqual(seqs(next.batch), Array.from({ length: 10 }, (_, i) => 101 + i), 'fresh readings do not queue behind the resend, nor wait for its pace');
+  window.sent(next.batch, 100);
+  mono += 1000;
+  const later = drainNow(window);
+  assert.ok(later.some((e) => e.batch.lane === 'backlog'), 'a second later the resend goes on at its pace');
+});
+
+test('a resend of a real backlog stays paced, on its lane only', () => {
+  let mono = 0;
+  const { window, poll } = setup(5, 20, { batchMaxReadings: 10, inflight: 5, maxReadingsPerSec: 10, clock: () => mono });
+  window.reset(0, true); // 100 readings logged before the connect: backlog
+  for (const e of drainNow(window)) window.ack(e);
+  window.rewind(0);
+  const waitsBefore = window.status().pacedWaits;
+  assert.deepEqual(drainNow(window), [], 'the first connect took the bucketful');
+  assert.ok(window.status().pacedWaits > waitsBefore, 'the resent backlog waits for the pace');
+  mono += 1000;
+  assert.deepEqual(drainNow(window).map((e) => e.batch.lane), ['backlog'], 'one bucketful a second');
+  poll();
+  poll();
+  const live = window.next();
+  assert.ok(live && 'batch' in live && live.batch.lane === 'live', 'live readings are not held by the pace');
+});
+
+test('the live lane borrows the slots the paced backlog cannot use, and the backlog gets them back as they free up', () => {
+  let mono = 0;
+  const { window, poll } = setup(5, 20, { batchMaxReadings: 10, inflight: 5, backlogShare: 0.8, maxReadingsPerSec: 10, clock: () => mono });
+  window.reset(0, true); // 100 readings of backlog; 4 backlog slots, 1 live slot
+  const first = drainNow(window);
+  assert.deepEqual(first.map((e) => e.batch.lane), ['live', 'backlog'], 'the snapshot and one bucketful; the pace holds the rest');
+  window.ack(first[0]!);
+  for (let i = 0; i < 8; i++) poll(); // 101..140: four full live batches
+  const live = drainNow(window);
+  assert.deepEqual(live.map((e) => e.batch.lane), ['live', 'live', 'live', 'live'], 'its own slot and three the paced backlog left idle');
+  assert.deepEqual(live.map((e) => e.batch.first), [101, 111, 121, 131]);
+  assert.equal(window.inflightCount(), 5, 'never more than inflight');
+  window.ack(first[1]!); // the backlog batch delivered; a second passes: a bucketful again
+  mono += 1000;
+  poll();
+  poll(); // 141..150, a full live batch waits too
+  const next = window.next();
+  assert.ok(next && 'batch' in next);
+  assert.equal(next.batch.lane, 'backlog', 'the freed slot goes to the backlog, which is asked first');
+});

@@ -151,6 +151,23 @@ export class SinkWindow {
     if (connected && this.o.liveFirst && last - position > this.o.batchMaxReadings) this.startLive(last);
   }
 
+  /**
+   * Sends again after `position` on the same link (the far end is missing what it was sent: a
+   * resend it asked for, no confirmation in time, a renumbered log). More than a batch behind,
+   * it opens the live lane, so readings polled from now on do not queue behind the resend (no
+   * snapshot: this link carried the newest values already, and the next poll brings fresher
+   * ones). The resent range is backlog (paced): a far end that lost hours must not get them at
+   * wire speed; readings polled after the rewind flow unpaced on the live lane. Not a live-first
+   * start (liveStarts counts connects that began live-first).
+   */
+  rewind(position: number): void {
+    const backlogEnd = this.backlogEnd;
+    this.reset(position, false);
+    const last = this.o.log.lastSeq();
+    if (this.o.liveFirst && last - position > this.o.batchMaxReadings) this.startLive(last, false, false);
+    this.backlogEnd = Math.max(backlogEnd, last);
+  }
+
   /** The far end holds everything up to `seq` (the center confirmed beyond what this link sent). */
   skipTo(seq: number): void {
     if (seq <= this.backlogPos) return;
@@ -170,6 +187,21 @@ export class SinkWindow {
   /** Highest sequence sent on either lane. */
   sentSeq(): number {
     return Math.max(this.backlogPos, this.live?.pos ?? 0);
+  }
+
+  /**
+   * A full batch of readings that are not backlog is waiting (the live lane's, or the single
+   * lane's past the backlog): the driver sends it when the log commits it, not after the turn
+   * of the event loop. One poll cycle of a large box commits several times in one turn (10,000
+   * readings in chunks of flushRows); a pump deferred past all of them would read its first
+   * batches back from SQLite instead of the log's memory tail, and send them later.
+   */
+  freshBatchReady(): boolean {
+    const live = this.live;
+    if (live && (live.stalled || live.snapshot.length > 0)) return false;
+    const pos = live ? live.pos : this.backlogPos;
+    if (!live && pos < this.backlogEnd) return false;
+    return this.o.log.lastSeq() - pos >= this.o.batchMaxReadings;
   }
 
   /** Contiguous position everything up to which was delivered since the last reset. */
@@ -214,7 +246,18 @@ export class SinkWindow {
         if (backlog && 'batch' in backlog) return backlog;
         return shorter(step, backlog);
       }
-      if (this.countLane('backlog') < this.backlogSlots()) return this.nextBacklog();
+      if (this.countLane('backlog') < this.backlogSlots()) {
+        const backlog = this.nextBacklog();
+        if (backlog && 'batch' in backlog) return backlog;
+        // A slot the backlog cannot use now (paced, or reached the live start) carries live
+        // readings: with only its own 2 of 8 slots, a link with 100 ms round trips would carry
+        // at most 2 x 2000 / 0.1 s = 40,000 live readings/s, the poll rate of a large box,
+        // while the backlog's slots sat idle under the pace. The backlog gets them back as
+        // they free up (it is asked first).
+        const live = this.nextLive(this.live);
+        if (live && 'batch' in live) return live;
+        return shorter(backlog, live);
+      }
       return null;
     }
     if (this.entries.size >= this.slots()) return null;
@@ -293,15 +336,15 @@ export class SinkWindow {
     return n;
   }
 
-  private startLive(start: number): void {
+  private startLive(start: number, withSnapshot = true, countStart = true): void {
     const after = this.backlogPos;
-    const newest = (this.o.log.latestAfter?.(after) ?? []).filter((r) => r.seq <= start);
+    const newest = withSnapshot ? (this.o.log.latestAfter?.(after) ?? []).filter((r) => r.seq <= start) : [];
     const snapshot: LogRecord[][] = [];
     for (let i = 0; i < newest.length; i += this.o.batchMaxReadings) snapshot.push(newest.slice(i, i + this.o.batchMaxReadings));
     this.live = { start, pos: start, snapshot, stalled: false, shortSince: null };
     this.backlogEnd = Math.max(this.backlogEnd, start);
     this.lastLiveStartMono = this.o.clock();
-    this.st.liveStarts++;
+    if (countStart) this.st.liveStarts++;
   }
 
   /** The backlog reached where live-first began: one lane again, after what the live lane sent. */

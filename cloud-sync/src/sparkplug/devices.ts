@@ -2,8 +2,8 @@ import type { Quality, Value } from '../model.ts';
 
 /**
  * What the Sparkplug edge node needs to know of the devices behind it, and the one thing it
- * may ask of them. The gateway implements this (gateway/src/sparkplug-devices.ts); cloud-sync
- * never imports the gateway, so the seam is this narrow interface.
+ * may ask of them. north/sparkplug/south-devices.ts implements it over the gateway's south view
+ * (north/sink.ts NorthSouth); cloud-sync never imports the gateway, so the seam is this narrow interface.
  */
 
 /** `unknown` until the device's first poll (or first pushed sample) finished. */

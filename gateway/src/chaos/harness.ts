@@ -15,6 +15,7 @@ import type { LogRecord, SeqRange } from '@kedge/cloud-sync/model.ts';
 import { unpackValue, type SqlValue } from '@kedge/cloud-sync/sqlite-value.ts';
 import { startMosquitto, type MosquittoHandle } from '@kedge/testkit/mosquitto.ts';
 import { startProcess, type ManagedProcess, type ProcessExit } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { simGatewayConfig, type SimConfigOptions } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor, type WaitOptions } from '@kedge/testkit/wait.ts';
 
@@ -150,7 +151,7 @@ export class GatewayUnderTest {
   /** Spawns the daemon; by default waits for its "gateway started" line. */
   async start(o: { waitReady?: boolean } = {}): Promise<ManagedProcess> {
     if (this.proc) this.runs.push(this.proc.output());
-    this.proc = await startProcess(process.execPath, ['--import', 'tsx', GATEWAY_MAIN, '--config', this.configPath], {
+    this.proc = await startProcess(process.execPath, [...nodeEntry(GATEWAY_MAIN), '--config', this.configPath], {
       cwd: ROOT,
       name: this.id,
       ...(o.waitReady === false ? {} : { readyLine: /gateway started/, timeoutMs: 30_000 }),

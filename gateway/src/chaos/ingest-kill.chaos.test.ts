@@ -15,6 +15,7 @@ import { IngestStore } from '@kedge/cloud-sync';
 import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { sleep } from '@kedge/testkit/wait.ts';
 import { assertEverySequenceOnce, assertSameReadings, chaosSeed, GatewayUnderTest, ROOT, seededRandom } from './harness.ts';
 
@@ -42,7 +43,7 @@ test(`the ingest SIGKILLed ${KILLS} times mid-stream (mid-commit) loses nothing 
   const startIngest = async () => {
     ingest = await startProcess(
       process.execPath,
-      ['--import', 'tsx', INGEST_MAIN, '--url', broker.url, '--db', dbPath, '--client-id', 'ingest-kill', '--report-every', '0'],
+      [...nodeEntry(INGEST_MAIN), '--url', broker.url, '--db', dbPath, '--client-id', 'ingest-kill', '--report-every', '0'],
       { cwd: ROOT, name: 'ingest', readyLine: /ingest subscribed|ingest connected/, timeoutMs: 30_000 },
     );
   };

@@ -94,7 +94,7 @@ async function startBox(gatewayId: string, maxEntries?: number, prefix = 'kedge/
   writeFileSync(configPath, configOf({ identity, plcPort: plc.port, dataDir }));
   const logger = pino({ level: 'silent' });
   const gateway = new Gateway(await loadConfigFile(configPath), logger);
-  gateway.start();
+  await gateway.start();
   // The loglevel commands of the tests change this holder, not the (silent) logger.
   let level = 'info';
   const commands = startCommands({

@@ -68,7 +68,7 @@ test.before(async () => {
   writeFileSync(configPath, configText(POINTS));
   logger = pino({ level: 'info' }, process.env.KEDGE_TEST_LOG ? process.stderr : new Writable({ write: (_c, _e, cb) => cb() }));
   gateway = new Gateway(await loadConfigFile(configPath), logger);
-  gateway.start();
+  await gateway.start();
   const configService = new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir: gateway.currentConfig().dataDir });
   commands = startCommands({ gateway, logger, configService });
   centerClient = await mqtt.connectAsync(broker.url, { clientId: `center-cmd-e2e-${process.pid}`, clean: true });

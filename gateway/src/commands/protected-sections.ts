@@ -1,7 +1,9 @@
 import { canonicalJson } from '@kedge/cloud-sync/canonical-json.ts';
 import type { GatewayConfig } from '../config/schema.ts';
-import { weakerSecurity } from '../drivers/registry.ts';
+import { credentialBindingOf, DRIVERS, type CredentialBinding, type CredentialField, type DriverDefinition } from '../drivers/registry.ts';
 import { SECRET_MARKER, URL_SECRET_MARKER } from '../config/secret-fields.ts';
+import { boundSinks, fieldValue, moved, sameSink } from '../config/sink-credentials.ts';
+import { SINKS, type SinkDefinition } from '@kedge/cloud-sync/north/registry.ts';
 
 /**
  * What a remote `config` command may not change (SECURITY.md, "trust anchors"): a center key
@@ -50,46 +52,91 @@ export function secretPaths(config: unknown, at: string[] = [], out: Array<{ pat
   return out;
 }
 
-const AUTH_FILES = ['passwordFile', 'certificateFile', 'privateKeyFile'] as const;
-type Auth = Partial<Record<(typeof AUTH_FILES)[number] | 'password', string>>;
-const authOf = (d: object): Auth => {
-  const a = (d as { auth?: unknown }).auth;
-  return typeof a === 'object' && a !== null ? (a as Auth) : {};
-};
-const endpointOfDevice = (d: object): string | undefined => (d as { endpointUrl?: string }).endpointUrl;
+type Devices = ReadonlyArray<{ id: string; driver: string }>;
 
 /**
- * A device's stored credentials (OPC UA password or key files, an inline password kept by the
- * "unchanged" marker) stay with the server they were stored for, like the broker's: a remote
- * config may not move the device (same id) to another endpoint or a weaker securityMode while
- * keeping them, nor hand one device's credential file to another device.
+ * A device's stored credentials (as its driver binds them to an endpoint: an OPC UA password or
+ * key files, an inline password kept by the "unchanged" marker) stay with the server they were
+ * stored for, like the broker's: a remote config may not move the device (same id and driver)
+ * to another endpoint or a weaker protection while keeping them, nor hand one device's
+ * credential file to another device.
  */
-function deviceCredentialChanges(current: GatewayConfig, next: GatewayConfig): ProtectedChange[] {
+function deviceCredentialChanges(current: Devices, next: Devices, drivers: readonly DriverDefinition[]): ProtectedChange[] {
   const out: ProtectedChange[] = [];
-  const before = new Map(current.devices.map((d) => [d.id, d]));
-  next.devices.forEach((d, i) => {
-    const auth = authOf(d);
-    const was = before.get(d.id);
-    const old = was ? authOf(was) : {};
-    const kept = AUTH_FILES.some((k) => auth[k] !== undefined && auth[k] === old[k]) || (auth.password !== undefined && (auth.password === old.password || auth.password === SECRET_MARKER));
-    if (kept && was && (endpointOfDevice(was) !== endpointOfDevice(d) || weakerSecurity(was, d))) {
+  const bindingOf = (d: { driver: string }) => credentialBindingOf(d, drivers);
+  const before = new Map(current.map((d) => [`${d.driver}/${d.id}`, bindingOf(d)]));
+  const valueAt = (b: CredentialBinding | undefined, f: CredentialField) => b?.fields.find((o) => o.segments.join('.') === f.segments.join('.'))?.value;
+  next.forEach((d, i) => {
+    const binding = bindingOf(d);
+    if (!binding) return;
+    const was = before.get(`${d.driver}/${d.id}`);
+    const kept = binding.fields.some((f) => f.value !== undefined && (f.value === valueAt(was, f) || (!f.file && f.value === SECRET_MARKER)));
+    if (kept && was && (was.endpoint.value !== binding.endpoint.value || binding.protection < was.protection)) {
+      const at = `devices[${i}].${binding.endpoint.segments.join('.')}`;
       out.push({
-        path: `devices[${i}].endpointUrl`,
-        message: `devices[${i}].endpointUrl: a remote config may not send device ${d.id}'s stored credentials to another endpoint or over a weaker securityMode (${endpointOfDevice(was)} ${String((was as { securityMode?: string }).securityMode)} -> ${endpointOfDevice(d)} ${String((d as { securityMode?: string }).securityMode)}); give new credentials with it`,
+        path: at,
+        message: `${at}: a remote config may not send device ${d.id}'s stored credentials to another endpoint or over a weaker protection (${was.where} -> ${binding.where}); give new credentials with it`,
       });
     }
-    for (const k of AUTH_FILES) {
-      const file = auth[k];
-      if (file === undefined || file === old[k]) continue;
-      const owner = current.devices.find((o) => o.id !== d.id && authOf(o)[k] === file);
-      if (owner) out.push({ path: `devices[${i}].auth.${k}`, message: `devices[${i}].auth.${k}: a remote config may not hand device ${owner.id}'s credential file to device ${d.id}` });
+    for (const f of binding.fields) {
+      const file = f.value;
+      if (!f.file || file === undefined || file === valueAt(was, f)) continue;
+      const owner = current.find((o) => o.id !== d.id && valueAt(bindingOf(o), f) === file);
+      const at = `devices[${i}].${f.segments.join('.')}`;
+      if (owner) out.push({ path: at, message: `${at}: a remote config may not hand device ${owner.id}'s credential file to device ${d.id}` });
     }
   });
   return out;
 }
 
-/** The changes `next` makes to protected fields of `current`; empty when the remote config may be applied. */
-export function protectedChanges(current: GatewayConfig, next: GatewayConfig): ProtectedChange[] {
+/**
+ * Every uplink's stored credentials (as its sink binds them: SinkDefinition.credentialBinding)
+ * stay with the endpoint they were stored for, like a device's: a remote config may not move an
+ * uplink (same name) to another endpoint (scheme, host, port: mqtts -> mqtt on the same host
+ * sends them in clear) or a weaker protection (the certificate check off) while keeping any of
+ * them (the same file or value; the "unchanged" markers count as kept, ConfigStore fills in the
+ * stored value), nor hand one uplink's credential file to another uplink. New credentials with
+ * the new endpoint are the center's own business.
+ */
+function sinkCredentialChanges(current: GatewayConfig, next: GatewayConfig, sinks: readonly SinkDefinition[]): ProtectedChange[] {
+  const out: ProtectedChange[] = [];
+  const before = boundSinks(current, sinks);
+  for (const s of boundSinks(next, sinks)) {
+    const was = sameSink(before, s);
+    const b = s.binding;
+    const kept = b.fields.some((f) => f.value !== undefined && (f.value === fieldValue(was?.binding, f.segments) || (!f.file && (f.value === SECRET_MARKER || f.value === URL_SECRET_MARKER))));
+    const receiver = b.receiver ?? 'receiver';
+    if (kept && was && moved(was, s)) {
+      const weaker = was.kind === s.kind && was.binding.endpoint.value === b.endpoint.value;
+      const at = `${s.path}.${(weaker ? (b.protectionSegments ?? b.endpoint.segments) : b.endpoint.segments).join('.')}`;
+      out.push({
+        path: at,
+        message: weaker
+          ? `${at}: a remote config may not weaken the protection of uplink ${s.name}'s stored credentials (${was.binding.where} -> ${b.where}); give new credentials with it`
+          : `${at}: a remote config may not send uplink ${s.name}'s stored credentials to another ${receiver} (${was.binding.where} -> ${b.where}); give new credentials with the new endpoint`,
+      });
+    }
+    for (const f of b.fields) {
+      const file = f.value;
+      if (!f.file || file === undefined || file === fieldValue(was?.binding, f.segments)) continue;
+      const owner = before.find((o) => o !== was && o.binding.fields.some((g) => g.file && g.value === file));
+      const at = `${s.path}.${f.segments.join('.')}`;
+      if (owner) out.push({ path: at, message: `${at}: a remote config may not hand uplink ${owner.name}'s credential file to uplink ${s.name}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * The changes `next` makes to protected fields of `current`; empty when the remote config may be
+ * applied. `drivers`, `sinks`: whose credential bindings apply (the registries'; a test adds a fixture).
+ */
+export function protectedChanges(
+  current: GatewayConfig,
+  next: GatewayConfig,
+  drivers: readonly DriverDefinition[] = DRIVERS,
+  sinks: readonly SinkDefinition[] = SINKS as readonly SinkDefinition[],
+): ProtectedChange[] {
   const out: ProtectedChange[] = [];
   for (const section of PROTECTED_SECTIONS) {
     if (!same(current[section], next[section])) {
@@ -102,35 +149,8 @@ export function protectedChanges(current: GatewayConfig, next: GatewayConfig): P
       out.push({ path: `gateway.${field}`, message: `gateway.${field}: a remote config may not change the gateway's identity ("${current.gateway[field]}" -> "${next.gateway[field]}")` });
     }
   }
-  // The stored broker credentials go only to the broker they were stored for: a remote config
-  // that moves the uplink elsewhere must bring its own (inline) credentials.
-  // The scheme counts: mqtts -> mqtt on the same host and port sends them in clear. The
-  // "unchanged" markers (config/secret-fields.ts) count as kept: ConfigStore fills in the stored value.
-  const host = (url: string) => {
-    try {
-      const u = new URL(url);
-      return `${u.protocol}//${u.hostname}:${u.port}`;
-    } catch {
-      return url;
-    }
-  };
-  {
-    const c = current.uplink;
-    const n = next.uplink;
-    const kept =
-      (n.passwordFile !== undefined && n.passwordFile === c.passwordFile) ||
-      (n.password !== undefined && (n.password === c.password || n.password === SECRET_MARKER)) ||
-      n.url.includes(URL_SECRET_MARKER) ||
-      (n.tls?.key !== undefined && n.tls.key === c.tls?.key);
-    if (kept && host(c.url) !== host(n.url)) {
-      out.push({ path: 'uplink.url', message: `uplink.url: a remote config may not send the box's stored broker credentials to another broker (${host(c.url)} -> ${host(n.url)}); give new credentials with the new URL` });
-    }
-    // Certificate checks off would hand them to whoever sits between the box and its broker.
-    if (kept && c.tls?.rejectUnauthorized !== false && n.tls?.rejectUnauthorized === false) {
-      out.push({ path: 'uplink.tls.rejectUnauthorized', message: 'uplink.tls.rejectUnauthorized: a remote config may not turn off the broker certificate check while the stored credentials are kept' });
-    }
-  }
-  out.push(...deviceCredentialChanges(current, next));
+  out.push(...sinkCredentialChanges(current, next, sinks));
+  out.push(...deviceCredentialChanges(current.devices, next.devices, drivers));
   if (current.dataDir !== next.dataDir) out.push({ path: 'dataDir', message: 'dataDir: a remote config may not move the data folder (keys, secrets and the command replay store live there)' });
   // Keyed by the field with list indices dropped: a device may move in the list (devices[3] ->
   // devices[2]), but a file used for one purpose (the broker password) must not be handed to another.

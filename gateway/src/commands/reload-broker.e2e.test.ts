@@ -46,7 +46,7 @@ test('reload with a new broker URL: the downlink answers a command on the new br
   writeFileSync(configPath, configText(oldBroker.url));
   const logger = pino({ level: 'info' }, process.env.KEDGE_TEST_LOG ? process.stderr : new Writable({ write: (_c, _e, cb) => cb() }));
   const gateway = new Gateway(await loadConfigFile(configPath), logger);
-  gateway.start();
+  await gateway.start();
   const service = new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir: join(dir, 'data') });
   const commands = startCommands({ gateway, logger, configService: service });
   const oldCenter = await mqtt.connectAsync(oldBroker.url, { clientId: `center-old-${process.pid}`, clean: true });

@@ -58,7 +58,7 @@ test.before(async () => {
     }),
   );
   gateway = new Gateway(config, pino({ level: 'silent' }));
-  gateway.start();
+  await gateway.start();
   reader = new ModbusRTU();
   await reader.connectTCP('127.0.0.1', { port: server.port });
   reader.setID(1);

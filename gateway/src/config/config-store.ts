@@ -3,11 +3,13 @@ import { basename } from 'node:path';
 import { parseDocument, type Document } from 'yaml';
 import { ConfigError } from './load.ts';
 import type { GatewayConfig } from './schema.ts';
-import { weakerSecurity } from '../drivers/registry.ts';
+import { credentialBindingOf } from '../drivers/registry.ts';
 import { ConfigApplyError, type ConfigChangeBy, type ConfigService, type ConfigSource } from './config-service.ts';
 import { canonicalJson } from '@kedge/cloud-sync/canonical-json.ts';
-import { endpointOf, headerSecretsMoved, restoreSecrets, SECRET_MARKER, URL_SECRET_MARKER } from './secret-fields.ts';
-import { readSecretFile, secretFilePaths, secretRoots } from '../secrets.ts';
+import { restoreSecrets, SECRET_MARKER, URL_SECRET_MARKER } from './secret-fields.ts';
+import { boundSinks, fieldValue, moved, sameSink, type BoundSink } from './sink-credentials.ts';
+import { readSecretFile, secretRoots } from '../secrets.ts';
+import { secretFilePaths } from './secret-files.ts';
 
 export { ConfigApplyError };
 
@@ -69,8 +71,6 @@ export class ConfigStore {
     if (source === 'web') checkNoWebTrustChange(previous, config, basename(this.path));
     checkCredentialsStayWithBroker(previous, config, restored, basename(this.path));
     checkCredentialsStayWithDevice(previous, config, restored, basename(this.path));
-    const movedHeaders = headerSecretsMoved(previous, config, restored);
-    if (movedHeaders.length > 0) throw new ConfigError(basename(this.path), movedHeaders);
     checkFiles(config, basename(this.path));
     return { config, after };
   }
@@ -198,62 +198,95 @@ function checkNoWebTrustChange(before: GatewayConfig | null, after: GatewayConfi
 }
 
 /**
- * A change through the API that moves the uplink to another broker (scheme, host or port) must
- * not take the stored credentials along: the stored password kept by its marker, or the same
- * password file, would be sent to whoever runs the new broker. Typing the password is the
- * engineer's own decision; a password file is changed on the box.
+ * A change through the API that moves an uplink (any sink, by name) to another endpoint (scheme,
+ * host or port: SinkDefinition.credentialBinding) or a weaker protection must not take the
+ * stored credentials along: a secret kept by its marker (a password, a URL's password, a header
+ * value), or the same password or token file, would be sent to whoever runs the new endpoint.
+ * Typing the secret is the engineer's own decision; a secret file is changed on the box.
  */
 function checkCredentialsStayWithBroker(before: GatewayConfig | null, after: GatewayConfig, restored: readonly string[], source: string): void {
-  if (!before || endpointOf(before.uplink.url) === endpointOf(after.uplink.url)) return;
-  const where = `the stored credentials are only sent to the stored broker (${endpointOf(before.uplink.url)}), not to ${endpointOf(after.uplink.url)}`;
-  const issues = [
-    ...restored.filter((p) => p === 'uplink.password' || p === 'uplink.url').map((path) => ({ path, message: `${where}: type the password` })),
-    ...(after.uplink.passwordFile !== undefined && after.uplink.passwordFile === before.uplink.passwordFile
-      ? [{ path: 'uplink.passwordFile', message: `${where}: change the password file in the config file on the box` }]
-      : []),
-  ];
+  if (!before) return;
+  const old = boundSinks(before);
+  const issues: Array<{ path: string; message: string }> = [];
+  for (const s of boundSinks(after)) {
+    const was = sameSink(old, s);
+    if (!moved(was, s)) continue;
+    const receiver = s.binding.receiver ?? 'receiver';
+    const where = `the stored credentials are only sent to the stored ${receiver} (${was?.binding.where ?? 'the sink they were stored for'}), not to ${s.binding.where}`;
+    for (const f of s.binding.fields) {
+      if (!f.sent) continue;
+      const at = f.segments.join('.');
+      const path = `${s.path}.${at}`;
+      if (!f.file) {
+        if (restored.includes(`${s.restoredPrefix}${at}`)) issues.push({ path, message: `${where}: type the ${f.what}` });
+      } else if (f.value !== undefined && f.value === fieldValue(was?.binding, f.segments)) {
+        issues.push({ path, message: `${where}: change the ${f.what} file in the config file on the box` });
+      }
+    }
+  }
   if (issues.length > 0) throw new ConfigError(source, issues);
 }
 
-type OpcuaDevice = Extract<GatewayConfig['devices'][number], { driver: 'opcua' }>;
-const opcuaDevices = (c: GatewayConfig) => c.devices.filter((d): d is OpcuaDevice => d.driver === 'opcua');
-
 /**
- * The same for a device's OPC UA password: a change through the API that moves a device (same
- * id) to another endpoint or a weaker securityMode must not keep its stored password (the
- * marker) or its password file, and no password field (a device's or the uplink's) may be given a
- * file the config already uses for another secret (the uplink's password or TLS key, another
- * device's password or private key): the server at the other end would receive, as a password,
- * a secret the API never shows.
+ * The same for a device's credentials, as its driver binds them to an endpoint
+ * (DriverDefinition.credentialBinding: an OPC UA user's password): a change through the API that
+ * moves a device (same id) to another endpoint or a weaker protection must not keep a
+ * credential the server receives (a stored password kept by its marker, or its password file),
+ * and no such field (a device's password, any uplink's password or token) may be given a file the
+ * config already uses for another secret (any uplink's password, token or TLS key, as its sink's
+ * credentialBinding names them; another device's password or private key): the server at the
+ * other end would receive, as a password, a secret the API never shows.
  */
 function checkCredentialsStayWithDevice(before: GatewayConfig | null, after: GatewayConfig, restored: readonly string[], source: string): void {
   if (!before) return;
-  const old = new Map(opcuaDevices(before).map((d) => [d.id, d]));
+  // By id, and only of the same driver: another driver's endpoint is another kind of server.
+  const old = new Map(before.devices.map((d) => [`${d.driver}/${d.id}`, credentialBindingOf(d)]));
   // Every secret file the current config uses, with whose secret it is (certificates are public).
   const held = new Map<string, string[]>();
   const hold = (file: string | undefined, what: string) => file !== undefined && held.set(file, [...(held.get(file) ?? []), what]);
-  hold(before.uplink.passwordFile, "the uplink's password");
-  hold(before.uplink.tls?.key, "the uplink's TLS key");
-  for (const o of opcuaDevices(before)) {
-    hold(o.auth.passwordFile, `device ${o.id}'s password`);
-    hold(o.auth.privateKeyFile, `device ${o.id}'s private key`);
+  // Every sink's (SinkDefinition.credentialBinding): a token file is as secret as a broker password.
+  const oldSinks = boundSinks(before);
+  const sinkLabel = (s: BoundSink, what: string) => (s.path === 'uplink' ? `the uplink's ${what}` : `uplink ${s.name}'s ${what}`);
+  for (const s of oldSinks) {
+    for (const f of s.binding.fields) if (f.file && f.secret) hold(f.value, sinkLabel(s, f.what));
+  }
+  for (const o of before.devices) {
+    for (const f of credentialBindingOf(o)?.fields ?? []) if (f.file && f.secret) hold(f.value, `device ${o.id}'s ${f.what}`);
   }
   const issues: Array<{ path: string; message: string }> = [];
   after.devices.forEach((d, i) => {
-    if (d.driver !== 'opcua') return;
-    const was = old.get(d.id);
-    const moved = !was || was.endpointUrl !== d.endpointUrl || weakerSecurity(was, d);
-    const where = `device ${d.id}'s stored password is only sent to ${was ? `${was.endpointUrl} (securityMode ${was.securityMode})` : 'the device it was stored for'}, not to ${d.endpointUrl} (securityMode ${d.securityMode})`;
-    if (moved && restored.includes(`devices[id=${d.id}].auth.password`)) issues.push({ path: `devices[${i}].auth.password`, message: `${where}: type the password` });
-    const file = d.auth.passwordFile;
-    if (file === undefined) return;
-    const others = (held.get(file) ?? []).filter((h) => h !== `device ${d.id}'s password`);
-    // Newly given: a file that two devices shared already (set up on the box) stays editable.
-    if (others.length > 0 && was?.auth.passwordFile !== file) issues.push({ path: `devices[${i}].auth.passwordFile`, message: `${file} holds ${others.join(' and ')}: it is not given to device ${d.id} as its password` });
-    else if (moved && was?.auth.passwordFile === file) issues.push({ path: `devices[${i}].auth.passwordFile`, message: `${where}: change the password file in the config file on the box` });
+    const binding = credentialBindingOf(d);
+    if (!binding) return;
+    const was = old.get(`${d.driver}/${d.id}`);
+    const moved = !was || was.endpoint.value !== binding.endpoint.value || binding.protection < was.protection;
+    for (const f of binding.fields) {
+      if (!f.sent) continue;
+      const at = f.segments.join('.');
+      const path = `devices[${i}].${at}`;
+      const where = `device ${d.id}'s stored ${f.what} is only sent to ${was?.where ?? 'the device it was stored for'}, not to ${binding.where}`;
+      if (!f.file) {
+        if (moved && restored.includes(`devices[id=${d.id}].${at}`)) issues.push({ path, message: `${where}: type the ${f.what}` });
+        continue;
+      }
+      const file = f.value;
+      if (file === undefined) continue;
+      const wasFile = was?.fields.find((w) => w.segments.join('.') === at)?.value;
+      const others = (held.get(file) ?? []).filter((h) => h !== `device ${d.id}'s ${f.what}`);
+      // Newly given: a file that two devices shared already (set up on the box) stays editable.
+      if (others.length > 0 && wasFile !== file) issues.push({ path, message: `${file} holds ${others.join(' and ')}: it is not given to device ${d.id} as its ${f.what}` });
+      else if (moved && wasFile === file) issues.push({ path, message: `${where}: change the ${f.what} file in the config file on the box` });
+    }
   });
-  const uplinkFile = after.uplink.passwordFile;
-  const owners = uplinkFile === undefined || uplinkFile === before.uplink.passwordFile ? [] : (held.get(uplinkFile) ?? []);
-  if (owners.length > 0) issues.push({ path: 'uplink.passwordFile', message: `${uplinkFile} holds ${owners.join(' and ')}: it is not sent to a broker as a password` });
+  // A sink's sent file (a password, a token) newly given a file that holds another secret.
+  for (const s of boundSinks(after)) {
+    const was = sameSink(oldSinks, s);
+    for (const f of s.binding.fields) {
+      const file = f.value;
+      if (!f.file || !f.sent || file === undefined || file === fieldValue(was?.binding, f.segments)) continue;
+      const owners = (held.get(file) ?? []).filter((h) => h !== sinkLabel(s, f.what));
+      const receiver = s.binding.receiver ?? 'receiver';
+      if (owners.length > 0) issues.push({ path: `${s.path}.${f.segments.join('.')}`, message: `${file} holds ${owners.join(' and ')}: it is not sent to a ${receiver} as a ${f.what}` });
+    }
+  }
   if (issues.length > 0) throw new ConfigError(source, issues);
 }

@@ -59,7 +59,7 @@ test('a fourth driver handed to the registry builders is validated with its defa
 test('the fourth driver is described, created, listed in the UI driver list and offered its form', async () => {
   const device = fakeMeter.schema.parse(meter());
   assert.equal(fakeMeter.describe(device), 'mbus0 address 7');
-  const driver = fakeMeter.create(device, driverContext({ dataDir: '/nonexistent' }));
+  const driver = await fakeMeter.create(device, driverContext({ dataDir: '/nonexistent' }));
   assert.deepEqual((await driver.poll(['energy'])).samples.map((s) => [s.point, s.value, s.quality]), [['energy', 1, 'good']]);
   const forms = driverForms(WITH_FAKE);
   assert.deepEqual(forms.map((f) => f.driver), ['modbus-tcp', 'modbus-rtu', 'opcua', 'fake-meter']);
@@ -70,7 +70,7 @@ test('the fourth driver is described, created, listed in the UI driver list and 
   assert.equal(form.profiles, false);
 });
 
-test('every registered driver describes where its devices are, RTU devices by their serial port', () => {
+test('every registered driver describes where its devices are, RTU devices by their serial port', async () => {
   const describe = (d: Record<string, unknown>) => {
     const def = DRIVERS.find((x) => x.kind === d['driver']) as DriverDefinition;
     return def.describe(def.schema.parse(d));
@@ -79,7 +79,7 @@ test('every registered driver describes where its devices are, RTU devices by th
   assert.equal(describe({ id: 'a', driver: 'modbus-tcp', host: '10.0.0.5', unitId: 3, points }), '10.0.0.5:502 unit 3');
   assert.equal(describe({ id: 'b', driver: 'modbus-rtu', port: '/dev/ttyUSB1', unitId: 7, points }), '/dev/ttyUSB1 unit 7');
   assert.equal(describe({ id: 'c', driver: 'opcua', endpointUrl: 'opc.tcp://10.0.0.9:4840', points: [{ id: 'level', nodeId: 'ns=2;s=Level' }] }), 'opc.tcp://10.0.0.9:4840');
-  assert.throws(() => createDriver({ ...fakeMeter.schema.parse(meter()) } as never), /no driver "fake-meter" in drivers\/registry\.ts/);
+  await assert.rejects(createDriver({ ...fakeMeter.schema.parse(meter()) } as never, driverContext({ dataDir: '/nonexistent' })), /no driver "fake-meter" in drivers\/registry\.ts/);
 });
 
 // ---------------------------------------------------------------------------------------
@@ -137,6 +137,51 @@ test('no import cycle runs through the config schema', () => {
   assert.ok(seen.has('drivers/registry.ts') && seen.has('drivers/opcua/schema.ts'), 'the union is built from the registry');
 });
 
+/** Every cycle of `graph` found by depth-first search, each once, as "a -> b -> a". */
+function cyclesOf(graph: ReadonlyMap<string, readonly string[]>): string[] {
+  const found = new Set<string>();
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string) => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const d of graph.get(f) ?? []) {
+      if (state.get(d) === 'open') found.add([...stack.slice(stack.indexOf(d)), d].join(' -> '));
+      else if (!state.has(d)) visit(d);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of graph.keys()) if (!state.has(f)) visit(f);
+  return [...found];
+}
+
+test('no import cycle anywhere in gateway/src (type-only and dynamic imports included)', () => {
+  // The last one: secrets.ts -> drivers/registry.ts -> driver-context.ts -> secrets.ts (which
+  // config fields name secret files is config/secret-files.ts's now, not the file reader's).
+  assert.deepEqual(cyclesOf(GRAPH), []);
+  // The search finds one when there is one.
+  assert.deepEqual(cyclesOf(new Map([['secrets.ts', ['drivers/registry.ts']], ['drivers/registry.ts', ['driver-context.ts']], ['driver-context.ts', ['secrets.ts']]])), ['secrets.ts -> drivers/registry.ts -> driver-context.ts -> secrets.ts']);
+});
+
+test("a fourth driver's credentials stay with its endpoint under a center's config command, through its definition alone", async () => {
+  const { parseConfig } = await import('./load.ts');
+  const { protectedChanges } = await import('../commands/protected-sections.ts');
+  const base = parseConfig('gateway: { id: gw-1, region: kuzbass, municipality: kemerovo }\nuplink: { url: "mqtts://ingest.example.ru:8883" }\ndevices: [{ id: pump, driver: modbus-tcp, host: 10.0.0.5, points: [{ id: flow, table: holding, address: 0 }] }]\n', 'kedge.yaml', '/tmp');
+  const withMeters = (...devices: Array<Record<string, unknown>>) => ({ ...base, devices: devices.map((d) => fakeMeter.schema.parse(d)) }) as unknown as typeof base;
+  const file = '/etc/kedge/heat.password';
+  const current = withMeters(meter({ passwordFile: file }));
+  const refused = (next: typeof base, drivers: readonly DriverDefinition[] = WITH_FAKE) => protectedChanges(current, next, drivers).map((c) => c.path);
+  // Moved to another meter line with its password file: refused at the field its binding names.
+  assert.deepEqual(refused(withMeters(meter({ passwordFile: file, line: 'mbus9' }))), ['devices[0].line']);
+  // Its password file handed to a second meter: refused.
+  assert.deepEqual(refused(withMeters(meter({ passwordFile: file }), meter({ id: 'heat-2', primaryAddress: 8, passwordFile: file }))), ['devices[1].passwordFile']);
+  // Other changes stay free.
+  assert.deepEqual(refused(withMeters(meter({ passwordFile: file, name: 'Heat' }))), []);
+  // The refusal comes from the definition's hook: without the registry line nothing guards the move.
+  assert.deepEqual(refused(withMeters(meter({ passwordFile: file, line: 'mbus9' })), DRIVERS), []);
+});
+
 /**
  * What a new driver touches outside its folder: the registry line. Files outside drivers/ that
  * import a driver folder directly are tools for that protocol only (they name the drivers they
@@ -144,11 +189,11 @@ test('no import cycle runs through the config schema', () => {
  * driver's story leaks out of its folder.
  */
 const PROTOCOL_TOOLS: Record<string, string> = {
-  'web/routes/registers.ts': 'the Modbus register tool (reads any range over a Modbus link)',
-  'web/routes/traffic.ts': 'the Modbus traffic view',
+  'web/routes/registers.ts': "the Modbus register tool: the protocol's tables and error classes (the link comes from DriverDefinition.modbusLink)",
+  'web/routes/traffic.ts': "the Modbus traffic view: the protocol's traffic rings (the link key comes from DriverDefinition.modbusLink)",
   'web/routes/json.ts': "Modbus values' JSON form (64-bit integers as strings)",
-  // config/config-store.ts and commands/protected-sections.ts ask the registry whether a change
-  // weakens a device's security mode (weakerSecurity, owned by drivers/opcua/security-rank.ts).
+  // config/config-store.ts and commands/protected-sections.ts ask the registry where a device's
+  // credentials go (DriverDefinition.credentialBinding), not a driver folder.
 };
 
 test('outside drivers/, only the registry and named protocol tools import a driver folder', () => {
@@ -173,10 +218,8 @@ test('the UI device form names no driver: its driver list, fields, test read and
  */
 const KIND_LITERALS: Record<string, string> = {
   'config/schema.ts': "per-driver config types (Extract<DeviceConfig, { driver: 'opcua' }>) for callers that hold one driver's device",
-  'config/config-store.ts': 'OPC UA trust/security-mode handling of config changes (another helper moves it behind the registry)',
-  'web/routes/registers.ts': 'the Modbus register tool (PROTOCOL_TOOLS): opens a TCP link or an RTU bus',
-  'web/routes/traffic.ts': 'the Modbus traffic view (PROTOCOL_TOOLS): the link key of a TCP or RTU device',
-  'gateway.ts': 'OPC UA devices log their own session events, so the health log does not repeat them',
+  // The register tool and the traffic view reach a device's link through its definition
+  // (DriverDefinition.modbusLink), so they name no driver.
 };
 
 /** Product sources under src/, the browser UI's .js included, tests and fixtures not. */

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { gatewayConfigSchema, type GatewayConfig } from './schema.ts';
 import { resolveProfiles } from './profiles.ts';
 import { configWarnings } from './warnings.ts';
-import { secretPathIssues } from '../secrets.ts';
+import { resolveSecretFiles, secretPathIssues } from './secret-files.ts';
 
 export interface ConfigIssue {
   /** Field path such as `devices[0].points[2].type`; empty for the file as a whole. */
@@ -170,7 +170,8 @@ const errorMap: z.core.$ZodErrorMap = (iss) => {
 
 /**
  * Parses and validates a config text. `source` names it in messages; relative paths in the
- * config (dataDir, passwordFile, tls files) are resolved against `baseDir` when given.
+ * config (dataDir, secretsDir, every uplink's and device's secret and TLS files) are resolved
+ * against `baseDir` when given.
  */
 export function parseConfig(text: string, source = '<config>', baseDir?: string): GatewayConfig {
   return parseConfigWithWarnings(text, source, baseDir).config;
@@ -298,17 +299,9 @@ export function parseConfigWithWarnings(text: string, source = '<config>', baseD
   if (baseDir !== undefined) {
     const abs = (p: string) => resolve(baseDir, p);
     config.dataDir = abs(config.dataDir);
-    // config.uplink is one of config.uplinks (the first MQTT-family one): resolved with them.
-    for (const u of config.uplinks) {
-      if ('passwordFile' in u && u.passwordFile !== undefined) u.passwordFile = abs(u.passwordFile);
-      if ('tokenFile' in u && u.tokenFile !== undefined) u.tokenFile = abs(u.tokenFile);
-      const tls = u.tls;
-      if (tls) {
-        if (tls.ca !== undefined) tls.ca = abs(tls.ca);
-        if (tls.cert !== undefined) tls.cert = abs(tls.cert);
-        if (tls.key !== undefined) tls.key = abs(tls.key);
-      }
-    }
+    // Every uplink's and device's secret and TLS files, as their sinks and drivers declare them
+    // (secret-files.ts): an OPC UA key file is found where a broker's CA file is.
+    resolveSecretFiles(config, abs);
     if (config.secretsDir !== undefined) config.secretsDir = abs(config.secretsDir);
     // Secret and TLS files only from the secrets folders (gateway/src/secrets.ts), checked once the paths are absolute.
     const outside = secretPathIssues(config);

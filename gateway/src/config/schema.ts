@@ -5,7 +5,7 @@
  * falling back to a default and polling the wrong register for months.
  */
 import { z } from 'zod';
-import { sinkConfigSchema, type SinkConfig } from '@kedge/cloud-sync/north/registry.ts';
+import { SINKS, logCounters, sinkDefinition, sinkSchemas, type sinkConfigSchema, type SinkConfig, type SinkDefinition } from '@kedge/cloud-sync/north/registry.ts';
 import { legacyUplinkSchema, type BrokerSinkConfig } from '@kedge/cloud-sync/north/mqtt/schema.ts';
 import { checkMinMax, idSchema, int, strict, uniqueIdCheck } from './primitives.ts';
 import { DRIVERS, type BaseDevice, type DeviceConfig, type DriverDefinition, type SchemasOf } from '../drivers/registry.ts';
@@ -86,28 +86,45 @@ const logSchema = strict({
 // Uplinks: each sink's schema lives in its folder (cloud-sync/src/north/<sink>/schema.ts), and
 // the sink registry (north/registry.ts) makes the union of `uplinks:` entries by `kind`.
 
-const uplinksSchema = z
-  .array(sinkConfigSchema)
-  .min(1, { error: 'at least one uplink is needed: readings are only kept until the uplinks have them' })
-  .superRefine((list, ctx) => {
-    const seen = new Map<string, number>();
-    list.forEach((u, i) => {
-      const first = seen.get(u.name);
-      if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate uplink name "${u.name}" (also uplinks[${first}]): the name is the uplink's log cursor` });
-      } else seen.set(u.name, i);
-    });
-    if (list.length > 0 && !list.some(isBrokerSink)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: "at least one uplink of kind mqtt or sparkplug is needed: the center's commands, update offers and resend requests arrive over MQTT",
+/**
+ * The `uplinks:` list for these sinks: discriminated on `kind`, one member per entry of
+ * north/registry.ts (a test composes the registry with a fixture sink the same way), names
+ * unique, and at least one sink that links to a broker (SinkDefinition.brokerLink).
+ */
+export function uplinksSchemaFor(sinks: readonly [SinkDefinition, ...SinkDefinition[]]) {
+  const brokerKinds = sinks.filter((d) => d.brokerLink).map((d) => d.kind);
+  const counters = logCounters(sinks);
+  // Typed as the registry's own entries: for SINKS that is exact; a test's fixture casts its own.
+  const union = z.discriminatedUnion('kind', sinkSchemas(sinks) as never) as unknown as z.ZodType<SinkConfig, z.input<typeof sinkConfigSchema>>;
+  return z
+    .array(union)
+    .min(1, { error: 'at least one uplink is needed: readings are only kept until the uplinks have them' })
+    .superRefine((list, ctx) => {
+      const seen = new Map<string, number>();
+      list.forEach((u, i) => {
+        const first = seen.get(u.name);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate uplink name "${u.name}" (also uplinks[${first}]): the name is the uplink's log cursor` });
+        } else seen.set(u.name, i);
+        // The name is the sink's row in the log's cursors table, where the sinks' counters live too.
+        if (counters.includes(u.name)) {
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${u.name}" is reserved (a counter the log keeps): choose another name` });
+        }
       });
-    }
-  });
+      if (list.length > 0 && !list.some((u) => brokerKinds.includes(u.kind))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `at least one uplink of kind ${brokerKinds.join(' or ')} is needed: the center's commands, update offers and resend requests arrive over MQTT`,
+        });
+      }
+    });
+}
 
-/** An MQTT-family uplink (kedge mqtt or Sparkplug): the ones with a broker connection. */
+const uplinksSchema = uplinksSchemaFor(SINKS);
+
+/** An MQTT-family uplink (kedge mqtt or Sparkplug): the ones with a broker connection (SinkDefinition.brokerLink). */
 export function isBrokerSink(u: SinkConfig): u is BrokerSinkConfig {
-  return u.kind === 'mqtt' || u.kind === 'sparkplug';
+  return sinkDefinition(u.kind)?.brokerLink === true;
 }
 
 /** Said once at load (and in the config warnings) while a config still uses the single `uplink:`. */
@@ -233,7 +250,7 @@ export const gatewayConfigSchema = strict({
     if (c.uplink !== undefined && c.uplinks !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['uplink'], message: 'give either `uplinks:` (the list) or the deprecated `uplink:`, not both' });
     } else if (c.uplink === undefined && c.uplinks === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['uplinks'], message: 'is missing: list the uplinks (kind mqtt, sparkplug or http) the readings go to' });
+      ctx.addIssue({ code: 'custom', path: ['uplinks'], message: `is missing: list the uplinks (kind ${SINKS.map((d) => d.kind).join(', ')}) the readings go to` });
     }
   })
   .transform(({ uplink, uplinks, ...rest }) => {

@@ -165,31 +165,6 @@ export function restoreSecrets(next: Document, before: string): { issues: Issue[
   return { issues, restored };
 }
 
-interface SinkEntry {
-  name: string;
-  kind: string;
-  url: string;
-}
-
-/**
- * Header values kept by their marker go only to the receiver they were stored for: a change
- * that points an HTTP sink at another scheme, host or port (or gives a new sink the name of an
- * old one) must not send it the stored API key. Typing the value is the engineer's own decision.
- */
-export function headerSecretsMoved(before: { uplinks: readonly SinkEntry[] } | null, after: { uplinks: readonly SinkEntry[] }, restored: readonly string[]): Issue[] {
-  const issues: Issue[] = [];
-  after.uplinks.forEach((u, i) => {
-    const prefix = `uplinks[name=${u.name}].headers.`;
-    const kept = restored.filter((p) => p.startsWith(prefix));
-    if (kept.length === 0) return;
-    const was = before?.uplinks.find((b) => b.name === u.name);
-    if (was && was.kind === u.kind && endpointOf(was.url) === endpointOf(u.url)) return;
-    const where = was ? `${endpointOf(was.url)}, not to ${endpointOf(u.url)}` : 'sink it was stored for';
-    for (const p of kept) issues.push({ path: `uplinks[${i}].headers.${p.slice(prefix.length)}`, message: `the stored header value is only sent to the stored receiver (${where}): type the value` });
-  });
-  return issues;
-}
-
 /**
  * scheme://host:port of a broker URL (the default port filled in), or the text when it is no URL.
  * A URL that mqtt.js would read as another host than this parser (config/broker-url.ts) is no

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SINKS } from '@kedge/cloud-sync/north/registry.ts';
-import { RESERVED_CURSOR_NAMES } from '@kedge/cloud-sync/north/schema-kit.ts';
+import { tapeSink } from '@kedge/cloud-sync/north/fixtures/tape/index.ts';
+import { uplinksSchemaFor } from './schema.ts';
 import { LOG_COUNTERS } from '../gateway.ts';
 import { ConfigError, parseConfig, parseConfigWithWarnings } from './load.ts';
 
@@ -67,7 +68,7 @@ test('uplinks: takes every registered kind, each with its own name, codec, pacin
   assert.deepEqual(warnings, [], 'no deprecation note for the list');
   assert.equal(config.legacyUplinkKey, false);
   assert.deepEqual(
-    config.uplinks.map((u) => [u.name, u.kind, u.codec, u.maxReadingsPerSec]),
+    config.uplinks.map((u) => [u.name, u.kind, 'codec' in u ? u.codec : undefined, u.maxReadingsPerSec]),
     [
       ['regional', 'mqtt', 'compact', 5000],
       ['scada', 'sparkplug', 'sparkplug', 10_000],
@@ -125,7 +126,7 @@ test('codec compact-v2 (for a center not yet upgraded) is accepted by the MQTT a
     'box.yaml',
   );
   assert.deepEqual(
-    config.uplinks.map((u) => [u.name, u.codec, u.liveFirst]),
+    config.uplinks.map((u) => [u.name, 'codec' in u ? u.codec : undefined, u.liveFirst]),
     [
       ['regional', 'compact-v2', false],
       ['city', 'compact-v2', false],
@@ -164,6 +165,14 @@ test("every uplink's secret files are resolved against the config's folder and m
 });
 
 test("no uplink may take the name of a counter the log keeps among its cursors (Sparkplug's bdSeq)", () => {
-  assert.deepEqual(RESERVED_CURSOR_NAMES, LOG_COUNTERS, 'the schema refuses exactly what the gateway keeps as counters');
-  assert.match(problems(`${HEAD}uplinks:\n  - { name: sparkplug-bdseq, kind: mqtt, url: "mqtt://x" }\n`)[0]!, /^uplinks\[0\]\.name: "sparkplug-bdseq" is reserved/);
+  assert.ok(LOG_COUNTERS.includes('sparkplug-bdseq'), 'the Sparkplug sink declares its bdSeq counter');
+  for (const counter of LOG_COUNTERS) {
+    assert.match(problems(`${HEAD}uplinks:\n  - { name: ${counter}, kind: mqtt, url: "mqtt://x" }\n`)[0]!, new RegExp(`^uplinks\\[0\\]\\.name: "${counter}" is reserved`));
+  }
+  // A sink's counters come from its own definition: a new sink that keeps one needs no edit elsewhere.
+  const withReel = uplinksSchemaFor([...SINKS, { ...tapeSink, logCounters: ['tape-reel'] }] as never);
+  const entry = { kind: 'mqtt', url: 'mqtt://x' };
+  assert.equal(withReel.safeParse([{ ...entry, name: 'tape-reel' }]).success, false);
+  assert.equal(withReel.safeParse([{ ...entry, name: 'regional' }]).success, true);
+  assert.equal(uplinksSchemaFor(SINKS).safeParse([{ ...entry, name: 'tape-reel' }]).success, true);
 });

@@ -10,6 +10,7 @@ import type { Quality, Value } from '@kedge/cloud-sync/model.ts';
 import type { Profile } from '@kedge/device-profiles/schema.ts';
 import type { DeviceDriver } from './driver.ts';
 import type { DriverForm } from './form.ts';
+import type { ModbusTransport } from './modbus/transport.ts';
 
 /**
  * Reads a file a device config names (a password, a user certificate or key): only from the
@@ -97,6 +98,48 @@ export interface BaseDevice {
 /** A device page of the web UI that only some drivers have (web/ui/pages/registers.js, traffic.js). */
 export type DeviceTool = 'registers' | 'traffic';
 
+/**
+ * The Modbus link a device is reached over, for the register tool and the traffic view
+ * (web/routes/registers.ts, traffic.ts): a driver that speaks Modbus in another way (a TCP
+ * gateway, a serial bus, UDP) says here how to reach its link, the routes stay as they are.
+ */
+export interface ModbusLinkAccess<D> {
+  /** The key the link's traffic ring is kept under (drivers/modbus/traffic.ts), the same its polls record to. */
+  key(device: D): string;
+  /** Runs `use` over the device's link: the one its polls share when it is running, else one opened for this use. */
+  use<R>(device: D, use: (transport: ModbusTransport) => Promise<R>): Promise<R>;
+}
+
+/** One field of a device that holds a credential, or names the file holding it. */
+export interface CredentialField {
+  /** Where it is in the device, e.g. ['auth', 'passwordFile']. */
+  segments: readonly string[];
+  /** Its value in this device; undefined when unset. */
+  value: string | undefined;
+  /** The field names a file (else it is the secret itself, which the API shows as the "unchanged" marker). */
+  file: boolean;
+  /**
+   * The server at the endpoint receives it (a password): it is only sent where it was stored
+   * for. A private key or a certificate proves who the box is without leaving it.
+   */
+  sent: boolean;
+  /** Not public: a certificate is not (false), a password or private key is; another use may not be given its file. */
+  secret: boolean;
+  /** What it is, in messages: "password", "private key", "certificate". */
+  what: string;
+}
+
+/** What DriverDefinition.credentialBinding tells about one device. */
+export interface CredentialBinding {
+  /** The field that says where the credentials are presented, and its value: another value takes them to another server. */
+  endpoint: { segments: readonly string[]; value: string };
+  /** How well the link protects them, higher is stronger: a lower value than before counts as a move too. */
+  protection: number;
+  /** Endpoint and protection as a refusal names them: "opc.tcp://10.0.0.9:4840 (securityMode Sign)". */
+  where: string;
+  fields: readonly CredentialField[];
+}
+
 /** A driver's config schema: a strict object with `driver: z.literal(kind)`, refinements allowed. */
 export type DriverSchema = z.core.$ZodTypeDiscriminable & z.ZodType<BaseDevice>;
 
@@ -104,7 +147,18 @@ export interface DriverDefinition<S extends DriverSchema = DriverSchema> {
   /** The `driver:` value in the config. */
   kind: z.output<S>['driver'];
   schema: S;
-  create(device: z.output<S>, ctx: DriverContext): DeviceDriver;
+  /**
+   * The device's driver. The definition is loaded with the config (schema, form, hooks) and stays
+   * light; an implementation with a heavy library (node-opcua) imports it here, dynamically, so a
+   * gateway whose config has no device of this driver never loads it. A rejection (the library
+   * cannot load) costs this device only: the gateway logs it and runs the others.
+   */
+  create(device: z.output<S>, ctx: DriverContext): DeviceDriver | Promise<DeviceDriver>;
+  /**
+   * The driver logs its own link events (OPC UA: one line when the session goes, one when it is
+   * back), so the gateway's device health log does not log its polls' failures again.
+   */
+  logsOwnSession?: boolean;
   /** Where the device is reached, one line for the devices page ("10.0.0.5:502 unit 1", "/dev/ttyUSB0 unit 7"). */
   describe(device: z.output<S>): string;
   form: DriverForm;
@@ -123,10 +177,19 @@ export interface DriverDefinition<S extends DriverSchema = DriverSchema> {
   profileTransport?: Profile['protocol']['transports'][number];
   /** The fields already typed in the add-device form that a profile picked there does not replace (where the device is reached). */
   profileKeeps?: readonly string[];
-  /** Which files a device config names as secrets or TLS material (secrets.ts confines and reads them), relative to the device. */
+  /** Which files a device config names as secrets or TLS material (config/secret-files.ts: confined and read through secrets.ts), relative to the device. */
   secretFiles?(device: Record<string, unknown>): Array<{ segments: string[]; file: unknown }>;
+  /**
+   * Where the device's credentials go and which fields hold them: a change through the web API
+   * (config/config-store.ts) or a center's `config` command (commands/protected-sections.ts)
+   * that moves the device to another endpoint, or to a weaker protection, must not take stored
+   * credentials along, nor hand one secret's file to another use. Absent: the device has none.
+   */
+  credentialBinding?(device: z.output<S>): CredentialBinding;
   /** The device pages the UI offers besides values and edit: the register tool, the wire traffic view. */
   tools?: readonly DeviceTool[];
+  /** With the tools: how they reach the device's Modbus link. */
+  modbusLink?: ModbusLinkAccess<z.output<S>>;
   /** What looks wrong in a valid device (overlapping registers, Modicon-looking addresses). */
   warnings?(device: z.output<S>, profile: ProfileUse | undefined): DeviceWarning[];
 }

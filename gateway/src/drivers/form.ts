@@ -4,38 +4,19 @@
  * here but read from the driver's zod config schema (its JSON Schema), so the form cannot drift
  * from what the loader accepts. The server still validates every save with the same schema.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { formFields, inputJsonSchema, keyShapes, formField, type FieldSpec as KitFieldSpec, type FormField as KitFormField, type Text } from '@kedge/cloud-sync/form-kit.ts';
 
-export interface Text {
-  ru: string;
-  en: string;
-}
+// The kit (types, constraints read from the schema) is cloud-sync's, shared with the sinks' forms.
+export type { Text, Widget } from '@kedge/cloud-sync/form-kit.ts';
 
-export type Widget = 'text' | 'number' | 'select' | 'checkbox' | 'password';
+export type DriverGroup = 'identity' | 'connection' | 'timing' | 'security' | 'point';
 
 /** What a driver's form.ts writes for one field. */
-export interface FieldSpec {
-  key: string;
-  label: Text;
-  hint?: Text;
-  group: 'identity' | 'connection' | 'timing' | 'security' | 'point';
-  /** Choices when the schema cannot say them (a refinement, not an enum). */
-  options?: Array<string | number>;
-  widget?: Widget;
-  /** The field is shown only when another one has one of these values. */
-  showIf?: { key: string; values: Array<string | number | boolean> };
-}
+export type FieldSpec = KitFieldSpec<DriverGroup>;
 
 /** One field as the UI renders it: the spec plus the schema's constraints. */
-export interface FormField extends FieldSpec {
-  widget: Widget;
-  required: boolean;
-  default?: unknown;
-  min?: number;
-  max?: number;
-  pattern?: string;
-  options?: Array<string | number>;
-}
+export type FormField = KitFormField<DriverGroup>;
 
 export interface DriverForm {
   driver: string;
@@ -53,84 +34,21 @@ export interface DriverForm {
   keys: Record<string, string>;
 }
 
-interface JsonSchema {
-  type?: string;
-  enum?: Array<string | number>;
-  const?: unknown;
-  default?: unknown;
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-  pattern?: string;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  anyOf?: JsonSchema[];
-}
-
-/** Beyond this a "maximum" is zod's safe-integer bound, not a limit anyone wrote. */
-const NO_LIMIT = 2 ** 52;
-
-function field(spec: FieldSpec, prop: JsonSchema | undefined, required: string[]): FormField {
-  if (!prop) throw new Error(`form field "${spec.key}" is not in the driver's config schema`);
-  const p = prop.anyOf?.find((x) => x.type === 'number') ?? prop;
-  const options = spec.options ?? p.enum;
-  const widget: Widget = spec.widget ?? (options ? 'select' : p.type === 'boolean' ? 'checkbox' : p.type === 'integer' || p.type === 'number' ? 'number' : 'text');
-  return {
-    ...spec,
-    widget,
-    required: required.includes(spec.key) && prop.default === undefined,
-    ...(prop.default !== undefined ? { default: prop.default } : {}),
-    ...(p.minimum !== undefined && Math.abs(p.minimum) < NO_LIMIT ? { min: p.minimum } : {}),
-    ...(p.maximum !== undefined && p.maximum < NO_LIMIT ? { max: p.maximum } : {}),
-    ...(p.pattern !== undefined ? { pattern: p.pattern } : {}),
-    ...(options ? { options } : {}),
-  };
-}
-
-/**
- * The JSON Schema of a dotted key (`auth.username`) and the keys required beside it. An object
- * the schema cannot describe (a preprocessed one) is read from `nested[first segment]`.
- */
-function lookup(json: JsonSchema, key: string, nested: Record<string, z.ZodType>): { prop: JsonSchema | undefined; required: string[] } {
-  const [head, ...rest] = key.split('.');
-  if (rest.length === 0) return { prop: json.properties?.[key], required: json.required ?? [] };
-  const inner = nested[head!] ? (z.toJSONSchema(nested[head!]!, { io: 'input', unrepresentable: 'any' }) as JsonSchema) : json.properties?.[head!];
-  if (!inner) return { prop: undefined, required: [] };
-  return lookup(inner, rest.join('.'), {});
-}
-
 /** Builds a driver's form from its config schema and the fields it wants shown. */
 export function describeForm(
   schema: z.ZodType,
   o: { driver: string; label: Text; fields: FieldSpec[]; pointFields: FieldSpec[]; template: Record<string, unknown>; nested?: Record<string, z.ZodType> },
 ): DriverForm {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
-  const props = json.properties ?? {};
-  const point = props['points']?.items ?? {};
+  const json = inputJsonSchema(schema);
+  const point = json.properties?.['points']?.items ?? {};
   return {
     driver: o.driver,
     label: o.label,
-    fields: o.fields.map((f) => {
-      const { prop, required } = lookup(json, f.key, o.nested ?? {});
-      // A nested key is never required on its own: its object (auth) is optional as a whole.
-      return field(f, prop, f.key.includes('.') ? [] : required);
-    }),
-    pointFields: o.pointFields.map((f) => field(f, point.properties?.[f.key], point.required ?? [])),
+    fields: formFields(json, o.fields, o.nested ?? {}),
+    pointFields: o.pointFields.map((f) => formField(f, point.properties?.[f.key], point.required ?? [])),
     template: o.template,
-    keys: Object.fromEntries(Object.entries(props).map(([k, p]) => [k, shapeOf(p)])),
+    keys: keyShapes(json),
   };
-}
-
-/** A value's shape in a JSON Schema, comparable across drivers. */
-function shapeOf(p: JsonSchema): string {
-  if (p.type === 'array') return `array:${Object.keys(p.items?.properties ?? {}).sort().join(',')}`;
-  if (p.type === 'object') return `object:${Object.keys(p.properties ?? {}).sort().join(',')}`;
-  if (p.type) return p.type;
-  if (p.const !== undefined) return typeof p.const;
-  if (p.enum) return [...new Set(p.enum.map((v) => typeof v))].join('|');
-  if (p.anyOf) return p.anyOf.map(shapeOf).sort().join('|');
-  return 'any';
 }
 
 /** Labels shared by the Modbus drivers (TCP and RTU have the same unit, timing and points). */

@@ -23,6 +23,8 @@ function rig(t: test.TestContext) {
     flushRows: 1000,
     synchronous: 'normal',
     retainAckedMs: 3_600_000,
+    // As the gateway tells its log (gateway.ts LOG_COUNTERS, from the sinks' definitions).
+    counters: ['sparkplug-bdseq'],
     onWarn: (m) => warnings.push(m),
     onInfo: (m) => infos.push(m),
   };

@@ -5,7 +5,6 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { LogRecord, Reading, SeqRange, Value } from '@kedge/cloud-sync/model.ts';
 import type { LogSource } from '@kedge/cloud-sync/north/log-source.ts';
-import { RESERVED_CURSOR_NAMES } from '@kedge/cloud-sync/north/schema-kit.ts';
 import { packedFlags, packedValue, unpackValue, type SqlValue } from '@kedge/cloud-sync/sqlite-value.ts';
 import { backoffCeiling } from '@kedge/cloud-sync/backoff.ts';
 import { SCHEMA } from './schema.ts';
@@ -14,6 +13,11 @@ import { fileSize, inspectLogFile, moveAside, readIdentityFile, writeIdentityFil
 import { describeWriteError, type WriteFailure } from './write-error.ts';
 
 export interface ReadingLogOptions {
+  /**
+   * Rows of the cursors table that are counters, not sink positions (the sinks' logCounters,
+   * e.g. Sparkplug's bdSeq): never the lowest cursor, kept across a renumbering. setSinks adds to them.
+   */
+  counters?: readonly string[];
   /** Size cap of the live data in bytes; over it, the oldest rows are evicted (counted). */
   maxBytes: number;
   /** Pending readings are committed at least this often. */
@@ -207,6 +211,8 @@ export class ReadingLog implements LogSource {
   private readonly pointIds = new Map<string, number>();
   private readonly pointKeys = new Map<number, string>();
   private readonly appendListeners = new Set<() => void>();
+  /** Append listeners that threw (each logged): the readings were committed all the same. */
+  private appendListenerFailures = 0;
   private readonly evictListeners = new Set<(e: EvictionReport) => void>();
   private nextSeq = 1;
   private closed = false;
@@ -220,6 +226,7 @@ export class ReadingLog implements LogSource {
    * of them. Until told, the single legacy uplink.
    */
   private sinkNames: string[] = [UPLINK_CURSOR];
+  private counters: readonly string[];
   /** Readings dropped from the memory buffer that still need their (evicted) sequence numbers. */
   private droppedUnsequenced = 0;
   private write: WriteState = { failing: false, code: null, reason: null, since: null, dropped: 0 };
@@ -242,8 +249,10 @@ export class ReadingLog implements LogSource {
       retryMinMs: 1000,
       retryMaxMs: 30_000,
       warnEveryMs: 60_000,
+      counters: [],
       ...options,
     };
+    this.counters = [...this.opts.counters];
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const opened = this.openChecked();
     this.identity = opened.identity;
@@ -366,7 +375,7 @@ export class ReadingLog implements LogSource {
       // harmless; a range it is told it holds that it never got would hide a loss.
       // Counters (Sparkplug's bdSeq) share the table but are no position: they are left out.
       const lowest =
-        (this.db.prepare('SELECT min(seq) FROM cursors WHERE name NOT IN (SELECT value FROM json_each(?))').pluck().get(JSON.stringify(RESERVED_CURSOR_NAMES)) as
+        (this.db.prepare('SELECT min(seq) FROM cursors WHERE name NOT IN (SELECT value FROM json_each(?))').pluck().get(JSON.stringify(this.counters)) as
           | number
           | null) ?? 0;
       return { epoch, lastSeq: this.storedLastSeq(), confirmed: lowest };
@@ -647,7 +656,19 @@ export class ReadingLog implements LogSource {
     if (this.write.failing && this.tryWrite(() => this.saveCursors()).ok) this.writeSucceeded();
     if (dropped > 0) this.reportEviction({ first, last: first + dropped - 1, count: dropped, at, sinks: this.everySink(dropped) }, 'buffer');
     this.enforceCap();
-    for (const listener of this.appendListeners) listener();
+    // The readings are committed: a listener that throws (a sink's bug) must neither throw out
+    // of the append, as if they were lost, nor keep the other listeners from hearing of them.
+    for (const listener of this.appendListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.appendListenerFailures++;
+        this.opts.onWarn?.(`reading log ${this.path}: an append listener failed; the readings are committed`, {
+          err: (err as Error).message,
+          failures: this.appendListenerFailures,
+        });
+      }
+    }
     return batch.length;
   }
 
@@ -789,12 +810,13 @@ export class ReadingLog implements LogSource {
     counters: readonly string[] = [],
   ): { added: Array<{ name: string; startAfter: number }>; dropped: Array<{ name: string; cursor: number }> } {
     if (names.length === 0) throw new Error('setSinks: at least one sink is needed (with none, nothing would hold the log back)');
-    const clash = names.find((n) => counters.includes(n));
+    const clash = names.find((n) => counters.includes(n) || this.counters.includes(n));
     if (clash !== undefined) throw new Error(`setSinks: "${clash}" is a counter of the log, not a sink name`);
+    this.counters = [...new Set([...this.counters, ...counters])];
     const wanted = new Set(names);
     const stored = new Map((this.stmt.cursors.all() as Array<{ name: string; seq: number }>).map((r) => [r.name, r.seq]));
     for (const [name, seq] of this.unsavedCursors) stored.set(name, Math.max(seq, stored.get(name) ?? 0));
-    for (const c of counters) stored.delete(c);
+    for (const c of this.counters) stored.delete(c);
     const dropped: Array<{ name: string; cursor: number }> = [];
     const added: Array<{ name: string; startAfter: number }> = [];
     const neverAcked = stored.size === 0;
@@ -900,11 +922,11 @@ export class ReadingLog implements LogSource {
       this.db.prepare('DELETE FROM evictions WHERE last <= ?').run(base);
       this.db.prepare('UPDATE evictions SET first = max(first, ?) - ?, last = last - ?').run(base + 1, base, base);
       // Sink positions restart with the numbering; a counter (Sparkplug's bdSeq) must keep counting.
-      this.db.prepare('UPDATE cursors SET seq = 0 WHERE name NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify(RESERVED_CURSOR_NAMES));
+      this.db.prepare('UPDATE cursors SET seq = 0 WHERE name NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify(this.counters));
       this.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'readings'").run(Math.max(0, last - base));
       this.stmt.setMeta.run('epoch', epoch);
     })();
-    for (const name of [...this.unsavedCursors.keys()]) if (!RESERVED_CURSOR_NAMES.includes(name)) this.unsavedCursors.delete(name);
+    for (const name of [...this.unsavedCursors.keys()]) if (!this.counters.includes(name)) this.unsavedCursors.delete(name);
     this.nextSeq = Math.max(0, last - base) + 1;
     // Renumbered: the newest records known in memory name old sequences; latestAfter walks afresh.
     this.newestByPoint.clear();
@@ -937,6 +959,11 @@ export class ReadingLog implements LogSource {
   onAppend(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => this.appendListeners.delete(listener);
+  }
+
+  /** How many times an append listener threw (logged each time through onWarn). */
+  listenerFailures(): number {
+    return this.appendListenerFailures;
   }
 
   onEvict(listener: (e: EvictionReport) => void): () => void {

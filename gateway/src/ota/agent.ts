@@ -45,6 +45,8 @@ export interface OtaAgentOptions {
   allowLocalOfferUrls?: boolean;
   /** Set by the launcher: this boot is a release on trial. */
   trial?: boolean;
+  /** How long a stop or a move waits for the status reports in flight; default STATUS_FLUSH_MS. */
+  statusFlushMs?: number;
 }
 
 export type OtaState = 'idle' | 'trial' | InstallPhase | 'failed';
@@ -76,6 +78,59 @@ export type OtaMqtt = Pick<BrokerConnection, 'url' | 'clientId'> & Partial<Broke
 /** mqtt.js's own default, for an OtaMqtt that names none. */
 const DEFAULT_KEEPALIVE_SEC = 60;
 
+/**
+ * How long a stop or a move to another broker waits for status reports still in flight to be
+ * acknowledged before it drops the connection: the last report (installed, failed) should
+ * reach the center, but a broker that went silent must not hold the daemon's shutdown.
+ */
+export const STATUS_FLUSH_MS = 2000;
+
+/**
+ * The status reports one client sent that its broker has not acknowledged yet (counted by
+ * their publish callbacks: mqtt.js's own 'outgoingEmpty' only fires inside its graceful end).
+ */
+class Unacked {
+  private n = 0;
+  private waiters: Array<() => void> = [];
+  sent(): () => void {
+    this.n++;
+    return () => {
+      if (--this.n === 0) for (const w of this.waiters.splice(0)) w();
+    };
+  }
+  get count(): number {
+    return this.n;
+  }
+  onNone(w: () => void): void {
+    if (this.n === 0) w();
+    else this.waiters.push(w);
+  }
+}
+
+/**
+ * Ends an OTA client whether or not its broker is still there. mqtt.js's graceful end() waits
+ * for the PUBACK of every QoS 1 report in flight and then for the broker to close the link
+ * after DISCONNECT; with the broker gone neither ever comes, and no timer or socket is left
+ * to say so (the promise just stays pending, and a reload or a shutdown behind it hangs).
+ * So: wait for the reports in flight while the link is up, at most `flushMs`, then end by force.
+ */
+async function endClient(c: MqttClient, unacked: Unacked, flushMs: number): Promise<void> {
+  if (c.connected && unacked.count > 0) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        c.off('close', done);
+        resolve();
+      };
+      // Referenced: it also keeps the process alive while the broker has the last word.
+      const timer = setTimeout(done, flushMs);
+      c.on('close', done);
+      unacked.onNone(done);
+    });
+  }
+  await c.endAsync(true);
+}
+
 /** The install in progress: how its offer was authenticated, and how to stop it. */
 interface InstallJob {
   trust: OfferTrust['by'];
@@ -86,6 +141,8 @@ interface InstallJob {
 
 export class OtaAgent {
   private client: MqttClient | null = null;
+  /** The status reports of `client` awaiting their PUBACK. */
+  private unacked = new Unacked();
   private current: InstallJob | null = null;
   private state: OtaState;
   private target: string | null = null;
@@ -127,6 +184,7 @@ export class OtaAgent {
     };
     const client = mqtt.connect(m.url, opts);
     this.client = client;
+    this.unacked = new Unacked();
     // The identity of this connection: a later reconnect() with another one starts another client.
     const identity = this.identity;
     client.on('connect', () => {
@@ -272,7 +330,7 @@ export class OtaAgent {
     const now = Date.now();
     if (!force && now - this.lastPublish < PROGRESS_EVERY_MS) return;
     this.lastPublish = now;
-    c.publish(otaTopic(this.identity, 'ota/status'), JSON.stringify(this.otaStatus()), { qos: 1, retain: true });
+    c.publish(otaTopic(this.identity, 'ota/status'), JSON.stringify(this.otaStatus()), { qos: 1, retain: true }, this.unacked.sent());
   }
 
   /**
@@ -284,7 +342,8 @@ export class OtaAgent {
   async reconnect(mqtt: OtaMqtt | undefined, identity: OtaIdentity = this.identity): Promise<void> {
     const c = this.client;
     this.client = null;
-    if (c) await c.endAsync().catch(() => {});
+    // The old broker may be the reason for the move (dead, unreachable): it must not hold it.
+    if (c) await endClient(c, this.unacked, this.o.statusFlushMs ?? STATUS_FLUSH_MS).catch(() => {});
     this.mqtt = mqtt;
     this.identity = identity;
     this.start();
@@ -295,7 +354,7 @@ export class OtaAgent {
     await this.busy?.catch(() => {});
     const c = this.client;
     this.client = null;
-    if (c) await c.endAsync().catch(() => {});
+    if (c) await endClient(c, this.unacked, this.o.statusFlushMs ?? STATUS_FLUSH_MS).catch(() => {});
   }
 
   /** The summary the web UI's system page shows (gateway/src/web/context.ts OtaStatus). */

@@ -4,7 +4,7 @@ import { HealthReporter, type HealthProbe, type LauncherMessage } from './health
 
 const YEAR = 365 * 86_400_000;
 /** Started, not connected, log not growing: not healthy yet, so only the deadline can end the trial. */
-const NOT_YET: HealthProbe = { started: true, uplinkState: 'connecting', uplinkError: null, lastSeq: 0 };
+const NOT_YET: HealthProbe = { started: true, uplinkState: 'connecting', uplinkError: null, lastSeq: 0, unavailable: [] };
 
 function reporter(t: test.TestContext, deadlineMs: number) {
   const verdicts: LauncherMessage[] = [];

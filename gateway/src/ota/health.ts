@@ -3,7 +3,7 @@
  *   {kedgeOta:'alive'}                 every few seconds while the event loop turns (watchdog)
  *   {kedgeOta:'healthy'}               a release on trial passed its health check
  *   {kedgeOta:'unhealthy', reason}     it failed; the launcher rolls back and records why
- * A release is healthy when it started (config loaded, drivers built) and either the uplink
+ * A release is healthy when it started (config loaded, every configured device's driver loaded) and either the uplink
  * connected or the log kept growing: a box whose 4G is down during the update must not roll
  * back a good release, but one that neither polls nor connects is broken.
  */
@@ -13,13 +13,22 @@ export interface HealthProbe {
   uplinkState: string | null;
   uplinkError: string | null;
   lastSeq: number;
+  /** Configured devices whose driver could not load (Gateway.unavailableDevices()): a release that broke a driver is not good. */
+  unavailable: readonly { deviceId: string; driver: string; reason: string }[];
 }
 
-export type Verdict = { healthy: true; why: string } | { healthy: false; why: string };
+/** final: unhealthy for good this boot (no need to wait for the deadline). */
+export type Verdict = { healthy: true; why: string } | { healthy: false; why: string; final?: true };
 
 /** Healthy, or why not yet. `first` is the probe taken when the check began. */
 export function evaluateHealth(first: HealthProbe, now: HealthProbe): Verdict {
   if (!now.started) return { healthy: false, why: 'the gateway did not finish starting (config, drivers)' };
+  // Before the uplink and log checks: a release whose OPC UA library (or a native addon) fails to
+  // load still connects and still logs the other devices' readings, yet it broke those devices.
+  if (now.unavailable.length > 0) {
+    const list = now.unavailable.map((u) => `device "${u.deviceId}" (driver "${u.driver}": ${u.reason})`).join(', ');
+    return { healthy: false, final: true, why: `${now.unavailable.length === 1 ? 'a driver' : 'drivers'} failed to load: ${list}` };
+  }
   if (now.uplinkState === 'online') return { healthy: true, why: 'uplink connected' };
   if (now.lastSeq > first.lastSeq) return { healthy: true, why: `log grew from seq ${first.lastSeq} to ${now.lastSeq}` };
   const uplink = now.uplinkState === null ? 'no uplink' : `uplink ${now.uplinkState}${now.uplinkError ? ` (${now.uplinkError})` : ''}`;
@@ -81,6 +90,10 @@ export class HealthReporter {
       if (v.healthy) {
         this.finish(v);
         this.send({ kedgeOta: 'healthy', why: v.why });
+      } else if (v.final) {
+        // Waiting cannot help (drivers are created once per start): say why before the launcher's own deadline.
+        this.finish(v);
+        this.send({ kedgeOta: 'unhealthy', reason: `health check failed: ${v.why}` });
       } else if (performance.now() - startedAt >= this.o.deadlineMs) {
         this.finish(v);
         this.send({ kedgeOta: 'unhealthy', reason: `health check failed within ${this.o.deadlineMs} ms: ${v.why}` });

@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config/schema.ts';
 import type { Gateway } from '../gateway.ts';
 import { OtaAgent, type OtaIdentity, type OtaMqtt } from './agent.ts';
 import { brokerSettingsKey, configBrokerConnection } from '../mqtt-connection.ts';
-import { HealthReporter } from './health.ts';
+import { HealthReporter, type HealthProbe } from './health.ts';
 import { otaSettings } from './settings.ts';
 
 export { OtaAgent, type OtaStatus } from './agent.ts';
@@ -16,6 +16,12 @@ export { otaRoutes } from './routes.ts';
 /** Whose offers the agent takes, and on which topic, under this config. */
 export function otaIdentity(c: GatewayConfig): OtaIdentity {
   return { prefix: c.uplink.topicPrefix, region: c.gateway.region, municipality: c.gateway.municipality, gateway: c.gateway.id };
+}
+
+/** What the trial's health check sees of a gateway whose start() has resolved (main.ts starts OTA only then). */
+export function trialProbe(gateway: Pick<Gateway, 'status' | 'unavailableDevices'>): HealthProbe {
+  const st = gateway.status();
+  return { started: true, uplinkState: st.uplink?.state ?? null, uplinkError: st.uplink?.lastError ?? null, lastSeq: st.log.lastSeq, unavailable: gateway.unavailableDevices() };
 }
 
 export interface OtaRuntime {
@@ -73,10 +79,7 @@ export function startOta(opts: { config: GatewayConfig; gateway: Gateway; logger
   const health = new HealthReporter({
     trial,
     deadlineMs: Math.max(500, deadline - 1000),
-    probe: () => {
-      const st = gateway.status();
-      return { started: true, uplinkState: st.uplink?.state ?? null, uplinkError: st.uplink?.lastError ?? null, lastSeq: st.log.lastSeq };
-    },
+    probe: () => trialProbe(gateway),
     onOrphaned: () => opts.restart('launcher went away'),
     onVerdict: (v) => {
       logger.info({ healthy: v.healthy, why: v.why }, 'ota: health check of this release');

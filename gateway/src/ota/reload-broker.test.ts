@@ -40,7 +40,7 @@ test('reload with a new broker URL: the OTA agent reports on the new broker; a r
     );
   const logger = pino({ level: 'warn' }, new Writable({ write: (_c, _e, cb) => cb() }));
   const gateway = new Gateway(configFor(oldBroker.url), logger);
-  gateway.start();
+  await gateway.start();
   t.after(() => gateway.stop());
   const ota = startOta({ config: gateway.currentConfig(), gateway, logger, restart: () => {} });
   t.after(() => ota.stop());
@@ -88,7 +88,7 @@ test('reload that renames the box (gateway.id, then topicPrefix): offers on the 
   const topicOf = (id: string, prefix = 'kedge/v1') => otaTopic({ ...ID, prefix, gateway: id }, 'ota');
   const logger = pino({ level: 'warn' }, new Writable({ write: (_c, _e, cb) => cb() }));
   const gateway = new Gateway(configFor('kem-ota-a'), logger);
-  gateway.start();
+  await gateway.start();
   t.after(() => gateway.stop());
   const ota = startOta({ config: gateway.currentConfig(), gateway, logger, restart: () => {} });
   t.after(() => ota.stop());

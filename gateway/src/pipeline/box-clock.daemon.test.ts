@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { QUALITIES } from '@kedge/cloud-sync/model.ts';
 import { WALL_OFFSET_FILE_ENV } from '@kedge/cloud-sync/clock.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
@@ -54,7 +55,7 @@ test('the real daemon with its wall clock set back a year keeps polling, says so
     points: [{ id: 'p', table: 'holding', address: 0, type: 'uint16' }],
   });
   writeFileSync(configPath, JSON.stringify(config));
-  const daemon = await startProcess(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], {
+  const daemon = await startProcess(process.execPath, [...nodeEntry(MAIN), '--config', configPath], {
     cwd: ROOT,
     name: 'gateway',
     env: { ...process.env, [WALL_OFFSET_FILE_ENV]: offsetFile },

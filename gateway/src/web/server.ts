@@ -34,6 +34,7 @@ import { statusRoutes } from './routes/status.ts';
 import { systemRoutes } from './routes/system.ts';
 import { testReadRoutes } from './routes/test-read.ts';
 import { uplinkRoutes } from './routes/uplink.ts';
+import { uplinkFormRoutes } from './routes/uplink-forms.ts';
 import { otaRoutes } from '../ota/routes.ts';
 import type { RouteAuth } from './auth/route-auth.ts';
 import { accountRoutes } from './routes/account.ts';
@@ -199,6 +200,7 @@ export async function buildWebApp(deps: WebDeps, serverOptions: FastifyServerOpt
   await app.register(profileRoutes, ctx);
   await app.register(configRoutes, ctx);
   await app.register(uplinkRoutes, ctx);
+  await app.register(uplinkFormRoutes, ctx);
   await app.register(logRoutes, ctx);
   await app.register(systemRoutes, ctx);
   await app.register(tokenRoutes, ctx);

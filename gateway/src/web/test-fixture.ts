@@ -66,7 +66,7 @@ export async function webFixture(
   const logRing = new LogRing(100);
   const logger = pino({ level: 'info' }, logRing);
   const gateway = new Gateway(await loadConfigFile(configPath), logger, clock ? { clock } : {});
-  gateway.start();
+  await gateway.start();
   const announced: string[] = [];
   const f = { restarts: 0 } as Fixture;
   const web = await buildWebApp({

@@ -15,6 +15,7 @@ import { defaultMeters } from '@kedge/testkit/sim/meters.ts';
 import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 
@@ -41,7 +42,7 @@ test('the console reset (SIGUSR2 + new setup) revokes every API token and ends e
     web: { host: '127.0.0.1', port: webPort },
   });
   writeFileSync(configPath, stringify(config));
-  const daemon = await startProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway/src/main.ts'), '--config', configPath], {
+  const daemon = await startProcess(process.execPath, [...nodeEntry('gateway/src/main.ts'), '--config', configPath], {
     name: 'gateway',
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn' },

@@ -22,6 +22,7 @@ import { defaultMeters, type SimMeter, type SimValue } from '@kedge/testkit/sim/
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { SETUP_TOKEN_FILE } from './auth/setup-token.ts';
 import { TICK_MS } from './routes/live.ts';
 
@@ -197,7 +198,7 @@ test.before(async () => {
     if (p['id'] === 'flow') p['unit'] = 'm3/h';
   }
   writeFileSync(configPath, stringify(config));
-  daemon = await startProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway/src/main.ts'), '--config', configPath], {
+  daemon = await startProcess(process.execPath, [...nodeEntry('gateway/src/main.ts'), '--config', configPath], {
     name: 'gateway',
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn' },

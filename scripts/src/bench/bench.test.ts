@@ -21,6 +21,7 @@ import { compactCodec } from '@kedge/cloud-sync/codec/compact.ts';
 import { countMessage, SeqSeen } from './delivery-counter.ts';
 import { benchFlow, nodeRedInstall } from './nodered.ts';
 import { benchSideBySide, sideBySideRows } from './side-by-side.ts';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '@kedge/gateway/ota/entry.ts';
 
 function tempDir(t: test.TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-bench-test-'));
@@ -158,6 +159,8 @@ test('side by side: kedge and Node-RED poll the same farm; delivery counted by t
   }
   assert.ok(r.heap && Number.isFinite(r.heap.bytesPerPoint));
   assert.match(r.configuration.join('\n'), /synchronous: full.*web UI on.*deadband/);
+  // The daemon is measured as the production launcher starts it, and the table says so.
+  for (const shipped of [...DAEMON_NODE_FLAGS, ...Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`)]) assert.ok(r.configuration[0]!.includes(shipped), `configuration names ${shipped}`);
   const rows = sideBySideRows(r, plan);
   assert.ok(rows.some((row) => row.metric.includes('CPU s per 10k delivered') && row.baseline.startsWith('Node-RED')));
 });

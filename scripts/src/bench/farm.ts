@@ -4,8 +4,8 @@ import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
 export interface Farm {
   proc: ManagedProcess;
   ports: number[];
-  /** Latest request counter printed by the farm, with the farm's clock (epoch ms) at that count. */
-  requests(): { total: number; at: number };
+  /** Latest request counter printed by the farm, with the farm's clock (epoch ms) at that count, and the registers served so far (readings polled). */
+  requests(): { total: number; at: number; registers: number };
   stop(): Promise<void>;
 }
 
@@ -23,9 +23,9 @@ export async function startFarm(devices: number, registers: number): Promise<Far
     proc,
     ports,
     requests() {
-      const all = [...proc.output().matchAll(/requests (\d+) (\d+)/g)];
+      const all = [...proc.output().matchAll(/requests (\d+) (\d+) (\d+)/g)];
       const last = all[all.length - 1];
-      return { total: Number(last?.[1] ?? 0), at: Number(last?.[2] ?? Date.now()) };
+      return { total: Number(last?.[1] ?? 0), at: Number(last?.[2] ?? Date.now()), registers: Number(last?.[3] ?? 0) };
     },
     stop: () => proc.stop(),
   };

@@ -7,8 +7,9 @@
  *
  *   node --import tsx scripts/src/bench/modbus-farm.ts --devices 100 --registers 100
  *
- * prints `FARM READY ports=<p1,p2,...>` once every server listens, then `requests <total> <epoch ms>`
- * every 250 ms: the number of read requests served so far, for requests-per-cycle.
+ * prints `FARM READY ports=<p1,p2,...>` once every server listens, then `requests <total> <epoch ms> <registers>`
+ * every 250 ms: the number of read requests served so far, for requests-per-cycle, and of
+ * registers served (the readings polled, counted where the devices are).
  */
 import { Command } from 'commander';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
@@ -24,10 +25,12 @@ const program = usageExit(
 program.parse();
 const { devices, registers } = program.opts<{ devices: number; registers: number }>();
 let requests = 0;
+let registersServed = 0;
 
 function read(device: number, addr: number, length: number): number[] {
   if (addr + length > registers) throw Object.assign(new Error('illegal address'), { modbusErrorCode: 2 });
   requests++;
+  registersServed += length;
   const t = Date.now();
   const out = new Array<number>(length);
   // Meter-like slow drift plus per-register offset; changes every read at 1 s and faster polls.
@@ -58,7 +61,7 @@ for (let d = 0; d < devices; d++) {
   ports.push(port);
 }
 console.log(`FARM READY ports=${ports.join(',')}`);
-setInterval(() => console.log(`requests ${requests} ${Date.now()}`), 250);
+setInterval(() => console.log(`requests ${requests} ${Date.now()} ${registersServed}`), 250);
 
 const stop = () => {
   for (const s of servers) s.close(() => {});

@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMosquitto, type MosquittoHandle } from '@kedge/testkit/mosquitto.ts';
 import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '@kedge/gateway/ota/entry.ts';
 import { sleep, waitFor } from '@kedge/testkit/wait.ts';
-import { startFarm } from './farm.ts';
+import { startFarm, type Farm } from './farm.ts';
 import { benchFlow, nodeRedInstall, startNodeRed } from './nodered.ts';
 import { sampleProc, type ProcSample } from './proc-stats.ts';
 import { fmt, formatTable, verdict, type Row } from './report.ts';
@@ -30,8 +31,13 @@ const KEDGE_TOPIC = 'kedge/v1/+/+/+/data';
 const NODE_RED_TOPIC = 'bench/nodered/#';
 /** The deadband configured on every kedge point: on, and evaluated for every reading; the farm's registers move by ~140 counts a second, so every poll passes it. */
 export const BENCH_DEADBAND = 1;
-/** The release entry's V8 flag (gateway/src/ota/entry.ts): the daemon is measured as the launcher starts it. */
-export const RELEASE_NODE_FLAGS = ['--max-semi-space-size=2'];
+/** The release entry's V8 flags (gateway/src/ota/entry.ts): the daemon is measured as the launcher starts it. */
+export const RELEASE_NODE_FLAGS: readonly string[] = DAEMON_NODE_FLAGS;
+/** The production units' environment (DAEMON_ENV: MALLOC_ARENA_MAX), overridable from the bench's own environment for experiments. */
+export const KEDGE_DAEMON_ENV: Readonly<Record<string, string>> = {
+  ...DAEMON_ENV,
+  ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && (k.startsWith('MALLOC_') || k === 'UV_THREADPOOL_SIZE')) as Array<[string, string]>),
+};
 /** More node flags for kedge's daemon (profiling, V8 experiments): KEDGE_BENCH_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p'. Printed with the configuration. */
 export const EXTRA_FLAGS = (process.env.KEDGE_BENCH_FLAGS ?? '').split(' ').filter(Boolean);
 
@@ -74,6 +80,16 @@ export interface SystemRun {
   peakMB: number;
   /** kedge: readings committed to the log in the window (not the headline: delivery is). */
   logged?: number;
+  /** Registers the farm served in the window: the readings polled, counted at the devices. */
+  polled?: number;
+  polledPerSec?: number;
+  loggedPerSec?: number;
+  /**
+   * kedge: readings logged and not yet seen by the counter (lastSeq - delivered since the
+   * daemon started), at the window's start and end. Delivery keeps up when it does not grow.
+   */
+  backlogStart?: number;
+  backlogEnd?: number;
   /** Messages on the data topics the counter could not decode in the window (a dist/ older than the codec sources shows here). */
   undecodable: number;
 }
@@ -160,7 +176,7 @@ interface Running {
   stop(): Promise<void>;
 }
 
-async function startKedge(ports: number[], plan: { registers: number; intervalMs: number }, broker: MosquittoHandle, dir: string, distDir: string, extraFlags: string[] = []): Promise<Running & { proc: ManagedProcess }> {
+export async function startKedge(ports: number[], plan: { registers: number; intervalMs: number }, broker: MosquittoHandle, dir: string, distDir: string, extraFlags: string[] = []): Promise<Running & { proc: ManagedProcess }> {
   mkdirSync(dir, { recursive: true });
   const build = kedgeBuild(distDir);
   const center = await startProcess(process.execPath, [...build.ingest, '--url', broker.url, '--db', join(dir, 'center.db'), '--report-every', '0', '--client-id', `bench-center-${Date.now()}`], {
@@ -174,6 +190,7 @@ async function startKedge(ports: number[], plan: { registers: number; intervalMs
   try {
     gw = await startProcess(process.execPath, [...RELEASE_NODE_FLAGS, ...EXTRA_FLAGS, ...extraFlags, ...build.gateway, '--config', configPath, '--log-level', 'info'], {
       name: 'kedge',
+      env: { ...process.env, ...KEDGE_DAEMON_ENV },
       readyLine: /gateway started/,
       timeoutMs: 60_000,
     });
@@ -206,9 +223,15 @@ const median = (xs: number[]) => {
   return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-async function measure(system: System, running: Running, counter: Counter, o: { devices: number; registers: number; intervalMs: number; round: number; warmupMs: number; windowMs: number }): Promise<SystemRun> {
+async function measure(
+  system: System,
+  running: Running,
+  counter: Counter,
+  o: { devices: number; registers: number; intervalMs: number; round: number; warmupMs: number; windowMs: number; farm?: Farm; counterBase?: number },
+): Promise<SystemRun> {
   await sleep(o.warmupMs);
   const c0 = await freshCount(counter);
+  const f0 = o.farm?.requests();
   const s0 = sampleProc(running.pid);
   const l0 = running.logged?.();
   const rss: number[] = [];
@@ -219,8 +242,15 @@ async function measure(system: System, running: Running, counter: Counter, o: { 
     rss.push(last.rssBytes);
   }
   const c1 = await freshCount(counter);
+  const f1 = o.farm?.requests();
   const s1 = sampleProc(running.pid);
   const l1 = running.logged?.();
+  const polled = f0 && f1 ? f1.registers - f0.registers : undefined;
+  const farmSec = f0 && f1 ? (f1.at - f0.at) / 1000 : 0;
+  // Delivered since the daemon started: the counter's count less what it had counted before.
+  const backlog = (logged: number | undefined, c: { readings: number }) => (logged !== undefined && o.counterBase !== undefined ? logged - (c.readings - o.counterBase) : undefined);
+  const backlogStart = backlog(l0, c0);
+  const backlogEnd = backlog(l1, c1);
   const windowSec = (c1.at - c0.at) / 1000;
   const delivered = c1.readings - c0.readings;
   const cpuSec = s1.cpuSec - s0.cpuSec;
@@ -242,8 +272,28 @@ async function measure(system: System, running: Running, counter: Counter, o: { 
     rssSteadyMB: mb(median(rss)),
     rssMaxMB: mb(Math.max(...rss)),
     peakMB: mb(s1.hwmBytes),
-    ...(l0 !== undefined && l1 !== undefined ? { logged: l1 - l0 } : {}),
+    ...(l0 !== undefined && l1 !== undefined ? { logged: l1 - l0, loggedPerSec: (l1 - l0) / windowSec } : {}),
+    ...(polled !== undefined && farmSec > 0 ? { polled, polledPerSec: polled / farmSec } : {}),
+    ...(backlogStart !== undefined && backlogEnd !== undefined ? { backlogStart, backlogEnd } : {}),
   };
+}
+
+/**
+ * The high-rate verdicts (issue 19): delivered >= this share of polled, and the backlog (logged,
+ * not yet at the counter) growing by at most this many seconds of polling over the window (the
+ * counter's line is up to 250 ms old, a poll cycle and the in-flight window are on their way).
+ */
+export const DELIVERED_SHARE_OF_POLLED = 0.99;
+export const BACKLOG_GROWTH_LIMIT_SEC = 1;
+
+/** polled/s, logged/s, delivered/s and the backlog, as the progress line and the rows say them. */
+function deliveryLine(r: SystemRun): string {
+  const parts = [`polled ${r.polledPerSec !== undefined ? Math.round(r.polledPerSec) : '?'}/s`];
+  if (r.loggedPerSec !== undefined) parts.push(`logged ${Math.round(r.loggedPerSec)}/s`);
+  parts.push(`delivered ${Math.round(r.deliveredPerSec)}/s (independent subscriber)`);
+  if (r.polledPerSec) parts.push(`${((100 * r.deliveredPerSec) / r.polledPerSec).toFixed(1)} % of polled`);
+  if (r.backlogStart !== undefined && r.backlogEnd !== undefined) parts.push(`backlog ${r.backlogStart} -> ${r.backlogEnd}`);
+  return parts.join(', ');
 }
 
 /** Live heap of kedge's daemon after GC (heap-probe.mjs) polling `ports`, after a warm-up. */
@@ -274,7 +324,7 @@ export async function benchSideBySide(p: SideBySidePlan, dir: string, progress: 
   const nodeRed = p.skipNodeRed ? null : nodeRedInstall();
   if (!p.skipNodeRed && !nodeRed) throw new Error('node-red / node-red-contrib-modbus missing: npm ci (devDependencies of @kedge/scripts), or --no-node-red');
   const configuration = [
-    `kedge: ${build.kind === 'dist' ? join(distDir, 'gateway.mjs') : 'gateway/src/main.ts through tsx (no dist/: npm run build)'}, node ${[...RELEASE_NODE_FLAGS, ...EXTRA_FLAGS].join(' ')} (${EXTRA_FLAGS.length ? 'the release entry + KEDGE_BENCH_FLAGS' : 'the release entry'}); SQLite log synchronous: full, flush defaults; compact codec, QoS 1, ack mode center with the center ingest confirming (its own process, not counted); web UI on (127.0.0.1, free port); deadband ${BENCH_DEADBAND} on every point (evaluated per reading; the farm's values move ~140 counts/s, so every poll passes)`,
+    `kedge: ${build.kind === 'dist' ? join(distDir, 'gateway.mjs') : 'gateway/src/main.ts through tsx (no dist/: npm run build)'}, node ${[...RELEASE_NODE_FLAGS, ...EXTRA_FLAGS].join(' ')} (${EXTRA_FLAGS.length ? 'the release entry + KEDGE_BENCH_FLAGS' : 'the release entry'}), env ${Object.entries(KEDGE_DAEMON_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (the production units' Environment); SQLite log synchronous: full, flush defaults; compact codec, QoS 1, ack mode center with the center ingest confirming (its own process, not counted); web UI on (127.0.0.1, free port); deadband ${BENCH_DEADBAND} on every point (evaluated per reading; the farm's values move ~140 counts/s, so every poll passes)`,
     nodeRed ? `Node-RED ${nodeRed.version} + node-red-contrib-modbus: per device modbus-client (TCP) -> modbus-read (holding 0..${p.registers - 1}, every ${p.intervalMs} ms) -> mqtt out (QoS 1, JSON array); editor on (127.0.0.1, free port); no durable buffer` : 'Node-RED: not measured',
     `workload: Modbus TCP farm in its own process (one port per device, ${p.registers} holding registers), local mosquitto, readings counted by an independent MQTT subscriber (delivery-counter.ts: kedge batches deduplicated by epoch+seq, Node-RED arrays by length)`,
     `windows: warm-up ${p.warmupMs / 1000} s, steady ${p.windowMs / 1000} s, ${p.rounds} round(s) alternating which system goes first; CPU = utime+stime of the system's process; RSS steady = median of 1 s samples, peak = VmHWM`,
@@ -322,6 +372,8 @@ export async function benchSideBySide(p: SideBySidePlan, dir: string, progress: 
       for (const system of systems) {
         const runDir = join(dir, `sbs-${n++}-${system}-rate`);
         progress(`  ${system} ${p.highRate.devices} devices x ${p.registers} @${p.highRate.intervalMs} ms (high rate)`);
+        // What the counter had counted before this system started: the backlog is counted from here.
+        const counterBase = (await freshCount(counter)).readings;
         const running: Running =
           system === 'kedge'
             ? await startKedge(ports, { registers: p.registers, intervalMs: p.highRate.intervalMs }, broker, runDir, distDir)
@@ -330,9 +382,9 @@ export async function benchSideBySide(p: SideBySidePlan, dir: string, progress: 
                 return { pid: nr.pid, build: `Node-RED ${nr.version}`, stop: nr.stop };
               })();
         try {
-          const r = await measure(system, running, counter, { devices: p.highRate.devices, registers: p.registers, intervalMs: p.highRate.intervalMs, round: 0, warmupMs: p.warmupMs, windowMs: p.windowMs });
+          const r = await measure(system, running, counter, { devices: p.highRate.devices, registers: p.registers, intervalMs: p.highRate.intervalMs, round: 0, warmupMs: p.warmupMs, windowMs: p.windowMs, farm, counterBase });
           runs.push(r);
-          progress(`    delivered ${Math.round(r.deliveredPerSec)}/s, ${r.usPerReading.toFixed(2)} us/reading, CPU ${r.cpuPercentOfOneCore.toFixed(0)} %`);
+          progress(`    ${deliveryLine(r)}, ${r.usPerReading.toFixed(2)} us/reading, CPU ${r.cpuPercentOfOneCore.toFixed(0)} %`);
         } finally {
           await running.stop();
         }
@@ -422,6 +474,25 @@ export function sideBySideRows(r: SideBySideResult, p: Pick<SideBySidePlan, 'dev
     const k = medianOf(r.runs, 'kedge', p.highRate.devices, p.highRate.intervalMs);
     const n = medianOf(r.runs, 'node-red', p.highRate.devices, p.highRate.intervalMs);
     if (k) {
+      const at = `high rate ${p.highRate.devices}x${p.registers} @${p.highRate.intervalMs} ms`;
+      if (k.polledPerSec !== undefined) {
+        rows.push({
+          metric: `${at}: kedge readings polled/s (farm) | logged/s | delivered/s (independent subscriber)`,
+          measured: `${fmt.int(k.polledPerSec)} | ${k.loggedPerSec !== undefined ? fmt.int(k.loggedPerSec) : '-'} | ${fmt.int(k.deliveredPerSec)}`,
+          limit: `delivered >= ${DELIVERED_SHARE_OF_POLLED * 100} % of polled`,
+          baseline: n ? `Node-RED polled ${n.polledPerSec !== undefined ? fmt.int(n.polledPerSec) : '-'}, delivered ${fmt.int(n.deliveredPerSec)}` : '-',
+          verdict: verdict(k.polledPerSec > 0 && k.deliveredPerSec >= DELIVERED_SHARE_OF_POLLED * k.polledPerSec),
+        });
+      }
+      if (k.backlogStart !== undefined && k.backlogEnd !== undefined) {
+        rows.push({
+          metric: `${at}: kedge backlog (logged, not yet delivered) at window start -> end`,
+          measured: `${fmt.int(k.backlogStart)} -> ${fmt.int(k.backlogEnd)}`,
+          limit: `grows by <= ${fmt.int(BACKLOG_GROWTH_LIMIT_SEC * k.nominalPerSec)} (${BACKLOG_GROWTH_LIMIT_SEC} s of polling)`,
+          baseline: '-',
+          verdict: verdict(k.backlogEnd - k.backlogStart <= BACKLOG_GROWTH_LIMIT_SEC * k.nominalPerSec),
+        });
+      }
       rows.push({
         metric: `kedge CPU us per reading delivered at ${fmt.int(k.deliveredPerSec)} tags/s (${p.highRate.devices}x${p.registers} @${p.highRate.intervalMs} ms)`,
         measured: fmt.dec(k.usPerReading, 2),

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { ENTRIES } from '../build.ts';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS, DIST_ENTRY } from '@kedge/gateway/ota/entry.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -114,4 +115,16 @@ test('the systemd unit runs the same launcher with a watchdog and a restart poli
   assert.equal(get('Restart'), 'always');
   assert.ok(get('User') && get('User') !== 'root');
   assert.match(get('ExecStart') ?? '', /^\/usr\/bin\/node \/opt\/kedge\/app\/dist\/kedge-boot\.mjs --slots \/var\/lib\/kedge\/slots --seed \/opt\/kedge\/app -- --config /);
+});
+
+test("the image and the unit give the daemon the environment the bench measured (DAEMON_ENV), and the release entry its V8 flags", () => {
+  const unit = read('deploy/kedge-gateway.service');
+  const env = one(FINAL, 'ENV');
+  assert.ok(Object.keys(DAEMON_ENV).length > 0);
+  for (const [k, v] of Object.entries(DAEMON_ENV)) {
+    assert.match(unit, new RegExp(`^Environment=${k}=${v}$`, 'm'), `unit: Environment=${k}=${v}`);
+    assert.match(env, new RegExp(`(^| )${k}=${v}( |$)`), `Dockerfile ENV ${k}=${v}`);
+  }
+  assert.deepEqual(DIST_ENTRY.slice(0, DAEMON_NODE_FLAGS.length), [...DAEMON_NODE_FLAGS]);
+  assert.ok(DAEMON_NODE_FLAGS.includes('--heap-growing-percent=25'));
 });

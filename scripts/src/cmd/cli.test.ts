@@ -67,7 +67,7 @@ test.before(async () => {
   );
   const logger = pino({ level: 'silent' });
   gateway = new Gateway(await loadConfigFile(configPath), logger);
-  gateway.start();
+  await gateway.start();
   const configService = new ConfigService({ path: configPath, apply: (c) => gateway.reload(c), dataDir: gateway.currentConfig().dataDir });
   commands = startCommands({ gateway, logger, configService });
   await waitFor(() => commands.downlink?.isConnected, { what: 'command downlink connected' });

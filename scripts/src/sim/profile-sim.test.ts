@@ -114,7 +114,7 @@ test('the birth message carries every point with its UCUM unit and data type', a
   client.on('message', (_topic, payload) => births.push(JSON.parse(payload.toString()) as Record<string, unknown>));
   await client.subscribeAsync('kedge/v1/kuzbass/kemerovo/gw-birth/status');
   const gw = new Gateway(cfg, pino({ level: 'silent' }));
-  gw.start();
+  await gw.start();
   t.after(() => gw.stop());
   const birth = await waitFor(() => births.find((b) => b.state === 'online'), { timeoutMs: 10_000, what: 'the birth message' });
   const points = birth.points as Array<Record<string, unknown>>;
@@ -145,7 +145,7 @@ test('every shipped profile served as an OPC UA server reads back through the ga
       devices: [{ id: 'profiles', driver: 'opcua', endpointUrl: sim.endpointUrl, points }],
     }),
   );
-  const driver = createDriver(cfg.devices[0]!, driverContext({ dataDir }));
+  const driver = await createDriver(cfg.devices[0]!, driverContext({ dataDir }));
   t.after(() => driver.close());
   const result = await driver.poll(points.map((p) => p.id));
   const bad = result.samples.filter((s) => s.quality !== 'good');

@@ -57,6 +57,3 @@ export const httpSinkSchema = strict({
   .transform((v) => ({ ...v, liveFirst: liveFirstFor(v.codec, v.liveFirst) }));
 
 export type HttpSinkConfig = z.output<typeof httpSinkSchema>;
-
-/** The HTTP sink's registration (north/registry.ts). */
-export const httpSinkDefinition = { kind: 'http', schema: httpSinkSchema } as const;

@@ -1,5 +1,6 @@
-import { codecByName } from '../../codec/index.ts';
+import { sinkCodecByName } from '../../codec/sink-codecs.ts';
 import type { LogSource } from '../log-source.ts';
+import type { NorthContext, NorthSink } from '../sink.ts';
 import { TransportSink, type TransportSinkLogger } from '../transport-sink.ts';
 import { HttpTransport, type HttpLogger } from './http-transport.ts';
 import type { HttpSinkConfig } from './schema.ts';
@@ -16,13 +17,28 @@ export interface HttpSinkContext {
 }
 
 /**
+ * The HTTP sink of one `uplinks:` entry as the gateway builds it (http/index.ts, on create): the
+ * token and TLS files read through the context (the secrets folders only, modes checked).
+ */
+export function createHttpSinkFrom(c: HttpSinkConfig, ctx: NorthContext): NorthSink {
+  const read = (path: string | undefined, secret = false) => (path ? ctx.readSecret(path, { secret }) : undefined);
+  return createHttpSink(c, {
+    log: ctx.log,
+    gateway: ctx.gateway.id,
+    logger: ctx.logger,
+    bearerToken: read(c.tokenFile, true)?.toString('utf8').trim(),
+    tls: c.tls ? { ca: read(c.tls.ca), cert: read(c.tls.cert), key: read(c.tls.key, true), rejectUnauthorized: c.tls.rejectUnauthorized } : undefined,
+  });
+}
+
+/**
  * An HTTP(S) POST sink: the shared window and driver (north/transport-sink.ts) over HttpTransport.
  * Its cursor is its name; it moves only on a 2xx; anything else is sent again after a backoff.
  */
 export function createHttpSink(c: HttpSinkConfig, ctx: HttpSinkContext): TransportSink {
   const transport = new HttpTransport({
     url: c.url,
-    codec: codecByName(c.codec),
+    codec: sinkCodecByName(c.codec),
     timeoutMs: c.timeoutMs,
     bearerToken: ctx.bearerToken,
     tls: ctx.tls,

@@ -75,6 +75,8 @@ export interface LogPublisherOptions {
   maxReadingsPerSec?: number;
   /** Live first after a reconnect with a backlog (default true; north/window.ts). */
   liveFirst?: boolean;
+  /** A full fresh batch is sent inside the log's append (default true; TransportSinkOptions.sendAtCommit). */
+  sendAtCommit?: boolean;
   /** A backlog whose oldest reading is older than this starts live-first without a reconnect. */
   liveFirstAfterMs?: number;
   /** Share of the in-flight slots the backlog may hold while live-first runs (default 0.8). */
@@ -156,6 +158,7 @@ export class LogPublisher {
         maxReadingsPerSec: o.maxReadingsPerSec ?? 0,
         liveFirst: o.liveFirst ?? true,
         liveFirstAfterMs: o.liveFirstAfterMs ?? 30_000,
+        ...(o.sendAtCommit === false ? { sendAtCommit: false } : {}),
         backlogShare: o.backlogShare ?? 0.8,
         ...(o.clock ? { clock: o.clock } : {}),
         ackMode: o.ackMode === 'center' ? 'confirm' : 'delivery',

@@ -81,6 +81,12 @@ export interface MqttTransportOptions {
 
 /** How long a clean close waits for the goodbye's PUBACK. */
 const GOODBYE_WAIT_MS = 2000;
+/**
+ * How long a clean close waits, after its DISCONNECT, for the broker to close the link before
+ * the socket is destroyed: mqtt.js's graceful end has no limit of its own, and a broker that
+ * stays connected but never answers would hold a stop or a reload forever.
+ */
+export const END_WAIT_MS = 2000;
 
 /**
  * SinkTransport over one MQTT 3.1.1 (or 5: protocolVersion) connection at a time: connect with the format's Will,
@@ -288,11 +294,32 @@ export class MqttTransport implements SinkTransport {
     }
     this.linkGen++;
     this.session = null;
-    // A client still connecting has nothing to flush: force it, or end() waits for a connect.
-    await new Promise<void>((resolve) => client.end(!wasOnline, {}, () => resolve()));
+    await endBounded(client, wasOnline);
     client.removeAllListeners();
     // mqtt.js may still report a connect attempt that was cut short (connack timeout); with no
     // listener that error would crash the daemon during a stop or reload.
     client.on('error', () => {});
   }
+}
+
+/**
+ * Ends `client` within END_WAIT_MS whatever its broker does. Forced at once when there is
+ * nothing a graceful end could still deliver or when it could only wait: a client still
+ * connecting (end() would wait for a connect), or publishes still unacknowledged (the goodbye
+ * timed out: end() would wait for PUBACKs a stalled broker never sends, while the keepalive
+ * pings it does answer keep the link up). Batches among those stay in the log and go again.
+ */
+async function endBounded(client: MqttClient, wasOnline: boolean): Promise<void> {
+  if (!wasOnline || Object.keys(client.outgoing).length > 0) {
+    await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    // Destroying the socket ends the graceful end (its callback runs on the socket's close).
+    const timer = setTimeout(() => client.stream?.destroy(), END_WAIT_MS);
+    client.end(false, {}, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

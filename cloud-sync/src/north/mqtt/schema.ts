@@ -53,8 +53,22 @@ export const legacyUplinkSchema = strict({
       : { kind: 'mqtt', name: 'uplink', ...v, codec };
   });
 
+/**
+ * The `uplink:` section as written (no defaults) read as the `uplinks:` entry it stands for,
+ * and back: the web UI edits it with its kind's form and writes it where it was.
+ */
+export function legacySectionAsEntry(section: Record<string, unknown>): Record<string, unknown> {
+  const { codec, ackMode, ...rest } = section;
+  if (codec === 'sparkplug') return { name: 'uplink', kind: 'sparkplug', ...rest };
+  return { name: 'uplink', kind: 'mqtt', ...rest, ...(codec !== undefined ? { codec } : {}), ...(ackMode !== undefined ? { ackMode } : {}) };
+}
+
+/** An entry as the `uplink:` section (its kind as the codec, no name); null for a kind the section cannot be. */
+export function entryAsLegacySection(entry: Record<string, unknown>): Record<string, unknown> | null {
+  const { name: _name, kind, ...rest } = entry;
+  if (kind === 'sparkplug') return { ...rest, codec: 'sparkplug' };
+  return kind === 'mqtt' ? rest : null;
+}
+
 /** One MQTT-family entry after defaults (kind mqtt or sparkplug). */
 export type BrokerSinkConfig = z.output<typeof mqttSinkSchema> | z.output<typeof sparkplugSinkSchema>;
-
-/** The kedge MQTT sink's registration (north/registry.ts). */
-export const mqttSinkDefinition = { kind: 'mqtt', schema: mqttSinkSchema } as const;

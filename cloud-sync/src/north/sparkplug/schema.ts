@@ -3,6 +3,12 @@ import { z } from 'zod';
 import { int, sinkNameSchema, strict } from '../schema-kit.ts';
 import { brokerShape, checkBroker } from '../mqtt/broker-shape.ts';
 
+/**
+ * bdSeq is counted in the log (as a cursor that only grows), so it survives restarts: the number
+ * of sessions established. A counter, not a sink's position (SinkDefinition.logCounters).
+ */
+export const BDSEQ_COUNTER = 'sparkplug-bdseq';
+
 /** `<device>/<point>`, either part may be `*` (any): which points Sparkplug hosts may write by DCMD. */
 const SPARKPLUG_WRITE_PATTERN = /^([a-z0-9][a-z0-9_-]{0,63}|\*)\/([a-z0-9][a-z0-9_-]{0,63}|\*)$/;
 
@@ -41,6 +47,3 @@ export const sparkplugSinkSchema = strict({
   .superRefine(checkBroker)
   // Sparkplug hosts do not confirm: the cursor moves on the broker's (proven) acknowledgement.
   .transform((v) => ({ ...v, codec: 'sparkplug' as const, ackMode: 'broker' as const }));
-
-/** The Sparkplug sink's registration (north/registry.ts). */
-export const sparkplugSinkDefinition = { kind: 'sparkplug', schema: sparkplugSinkSchema } as const;

@@ -5,6 +5,7 @@ import { convertValue, datatypeOfPoint } from '../../sparkplug/datatypes.ts';
 import type { CurrentValue, DevicePresence, SparkplugDevices, SparkplugWrite } from '../../sparkplug/devices.ts';
 import { deviceTopic, nodeTopic, parseSparkplugTopic, SPARKPLUG_NAMESPACE } from '../../sparkplug/topics.ts';
 import { monoNow, timerDelay } from '../../clock.ts';
+import { BDSEQ_COUNTER } from './schema.ts';
 import { LogPublisher, type LogPublisherOptions, type Message, type PublisherFormat, type Session, type StatusMessage, type UplinkStatus } from '../mqtt/log-publisher.ts';
 
 /**
@@ -108,8 +109,6 @@ export const BDSEQ_METRIC = 'bdSeq';
 /** bdSeq's alias: every birth metric needs name and alias (tck-id-payloads-alias-birth-requirement) except Node Control/Rebirth. */
 export const BDSEQ_ALIAS = 1;
 const FIRST_POINT_ALIAS = 2;
-/** bdSeq is counted in the log (as a cursor that only grows), so it survives restarts: the number of sessions established. */
-export const BDSEQ_COUNTER = 'sparkplug-bdseq';
 const DEFAULT_BIRTH_WAIT_MS = 10_000;
 const DEFAULT_MAX_QUEUED_WRITES = 8;
 const DEFAULT_REBIRTH_MIN_INTERVAL_MS = 5_000;
@@ -186,8 +185,10 @@ export class SparkplugUplink {
     if (this.o.ddataQos === 0) format.confirm = (session, done) => this.barrier(session, done);
     // No live lane: a Sparkplug host gets every current value from the births of each session,
     // and DDATA carries no sequence numbers a host could drop a second copy by. The backlog is
-    // still the only thing paced.
-    this.publisher = new LogPublisher({ ...options, liveFirst: false }, format);
+    // still the only thing paced. Nothing is sent inside the log's append: the gateway tells
+    // device presence (births, deaths) after logging a poll's readings, in the same turn, and
+    // DDATA of a device coming back must follow its DBIRTH, not precede a DDEATH.
+    this.publisher = new LogPublisher({ ...options, liveFirst: false, sendAtCommit: false }, format);
   }
 
   private define(def: SparkplugMetricDef): void {

@@ -87,5 +87,6 @@ export const modbusRtu = defineDriver({
   // The serial port and unit typed stay; the profile brings the line settings.
   profileKeeps: ['port', 'unitId'],
   tools: ['registers', 'traffic'],
+  modbusLink: { key: (d) => d.port, use: withModbusRtuBus },
   warnings: modbusWarnings,
 });

@@ -75,5 +75,6 @@ export const modbusTcp = defineDriver({
   profileTransport: 'tcp',
   profileKeeps: ['host', 'port', 'unitId'],
   tools: ['registers', 'traffic'],
+  modbusLink: { key: linkKey, use: withModbusTcpLink },
   warnings: modbusWarnings,
 });

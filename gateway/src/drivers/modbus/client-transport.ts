@@ -1,8 +1,22 @@
 import type { ModbusRTU } from './modbus-serial.ts';
 import type { ModbusTransport } from './transport.ts';
 import { SerialQueue } from './serial-queue.ts';
+import { CloseWatch } from './close-watch.ts';
 import { modifyRegister, readTable, writeTable } from './client-ops.ts';
 import type { ModbusTable } from './types.ts';
+
+/**
+ * modbus-serial files each request under its transaction id (`_transactions`, 256 ids per TCP
+ * link) and never removes it: the entry keeps the request's callback, and through it the
+ * request's result, until the id comes round again. That is ~255 stale results per device
+ * (100 devices x 100 registers: ~30 MB of heap, issue 20). One transaction runs at a time on a
+ * link (the queue), so once it settled no entry is needed: a late answer to a timed-out request
+ * then finds no transaction and is dropped, as modbus-serial drops it after a timeout anyway.
+ */
+function forgetSettledTransactions(client: ModbusRTU): void {
+  const c = client as unknown as { _transactions?: Record<string, unknown> };
+  if (c._transactions && Object.keys(c._transactions).length > 0) c._transactions = {};
+}
 
 function isTimeout(err: unknown): boolean {
   const e = err as { modbusCode?: number; errno?: string; name?: string; message?: string };
@@ -26,8 +40,8 @@ export abstract class ClientTransport implements ModbusTransport {
   private client: ModbusRTU | null = null;
   private silentStreak = 0;
   private opening: Promise<ModbusRTU> | null = null;
-  /** Per open client: rejects once its link closes (see watchClose). */
-  private readonly closedSignals = new WeakMap<ModbusRTU, Promise<never>>();
+  /** Per open client: fails its transactions in flight once its link closes (see watchClose). */
+  private readonly closeWatches = new WeakMap<ModbusRTU, CloseWatch>();
   protected readonly queue = new SerialQueue();
 
   /** Opens a new link; the previous one is already dropped. Throws a clear error when it cannot. */
@@ -66,8 +80,8 @@ export abstract class ClientTransport implements ModbusTransport {
       client.setID(unitId);
       client.setTimeout(timeoutMs);
       try {
-        const closed = this.closedSignals.get(client);
-        const result = closed ? await Promise.race([job(client), closed]) : await job(client);
+        const watch = this.closeWatches.get(client);
+        const result = watch ? await watch.guard(job(client)) : await job(client);
         this.silentStreak = 0;
         return result;
       } catch (err) {
@@ -79,6 +93,7 @@ export abstract class ClientTransport implements ModbusTransport {
         }
         throw err;
       } finally {
+        forgetSettledTransactions(client);
         this.afterTransaction();
       }
     });
@@ -106,17 +121,13 @@ export abstract class ClientTransport implements ModbusTransport {
    * timeoutMs. The link's `close` fails it at once instead, as a connection error.
    */
   private watchClose(client: ModbusRTU): void {
-    let fail: (err: Error) => void = () => undefined;
-    const closed = new Promise<never>((_, reject) => {
-      fail = reject;
-    });
-    closed.catch(() => undefined);
-    this.closedSignals.set(client, closed);
+    const watch = new CloseWatch();
+    this.closeWatches.set(client, watch);
     // The client is an EventEmitter at runtime (index.js) though its typings do not say so.
     (client as unknown as NodeJS.EventEmitter).once('close', () => {
       const err = new Error('the link closed before the device answered');
       (err as NodeJS.ErrnoException).code = 'ECONNCLOSED';
-      fail(err);
+      watch.close(err);
       // Cancels modbus-serial's timer of the abandoned request (it would hold the process for timeoutMs).
       client.destroy(() => undefined);
     });

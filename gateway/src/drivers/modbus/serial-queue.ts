@@ -7,7 +7,11 @@ export class SerialQueue {
 
   run<T>(job: () => Promise<T>): Promise<T> {
     const result = this.tail.then(job, job);
-    this.tail = result.catch(() => undefined);
+    // Not result.catch(): that settles with the job's value and would keep the last result alive.
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
     return result;
   }
 }

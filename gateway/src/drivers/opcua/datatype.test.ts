@@ -82,7 +82,7 @@ test('the birth the center keeps carries the server-given types of OPC UA points
     }),
   );
   const gateway = new Gateway(config, pino({ level: 'silent' }));
-  gateway.start();
+  await gateway.start();
   const typesAtCenter = () => {
     const points = (center.store.lastBirth('gw-opc-types')?.['points'] ?? []) as Array<{ point: string; type?: string; unit?: string }>;
     return Object.fromEntries(points.map((p) => [p.point, [p.type, p.unit]]));

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { ReadingLog } from '../../log/reading-log.ts';
 
@@ -55,10 +56,12 @@ test('the gateway daemon logs subscribed and polled OPC UA values into SQLite, a
   // An empty HOME and no XDG overrides: node-opcua's default PKI would land in $HOME/.config.
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
   for (const k of Object.keys(env)) if (k.startsWith('XDG_')) delete env[k];
-  // Both start at once (node-opcua's start-up is slow); the driver retries until the server is up.
+  // The server first: a poll before it listens would log a bad pump reading (the driver retries,
+  // but the test asserts every logged reading).
   const simStarted = startOpcuaSim({ port: simPort, security: 'none', tickMs: 100 });
   t.after(async () => (await simStarted).stop());
-  const gateway = await startProcess(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath, '--log-level', 'info'], {
+  await simStarted;
+  const gateway = await startProcess(process.execPath, [...nodeEntry(MAIN), '--config', configPath, '--log-level', 'info'], {
     cwd: ROOT,
     env,
     name: 'gateway',

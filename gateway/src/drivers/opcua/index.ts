@@ -1,6 +1,5 @@
-import type { Value } from '@kedge/cloud-sync/model.ts';
 import { defineDriver, type DriverContext, type TestReadResult } from '../definition.ts';
-import type { DeviceDriver, PollResult, SampleSink } from '../driver.ts';
+import { opcuaCredentials, opcuaSecretFiles } from './credentials.ts';
 import { opcuaForm } from './form.ts';
 import type { OpcuaDevice, OpcuaDriverContext } from './opcua-device.ts';
 import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './schema.ts';
@@ -9,58 +8,14 @@ export type { OpcuaDriverContext } from './opcua-device.ts';
 export type { OpcuaDeviceConfig, OpcuaPointConfig } from './schema.ts';
 
 /**
- * node-opcua takes seconds to load on a small box: it is imported only when a config has an
- * opcua device, so Modbus-only gateways start as fast as before.
+ * The driver itself: node-opcua takes seconds and tens of MB of heap to load on a small box, so it is
+ * imported here, when a config has an enabled opcua device, and never by the definition below
+ * (schema, form, describe and the credential hooks are what the config, `--check` and the web
+ * UI load). Modbus-only gateways never load it (lazy-load.test.ts).
  */
-class LazyOpcuaDriver implements DeviceDriver {
-  readonly deviceId: string;
-  private device: Promise<OpcuaDevice> | null = null;
-
-  constructor(
-    private readonly config: OpcuaDeviceConfig,
-    private readonly ctx: OpcuaDriverContext,
-  ) {
-    this.deviceId = config.id;
-  }
-
-  private loaded: OpcuaDevice | null = null;
-
-  private load(): Promise<OpcuaDevice> {
-    this.device ??= import('./opcua-device.ts').then((m) => (this.loaded = new m.OpcuaDevice(this.config, this.ctx)));
-    return this.device;
-  }
-
-  subscribe(sink: SampleSink): readonly string[] {
-    this.load().then(
-      (d) => d.subscribe(sink),
-      (err: unknown) => this.ctx.logger?.error({ err }, 'cannot load the OPC UA driver'),
-    );
-    return this.config.points.filter((p) => p.mode === 'subscribe').map((p) => p.id);
-  }
-
-  async poll(pointIds: readonly string[]): Promise<PollResult> {
-    return (await this.load()).poll(pointIds);
-  }
-
-  async write(pointId: string, value: Value): Promise<void> {
-    return (await this.load()).write(pointId, value);
-  }
-
-  pointTypes(): ReadonlyMap<string, string> {
-    return this.loaded?.pointTypes() ?? new Map(this.config.points.flatMap((p) => (p.type ? [[p.id, p.type] as const] : [])));
-  }
-
-  onPointTypes(listener: () => void): void {
-    void this.load().then((d) => d.onPointTypes(listener), () => undefined);
-  }
-
-  async close(): Promise<void> {
-    if (this.device) await (await this.device).close();
-  }
-}
-
-export function createOpcuaDriver(device: OpcuaDeviceConfig, ctx: OpcuaDriverContext): DeviceDriver {
-  return new LazyOpcuaDriver(device, ctx);
+export async function createOpcuaDriver(device: OpcuaDeviceConfig, ctx: OpcuaDriverContext): Promise<OpcuaDevice> {
+  const { OpcuaDevice } = await import('./opcua-device.ts');
+  return new OpcuaDevice(device, ctx);
 }
 
 const contextFor = (device: OpcuaDeviceConfig, ctx: DriverContext): OpcuaDriverContext => ({
@@ -108,9 +63,8 @@ export const opcua = defineDriver({
   form: opcuaForm,
   testRead: testReadOpcua,
   // Read through DriverContext.readSecret (connect.ts userIdentity); the loader confines them too.
-  secretFiles: (d) => {
-    const auth = d['auth'];
-    if (typeof auth !== 'object' || auth === null) return [];
-    return (['passwordFile', 'certificateFile', 'privateKeyFile'] as const).map((k) => ({ segments: ['auth', k], file: (auth as Record<string, unknown>)[k] }));
-  },
+  secretFiles: opcuaSecretFiles,
+  credentialBinding: opcuaCredentials,
+  // One line when the session is lost (opcua-device.ts markDown) and one when it is back, not one per failed poll.
+  logsOwnSession: true,
 });

@@ -17,6 +17,8 @@ import { opcuaDevice, SampleLog } from './test-support.ts';
 let sim: OpcuaSim;
 let dataDir: string;
 const drivers: OpcuaDevice[] = [];
+/** The file's first session also creates the client certificate (RSA in pure JS): long on a loaded 2-core machine. */
+const FIRST_SESSION_MS = 60_000;
 
 test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-dev-'));
@@ -56,7 +58,7 @@ test('subscribed values flow into samples with good quality and the server sourc
     { id: 'pulses', nodeId: sim.nodeId('PulseCount') },
   ]);
   assert.deepEqual(driver.subscribe(log.sink), ['level', 'stamped', 'pulses']);
-  await waitFor(() => log.of('level').length >= 3, { what: 'three level notifications' });
+  await waitFor(() => log.of('level').length >= 3, { timeoutMs: FIRST_SESSION_MS, what: 'three level notifications' });
   for (const s of log.of('level')) {
     assert.equal(s.quality, 'good');
     assert.equal(typeof s.value, 'number');

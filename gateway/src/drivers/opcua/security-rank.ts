@@ -15,8 +15,9 @@ export function securityRank(device: object): number {
 
 /**
  * Whether `next` protects a device's session less than `was` did: the stored credentials of a
- * device must not follow it onto a weaker securityMode (web/config-store.ts for the API,
- * commands/protected-sections.ts for a center's `config` command).
+ * device must not follow it onto a weaker securityMode. The rank is the `protection` of the
+ * device's credential binding (credentials.ts), which config/config-store.ts (the web API) and
+ * commands/protected-sections.ts (a center's `config` command) compare.
  */
 export function weakerSecurity(was: object, next: object): boolean {
   return securityRank(next) < securityRank(was);

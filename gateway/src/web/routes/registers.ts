@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { withModbusRtuBus } from '../../drivers/modbus-rtu/index.ts';
-import { withModbusTcpLink } from '../../drivers/modbus-tcp/index.ts';
+import { driverDefinition } from '../../drivers/registry.ts';
 import { classifyModbusError } from '../../drivers/modbus/errors.ts';
 import { MODBUS_TABLES, type ModbusTable } from '../../drivers/modbus/types.ts';
 import type { ModbusTransport } from '../../drivers/modbus/transport.ts';
@@ -57,15 +56,17 @@ export async function registerRoutes(app: FastifyInstance, ctx: WebContext): Pro
       const q = request.body as { table: ModbusTable; address: number; count: number; unitId?: number };
       const device = ctx.gateway.currentConfig().devices.find((d) => d.id === id);
       if (!device) return sendError(reply, 404, 'not_found', `no device "${id}"`);
-      // Modbus only, named positively: a driver added later is refused here, not read as Modbus.
-      if (device.driver !== 'modbus-tcp' && device.driver !== 'modbus-rtu') return sendError(reply, 400, 'unsupported', 'the register tool is for Modbus devices');
+      // Only a driver that says how to reach its Modbus link: one added later is refused here, not read as Modbus.
+      const definition = driverDefinition(device.driver);
+      const link = definition?.tools?.includes('registers') ? definition.modbusLink : undefined;
+      if (!link) return sendError(reply, 400, 'unsupported', 'the register tool is for Modbus devices');
       if (q.count > MAX_COUNT[q.table]) return sendError(reply, 400, 'validation', `at most ${MAX_COUNT[q.table]} ${q.table === 'coil' || q.table === 'discrete' ? 'bits' : 'registers'} per read`);
       if (q.address + q.count - 1 > 65535) return sendError(reply, 400, 'validation', 'the range ends past address 65535');
-      const unitId = q.unitId ?? device.unitId;
+      const unitId = q.unitId ?? (device as { unitId: number }).unitId;
       const read = async (t: ModbusTransport) => {
         const started = performance.now();
         try {
-          const words = await t.read(unitId, q.table, q.address, q.count, device.timeoutMs);
+          const words = await t.read(unitId, q.table, q.address, q.count, (device as { timeoutMs: number }).timeoutMs);
           return { table: q.table, address: q.address, unitId, ms: Math.round(performance.now() - started), words, error: null, exception: null };
         } catch (err) {
           const c = classifyModbusError(err);
@@ -74,7 +75,7 @@ export async function registerRoutes(app: FastifyInstance, ctx: WebContext): Pro
         }
       };
       ctx.logger.info({ device: id, unitId, table: q.table, address: q.address, count: q.count, user: request.session?.user }, 'register tool read');
-      return device.driver === 'modbus-tcp' ? withModbusTcpLink(device, read) : withModbusRtuBus(device, read);
+      return link.use(device as never, read);
     },
   );
 }

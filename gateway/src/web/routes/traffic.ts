@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { TRAFFIC_ENTRIES, trafficRing } from '../../drivers/modbus/traffic.ts';
+import { driverDefinition } from '../../drivers/registry.ts';
 import type { WebContext } from '../context.ts';
 import { errorResponses, sendError } from '../errors.ts';
 import { looseObject } from './json.ts';
 
-/** The link a Modbus device talks over, named as the drivers name their shared links. */
-export function modbusLinkKey(d: { driver: string; host?: string; port?: number | string }): string | null {
-  if (d.driver === 'modbus-tcp') return `${d.host}:${d.port}`;
-  if (d.driver === 'modbus-rtu') return String(d.port);
-  return null;
+/** The link a Modbus device talks over, named as its driver names its shared links (DriverDefinition.modbusLink); null for a driver without the traffic view. */
+export function modbusLinkKey(d: { driver: string }): string | null {
+  const definition = driverDefinition(d.driver);
+  const link = definition?.tools?.includes('traffic') ? definition.modbusLink : undefined;
+  return link ? link.key(d as never) : null;
 }
 
 export async function trafficRoutes(app: FastifyInstance, ctx: WebContext): Promise<void> {
@@ -41,9 +42,10 @@ export async function trafficRoutes(app: FastifyInstance, ctx: WebContext): Prom
       const device = ctx.gateway.currentConfig().devices.find((d) => d.id === id);
       if (!device) return sendError(reply, 404, 'not_found', `no device "${id}"`);
       const key = modbusLinkKey(device);
-      if (key === null || (device.driver !== 'modbus-tcp' && device.driver !== 'modbus-rtu')) return sendError(reply, 400, 'unsupported', `the traffic view is for Modbus devices (driver ${device.driver})`);
+      if (key === null) return sendError(reply, 400, 'unsupported', `the traffic view is for Modbus devices (driver ${device.driver})`);
       const ring = trafficRing(key);
-      return { link: key, unitId: device.unitId, counters: ring.countersOf(device.unitId), entries: ring.recent(device.unitId, limit) };
+      const { unitId } = device as { unitId: number };
+      return { link: key, unitId, counters: ring.countersOf(unitId), entries: ring.recent(unitId, limit) };
     },
   );
 }

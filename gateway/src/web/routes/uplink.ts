@@ -11,6 +11,8 @@ import { looseObject } from './json.ts';
 import { secretRoots, writeSecretFile } from '../../secrets.ts';
 import { BrokerSecretError, brokerConnection, mqttClientOptions, type BrokerConnection } from '../../mqtt-connection.ts';
 import { endpointOf, redactUrl, sameEndpoint, URL_SECRET_MARKER } from '../../config/secret-fields.ts';
+import { sinkEndpointText } from '../../config/sink-credentials.ts';
+import { fileUplinkSettings } from './uplink-forms.ts';
 
 const TLS_KINDS = ['ca', 'cert', 'key'] as const;
 type TlsKind = (typeof TLS_KINDS)[number];
@@ -124,6 +126,9 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
                 unsent: { type: 'integer' },
                 evicted: { type: 'integer' },
                 status: { anyOf: [looseObject('the sink status: state, url, ackedSeq, readingsAcked, lastError...'), { type: 'null' }] },
+                settings: {
+                  anyOf: [looseObject('the entry as in the file (no defaults), inline secrets as "(secret: unchanged)"; PUT /api/uplinks/{name} saves it'), { type: 'null' }],
+                },
               },
             },
           },
@@ -133,6 +138,7 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
     async () => {
       const config = ctx.gateway.currentConfig();
       const s = ctx.gateway.status();
+      const settings = fileUplinkSettings(ctx.configStore);
       const unsent = new Map((s.log.sinks ?? []).map((c) => [c.name, c.unacked]));
       return config.uplinks.map((u) => {
         const live = (s.uplinks ?? []).find((x) => x.name === u.name);
@@ -140,11 +146,13 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
           name: u.name,
           kind: u.kind,
           primary: u.name === config.uplink.name,
-          url: redactUrl(u.url),
+          // Where it sends, as its sink names its endpoint (a sink need not have a `url`).
+          url: redactUrl(String(sinkEndpointText(u) ?? '')),
           unsent: unsent.get(u.name) ?? 0,
           evicted: live?.evicted ?? 0,
           // Absent: it could not start (a secret file gone); the log says why.
           status: live?.status ?? null,
+          settings: settings.get(u.name) ?? null,
         };
       });
     },

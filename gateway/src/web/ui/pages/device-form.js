@@ -37,12 +37,12 @@ function optionText(field, value) {
 }
 
 /** A dotted key's value (`auth.username`); a non-object on the way (auth: anonymous) reads as unset. */
-function getPath(obj, key) {
+export function getPath(obj, key) {
   return key.split('.').reduce((o, k) => (o && typeof o === 'object' ? o[k] : undefined), obj);
 }
 
 /** setKey for a dotted key; an object left empty is dropped (auth: {} is anonymous, the default). */
-function setPath(obj, key, value, field) {
+export function setPath(obj, key, value, field) {
   const dot = key.indexOf('.');
   if (dot < 0) return setKey(obj, key, value, field);
   const head = key.slice(0, dot);
@@ -53,7 +53,7 @@ function setPath(obj, key, value, field) {
   return next;
 }
 
-function Control({ field, value, id, onChange, label }) {
+export function Control({ field, value, id, onChange, label }) {
   const common = { id, name: field.key, 'aria-describedby': field.hint ? `${id}-hint` : undefined, 'aria-label': label };
   // A stored secret comes as the marker, never as itself: the box shows "unchanged" and sends
   // the marker back (the server keeps the stored value) unless a new one is typed.

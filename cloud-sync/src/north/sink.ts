@@ -1,0 +1,175 @@
+/**
+ * What a northbound sink is to the gateway, and the one thing the gateway hands it: a sink is
+ * a folder (north/<sink>/) whose index.ts exports a `SinkDefinition` — its kind, its config
+ * schema (eager: the config is validated before anything runs) and `create`, which loads the
+ * implementation only when an `uplinks:` entry of that kind is built (a box with one MQTT
+ * uplink never loads Sparkplug's protobuf or the HTTP sink). The gateway looks the definition
+ * up by kind, calls create with a `NorthContext` and starts what it gets; it knows no kind.
+ *
+ * Types only here: importing this file loads nothing.
+ */
+import type { z } from 'zod';
+import type { Clock, ClockStatus } from '../clock.ts';
+import type { Reading, Value } from '../model.ts';
+import type { CurrentValue } from '../sparkplug/devices.ts';
+
+export type { CurrentValue };
+import type { LogSource } from './log-source.ts';
+import type { SecretFileField } from './secret-fields.ts';
+import type { CredentialBinding } from './credentials.ts';
+import type { UplinkLogger, UplinkStatus } from './mqtt/log-publisher.ts';
+import type { ResendAnswer } from './mqtt/uplink.ts';
+import type { BrokerSinkConfig } from './mqtt/schema.ts';
+import type { TransportSinkStatus } from './transport-sink.ts';
+import type { SinkForm } from '../form-kit.ts';
+
+/** A sink's status as status pages, /healthz and metrics read it (each has state, url, ackedSeq, lastError). */
+export type SinkStatus = UplinkStatus | TransportSinkStatus;
+
+/** A built sink. The optional methods are what some sinks can do beyond moving the log. */
+export interface NorthSink {
+  start(): void;
+  /** Up to `drainMs` to deliver what is logged, then a clean goodbye; the rest stays in the log. */
+  stop(drainMs?: number): Promise<void>;
+  status(): SinkStatus;
+  /** Sends the sink's birth again (the box clock's judgement changed, the center asked); false while offline. */
+  rebirth?(): boolean;
+  /** A driver learnt point types of `deviceId` (OPC UA DataType) after the sink described its points. */
+  pointTypesLearnt?(deviceId: string): void;
+  /** The center's request for a range of the log it is missing (the `resend` command). */
+  resend?(first: number, last: number): ResendAnswer;
+}
+
+/** The log as sinks see it: a LogSource, plus what births tell about it. */
+export interface NorthLog extends LogSource {
+  /** Readings the sink `name` never got because the log evicted them first. */
+  sinkEvicted(name: string): number;
+  /** How this log came to be (its epoch, a reset and why): births carry it. */
+  readonly identity: unknown;
+}
+
+/** One configured device as sinks describe it (births, Sparkplug metrics): the config's view. */
+export interface NorthDevice {
+  id: string;
+  enabled: boolean;
+  points: ReadonlyArray<{
+    id: string;
+    name?: string | undefined;
+    unit?: string | undefined;
+    writable?: boolean | undefined;
+    /** The config's type; what a driver learnt is NorthSouth.pointType. */
+    type?: string | undefined;
+    scale?: number | undefined;
+    offset?: number | undefined;
+  }>;
+}
+
+/**
+ * The south side as a sink may see it, through closures over the gateway (so it follows
+ * reloads): the devices, their newest values and whether they answer, and the gateway's own
+ * write path. Sinks never hold drivers, the scheduler or the pipeline.
+ */
+export interface NorthSouth {
+  /** The configured devices, in config order. */
+  devices(): readonly NorthDevice[];
+  /** The config's `type` of a point, else what its driver learnt (OPC UA DataType); undefined while unknown. */
+  pointType(deviceId: string, pointId: string): string | undefined;
+  /** The pipeline's newest value of `<device>/<point>` (scaled), logged or not. */
+  live(point: string): CurrentValue | undefined;
+  /** Whether the scheduler polls the device (else only pushed samples tell whether it answers). */
+  polled(deviceId: string): boolean;
+  /** Every poll's outcome; returns the unsubscribe function. */
+  onPoll(listener: (deviceId: string, failed: boolean) => void): () => void;
+  /** Every reading logged (after the append); returns the unsubscribe function. */
+  onReadings(listener: (readings: readonly Reading[]) => void): () => void;
+  /**
+   * Writes a `writable: true` point in engineering units through the gateway's write path, reads
+   * it back through the pipeline (so the read-back is logged like any poll) and resolves with it.
+   * Rejects with an Error saying why (not writable, device error, no value read back).
+   */
+  write(deviceId: string, pointId: string, value: Exclude<Value, null>): Promise<CurrentValue>;
+}
+
+/** How to reach a broker, secrets read: what an MQTT-family sink connects with. */
+export interface BrokerConnection {
+  url: string;
+  clientId: string;
+  username: string | undefined;
+  password: string | undefined;
+  tls: { ca: Buffer | undefined; cert: Buffer | undefined; key: Buffer | undefined; rejectUnauthorized: boolean | undefined } | undefined;
+  keepaliveSec: number;
+  protocolVersion?: 4 | 5 | undefined;
+}
+
+/** What births say about the box itself, beyond the log and the points. */
+export interface BoxInfo {
+  version: string;
+  /** The OTA agent's state, when it runs. */
+  ota?: unknown;
+  /** The box's judgement of its wall clock (cloud-sync/src/clock.ts). */
+  clock: Pick<ClockStatus, 'state' | 'reason' | 'jumps'>;
+}
+
+/** Everything a sink may take from the gateway; built per sink (its logger names it). */
+export interface NorthContext {
+  log: NorthLog;
+  /** The gateway's identity (topics, births, wire batches). */
+  gateway: { id: string; name?: string | undefined; region: string; municipality: string };
+  /** This sink's logger (its name already bound). */
+  logger: UplinkLogger;
+  clock: Clock;
+  /**
+   * The one way a sink reads a secret or TLS file its config names: only from the gateway's
+   * secrets folders with links resolved, a warning when `secret` and others may read it. Throws
+   * with the file named.
+   */
+  readSecret(path: string, o?: { secret?: boolean }): Buffer;
+  /**
+   * MQTT-family sinks: the connection their settings name, secret files read as readSecret does,
+   * the client id made unique per sink. Throws with the field named when a file cannot be read.
+   */
+  brokerConnection(settings: BrokerSinkConfig): BrokerConnection;
+  /** Whether this sink is the center's link (the first MQTT-family uplink). */
+  primary: boolean;
+  box(): BoxInfo;
+  south: NorthSouth;
+}
+
+/** One kind of sink: what north/registry.ts lists, one line each. */
+export interface SinkDefinition<S extends z.ZodType = z.ZodType, K extends string = string> {
+  kind: K;
+  /** One `uplinks:` entry of this kind (strict, `kind` a literal): the config's union is built from these. */
+  schema: S;
+  /** Connects to an MQTT broker: the center's commands, update offers and resend requests can come over it. */
+  brokerLink?: boolean;
+  /** Its births describe every device: a change of `devices:` rebuilds it on reload. */
+  dependsOnDevices?: boolean;
+  /** Rows of the log's cursors table it keeps as counters, not positions (no sink may be named so). */
+  logCounters?: readonly string[];
+  /**
+   * Which files an entry names as secrets or TLS material, relative to the entry (secret-fields.ts
+   * helpers): the gateway makes them absolute against the config's folder, confines them to its
+   * secrets folders and checks them at load and on reload. Absent: the sink names no file.
+   */
+  secretFiles?(entry: Record<string, unknown>): SecretFileField[];
+  /**
+   * Where the entry's credentials go and which fields hold them (credentials.ts): a web change
+   * or a center's `config` command that moves the entry (same name) to another endpoint, or a
+   * weaker protection, must not take stored credentials along, nor hand one secret's file to
+   * another use. Absent: the sink holds no credential.
+   */
+  credentialBinding?(config: z.output<S>): CredentialBinding;
+  /**
+   * Builds the sink of one entry, loading its implementation now (dynamic import). Throws (or
+   * rejects) when it cannot be built, e.g. a secret file is gone: the gateway logs it, the
+   * other sinks go on and the log keeps the readings.
+   */
+  create(config: z.output<S>, ctx: NorthContext): Promise<NorthSink>;
+  /** Its entry's form on the uplink page (north/<sink>/form.ts, built with form-kit.ts). */
+  form?: SinkForm;
+}
+
+/** A definition with its schema's and kind's types kept (what the config's union needs). */
+export function defineSink<const K extends string, S extends z.ZodType>(d: SinkDefinition<S, K>): SinkDefinition<S, K> {
+  return d;
+}
