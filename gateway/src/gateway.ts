@@ -1,12 +1,11 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import type { UplinkStatus } from '@kedge/cloud-sync/north/mqtt/log-publisher.ts';
-import type { ResendAnswer } from '@kedge/cloud-sync/north/mqtt/uplink.ts';
+import type { BrokerLinkStatus } from '@kedge/cloud-sync/north/broker-link/link.ts';
 import type { LogRecord, Reading, Value } from '@kedge/cloud-sync/model.ts';
 import { systemClock, type Clock, type ClockStatus, type ClockWatch } from '@kedge/cloud-sync/clock.ts';
-import { logCounters, SINKS, sinkDefinition } from '@kedge/cloud-sync/north/registry.ts';
-import type { CurrentValue, NorthContext, NorthSink, NorthSouth, SinkDefinition, SinkStatus } from '@kedge/cloud-sync/north/sink.ts';
+import { logCounters, SINKS, sinkBatchReadings, sinkDefinition } from '@kedge/cloud-sync/north/registry.ts';
+import type { CurrentValue, NorthContext, NorthSink, NorthSouth, ResendAnswer, SinkDefinition, SinkStatusBase } from '@kedge/cloud-sync/north/sink.ts';
 import type { GatewayConfig, SinkConfig } from './config/schema.ts';
 import { readSecretFile, secretFileProblem, secretRoots } from './secrets.ts';
 import { createDriver, DRIVERS, logsOwnSession, type DriverDefinition } from './drivers/registry.ts';
@@ -35,7 +34,7 @@ export interface GatewayStatus {
   startedAt: number;
   uptimeMs: number;
   /** The primary uplink (config.uplink: the center's link). */
-  uplink: UplinkStatus | null;
+  uplink: PrimaryUplinkStatus | null;
   /** Every configured uplink, in config order. */
   uplinks: SinkStatusEntry[];
   log: LogStats;
@@ -47,12 +46,19 @@ export interface GatewayStatus {
   monoNow: number;
 }
 
+/**
+ * The primary uplink's status as the gateway reads it: the fields every sink reports, and the
+ * broker link's positions (north/broker-link/link.ts), which a broker-linked sink reports and
+ * readers treat as absent otherwise. No kind is named: any sink status is one.
+ */
+export type PrimaryUplinkStatus = SinkStatusBase & Partial<BrokerLinkStatus>;
+
 /** One uplink as status pages, /healthz and metrics show it. */
 export interface SinkStatusEntry {
   name: string;
   kind: SinkConfig['kind'];
-  /** The sink's own status (MQTT: UplinkStatus; HTTP: TransportSinkStatus); both have state, url, ackedSeq, lastError. */
-  status: SinkStatus;
+  /** The sink's own status: SinkStatusBase, extended by each sink (serialised whole for the status pages). */
+  status: SinkStatusBase;
   /** Readings this uplink never delivered because the log evicted them first. */
   evicted: number;
 }
@@ -147,7 +153,7 @@ export class Gateway {
       maxBufferedReadings: config.log.maxBufferedReadings,
       // A sink that keeps up reads at most a batch plus a commit behind the end (it sends a full
       // batch at its commit: north/window.ts freshBatchReady); that much is served from memory.
-      memoryTailRecords: Math.max(4096, ...config.uplinks.map((u) => u.batchMaxReadings + config.log.flushRows)),
+      memoryTailRecords: Math.max(4096, ...config.uplinks.map((u) => sinkBatchReadings(u, this.sinkDefs) + config.log.flushRows)),
       onWarn: (msg, details) => logger.warn(details, msg),
       onInfo: (msg, details) => logger.info(details, msg),
     });
@@ -599,8 +605,7 @@ export class Gateway {
       version: VERSION,
       startedAt: this.startedAt,
       uptimeMs: Math.round(this.clock.mono() - this.startedMono),
-      // The primary is an MQTT-family sink (config/schema.ts): its status is an UplinkStatus.
-      uplink: (this.uplink?.status() as UplinkStatus | undefined) ?? null,
+      uplink: this.uplink?.status() ?? null,
       uplinks: this.uplinkStatuses(),
       log: this.log.stats(),
       devices: this.scheduler.states(),

@@ -1,4 +1,5 @@
 import type { IClientOptions } from 'mqtt';
+import type { BrokerConnection, BrokerSinkBase } from '@kedge/cloud-sync/north/broker-link/link.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { readSecretFile, secretFileProblem, secretRoots } from './secrets.ts';
 
@@ -7,23 +8,12 @@ import { readSecretFile, secretFileProblem, secretRoots } from './secrets.ts';
  * command downlink (`-cmd`), the OTA agent (`-ota`) and the UI's connection test (`-test-…`).
  * Built in one place so that secret files are read the same way for all of them: only from
  * the secrets folders with links resolved (secrets.ts), with a warning when others may read them.
+ * The type is the north's (cloud-sync/src/north/broker-link/link.ts): the sinks connect with it.
  */
-export interface BrokerConnection {
-  url: string;
-  clientId: string;
-  username: string | undefined;
-  password: string | undefined;
-  tls: { ca: Buffer | undefined; cert: Buffer | undefined; key: Buffer | undefined; rejectUnauthorized: boolean | undefined } | undefined;
-  keepaliveSec: number;
-  /**
-   * The sink's MQTT version (4 = 3.1.1, 5). Only the uplinks use it (LogPublisher); the
-   * downlink, OTA and connection-test clients (mqttClientOptions) stay on 3.1.1.
-   */
-  protocolVersion?: 4 | 5 | undefined;
-}
+export type { BrokerConnection };
 
-/** The settings a connection is built from: the config's `uplink:` section, or the UI's proposed one. */
-export type BrokerSettings = Pick<GatewayConfig['uplink'], 'url' | 'clientId' | 'username' | 'password' | 'passwordFile' | 'keepaliveSec'> & {
+/** The settings a connection is built from: a broker-linked entry (the config's `uplink:`), or the UI's proposed one. */
+export type BrokerSettings = Pick<BrokerSinkBase, 'url' | 'clientId' | 'username' | 'password' | 'passwordFile' | 'keepaliveSec'> & {
   protocolVersion?: 4 | 5 | undefined;
   tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; rejectUnauthorized?: boolean | undefined } | undefined;
 };

@@ -7,7 +7,7 @@
  * reload — with no line of the gateway knowing it. And the gateway's sources name no sink kind.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -15,14 +15,17 @@ import { fileURLToPath } from 'node:url';
 import test from 'node:test';
 import pino from 'pino';
 import type { Reading } from '@kedge/cloud-sync/model.ts';
-import { SINKS } from '@kedge/cloud-sync/north/registry.ts';
-import { defineSink } from '@kedge/cloud-sync/north/sink.ts';
+import { SINKS, sinkBatchReadings } from '@kedge/cloud-sync/north/registry.ts';
+import { defineSink, type BrokerConnection } from '@kedge/cloud-sync/north/sink.ts';
+import { brokerShape, checkBroker } from '@kedge/cloud-sync/north/broker-link/shape.ts';
 import { sinkNameSchema, strict, windowShape } from '@kedge/cloud-sync/north/schema-kit.ts';
 import type { TapeSinkConfig } from '@kedge/cloud-sync/north/fixtures/tape/schema.ts';
 import { z } from 'zod';
 import { tapeSink } from '@kedge/cloud-sync/north/fixtures/tape/index.ts';
 import { tape } from '@kedge/cloud-sync/north/fixtures/tape/tapes.ts';
 import { parseConfig } from './config/load.ts';
+import { ConfigService } from './config/config-service.ts';
+import { ConfigStore } from './config/config-store.ts';
 import { uplinksSchemaFor, type GatewayConfig } from './config/schema.ts';
 import { Gateway } from './gateway.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
@@ -79,20 +82,30 @@ test('a fourth sink handed to the registry builders is accepted in uplinks: with
   );
 });
 
-test('the gateway builds the fourth sink through its definition, feeds it from the log through the window, keeps, rebuilds and stops it on reload', async (t) => {
+/** The config file of the tape tests: JSON, which is YAML. */
+const fileText = (dir: string, uplinks: object[], devices: object[] = []) =>
+  `${JSON.stringify({ gateway: { id: 'gw-tape', region: 'kuzbass', municipality: 'kemerovo' }, dataDir: join(dir, 'data'), log: { flushMs: 10, synchronous: 'normal' }, uplinks, devices }, null, 1)}\n`;
+
+test('the gateway builds the fourth sink through its definition from the real config path (loader, config service, store), feeds it, keeps, rebuilds and stops it on reload', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-sink-registry-'));
-  const base = parseConfig(
-    JSON.stringify({
-      gateway: { id: 'gw-tape', region: 'kuzbass', municipality: 'kemerovo' },
-      dataDir: join(dir, 'data'),
-      log: { flushMs: 10, synchronous: 'normal' },
-      uplinks: [regional],
-    }),
-  );
-  // The whole config as the loader makes it, with `uplinks:` read by the composed registry's schema.
-  const configWith = (uplinks: object[]): GatewayConfig => ({ ...base, uplinks: uplinksSchemaFor(WITH_TAPE).parse(uplinks) });
+  const path = join(dir, 'kedge.yaml');
+  mkdirSync(join(dir, 'data', 'secrets'), { recursive: true });
+  for (const k of ['archive.key', 'other.key']) writeFileSync(join(dir, 'data', 'secrets', k), 'seal\n', { mode: 0o600 });
+  writeFileSync(path, fileText(dir, [regional, tapeEntry({ sealKeyFile: 'data/secrets/archive.key' })]));
+  // The loader with the composed registry: the entry read by the tape's own schema, its secret
+  // file made absolute and confined like any sink's (secretFiles), the first broker sink primary.
+  const config = parseConfig(readFileSync(path, 'utf8'), 'kedge.yaml', dir, { sinks: WITH_TAPE });
+  assert.deepEqual(config.uplinks.map((u) => u.kind), ['mqtt', 'tape']);
+  assert.equal((config.uplinks[1] as unknown as TapeSinkConfig).sealKeyFile, join(dir, 'data', 'secrets', 'archive.key'));
+  assert.equal(config.uplink.name, 'regional');
+  // Without the line the same file is refused, by the loader and by a config service.
+  assert.throws(() => parseConfig(readFileSync(path, 'utf8'), 'kedge.yaml', dir), /uplinks\[1\]\.kind/);
+  assert.throws(() => new ConfigService({ path, apply: async () => undefined }).validate(readFileSync(path, 'utf8')), /uplinks\[1\]\.kind/);
+
   const archive = tape('archive');
-  const gateway = new Gateway(configWith([regional, tapeEntry()]), pino({ level: 'silent' }), { sinks: WITH_TAPE });
+  const gateway = new Gateway(config, pino({ level: 'silent' }), { sinks: WITH_TAPE });
+  const service = new ConfigService({ path, apply: (c) => gateway.reload(c), dataDir: join(dir, 'data'), sinks: WITH_TAPE });
+  const store = new ConfigStore(service, () => gateway.currentConfig());
   t.after(async () => {
     await gateway.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -114,26 +127,98 @@ test('the gateway builds the fourth sink through its definition, feeds it from t
   assert.equal(gateway.uplinkStatuses().find((u) => u.name === 'archive')!.status.ackedSeq, 25);
   assert.equal(gateway.log.cursor('regional'), 0, 'the other uplink, down, is not held up by it nor holds it up');
 
-  // The same settings: the sink keeps running (no close, no new build).
+  // The same settings, written through the store: the sink keeps running (no close, no new build).
   const events = archive.events.length;
-  await gateway.reload(configWith([regional, tapeEntry()]));
+  await store.replace(fileText(dir, [regional, tapeEntry({ sealKeyFile: 'data/secrets/archive.key' })]), { source: 'web', what: 'same settings' });
   assert.deepEqual(archive.events.slice(events), []);
 
-  // New settings: rebuilt, and it goes on from its cursor (nothing twice).
-  await gateway.reload(configWith([regional, tapeEntry({ batchMaxReadings: 3 })]));
+  // The store holds the tape's credential to its endpoint (its credentialBinding): the seal key
+  // does not follow the entry to another tape; nothing is written or applied.
+  const before = readFileSync(path, 'utf8');
+  await assert.rejects(
+    store.edit((doc) => doc.setIn(['uplinks', 1, 'tape'], 'elsewhere'), { source: 'web', what: 'move the archive' }),
+    (err: Error) => /seal key/.test(err.message) && /uplinks\[1\]\.sealKeyFile/.test(err.message),
+  );
+  assert.equal(readFileSync(path, 'utf8'), before);
+  assert.deepEqual(archive.events.slice(events), [], 'the refused change was not applied');
+
+  // New settings through the store: rebuilt, and it goes on from its cursor (nothing twice).
+  await store.edit((doc) => doc.setIn(['uplinks', 1, 'batchMaxReadings'], 3), { source: 'web', what: 'smaller batches' });
   assert.deepEqual(archive.events.slice(events, events + 2), ['closed', 'built']);
   gateway.log.append(readings(7, 25));
   await waitFor(() => gateway.log.cursor('archive') === 32, { ...WAIT, what: 'the rebuilt tape sink to go on from its cursor' });
   assert.deepEqual(archive.seqs(), range(1, 32));
   assert.ok(archive.batches.slice(-3).every((b) => b.readings.length <= 3), 'the new entry\'s batch size');
 
-  // Removed: stopped, and gone from the statuses.
-  await gateway.reload(configWith([regional]));
+  // Removed by a hand edit and SIGHUP (the service's reload of the file): stopped, and gone from the statuses.
+  writeFileSync(path, fileText(dir, [regional]));
+  await service.reloadFile();
   assert.equal(archive.events.at(-1), 'closed');
   assert.deepEqual(
     gateway.uplinkStatuses().map((u) => u.name),
     ['regional'],
   );
+  assert.deepEqual(
+    service.history().map((c) => [c.what, c.outcome]),
+    [
+      ['same settings', 'applied'],
+      ['move the archive', 'refused'],
+      ['smaller batches', 'applied'],
+      ['SIGHUP', 'applied'],
+    ],
+  );
+});
+
+test('a new broker-linked sink needs no edit of a union: built on the shared broker fields it is the center\'s link, gets its connection and reports its status', async (t) => {
+  // A fifth kind with a broker link that is neither mqtt nor sparkplug: its schema spreads the
+  // shared broker fields (north/broker-link/shape.ts), so its entries are a BrokerSinkBase and
+  // `ctx.brokerConnection(config)` type-checks with no list of kinds; it records on a tape.
+  const connections: Array<{ connection: BrokerConnection; primary: boolean }> = [];
+  const relay = defineSink({
+    kind: 'relay',
+    schema: strict({ kind: z.literal('relay'), name: sinkNameSchema, tape: z.string().min(1), ...brokerShape }).superRefine(checkBroker),
+    brokerLink: true,
+    secretFiles: (entry) => (typeof entry['passwordFile'] === 'string' ? [{ segments: ['passwordFile'], file: entry['passwordFile'], secret: true }] : []),
+    create: async (c, ctx) => {
+      connections.push({ connection: ctx.brokerConnection(c), primary: ctx.primary });
+      return (await import('@kedge/cloud-sync/north/fixtures/tape/sink.ts')).createTapeSink({ ...c, kind: 'tape' }, ctx);
+    },
+  });
+  const sinks = [relay, tapeSink] as const;
+  const dir = mkdtempSync(join(tmpdir(), 'kedge-sink-registry-'));
+  mkdirSync(join(dir, 'data', 'secrets'), { recursive: true });
+  writeFileSync(join(dir, 'data', 'secrets', 'relay.pw'), 's3cret\n', { mode: 0o600 });
+  const text = fileText(dir, [
+    { name: 'relay', kind: 'relay', tape: 'relay', url: 'mqtts://broker.example.ru:8883', username: 'box', passwordFile: 'data/secrets/relay.pw', batchMaxDelayMs: 0, liveFirst: false },
+    tapeEntry({ name: 'spare', tape: 'spare' }),
+  ]);
+  const config = parseConfig(text, 'kedge.yaml', dir, { sinks });
+  assert.equal(config.uplink.passwordFile, join(dir, 'data', 'secrets', 'relay.pw'), 'its secret file resolved like any sink\'s');
+  assert.equal(config.uplink.name, 'relay', 'the first broker-linked entry is the center\'s link');
+  // The list's broker rule names the kinds of this registry.
+  assert.throws(() => parseConfig(fileText(dir, [tapeEntry()]), 'kedge.yaml', dir, { sinks }), /at least one uplink of kind relay is needed/);
+
+  const gateway = new Gateway(config, pino({ level: 'silent' }), { sinks });
+  t.after(async () => {
+    await gateway.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await gateway.start();
+  assert.deepEqual(connections, [
+    {
+      primary: true,
+      connection: { url: 'mqtts://broker.example.ru:8883', clientId: 'kedge-gw-tape', username: 'box', password: 's3cret', tls: undefined, keepaliveSec: 30, protocolVersion: 4 },
+    },
+  ]);
+  gateway.log.append(readings(3, 0));
+  await waitFor(() => gateway.log.cursor('relay') === 3, { ...WAIT, what: 'the relay to deliver' });
+  // The primary's status is whatever the sink reports, read through the base fields: no cast, no kind.
+  const primary = gateway.status().uplink;
+  assert.ok(primary);
+  assert.equal(primary.ackedSeq, 3);
+  assert.equal(primary.url, 'tape:relay');
+  assert.equal(primary.ackMode, undefined, 'a broker link\'s positions are optional to the reader');
+  assert.deepEqual(tape('relay').seqs(), [1, 2, 3]);
 });
 
 test('a sink whose implementation cannot be loaded is logged with the reason; the others are built and deliver', async (t) => {
@@ -172,6 +257,23 @@ test('a sink whose implementation cannot be loaded is logged with the reason; th
   await waitFor(() => gateway.log.cursor('kept') === 4, { ...WAIT, what: 'the other sink to deliver' });
   assert.deepEqual(tape('kept').seqs(), range(1, 4));
   assert.equal(gateway.log.cursor('gone'), 0, 'its cursor holds its place: the log keeps its readings');
+});
+
+test('the log\'s memory tail is sized from the sink definitions: a sink without window fields counts 0, not NaN; batchReadings overrides', () => {
+  const bare = defineSink({ kind: 'bare', schema: strict({ kind: z.literal('bare'), name: sinkNameSchema }), create: async () => assert.fail('not built') });
+  const chunked = defineSink({
+    kind: 'chunked',
+    schema: strict({ kind: z.literal('chunked'), name: sinkNameSchema, chunk: z.number().int() }),
+    batchReadings: (c) => c.chunk * 2,
+    create: async () => assert.fail('not built'),
+  });
+  const sinks = [...SINKS, tapeSink, bare, chunked] as const;
+  const [mqtt, tapeOne, bareOne, chunkedOne] = uplinksSchemaFor(sinks).parse([regional, tapeEntry({ batchMaxReadings: 77 }), { name: 'b', kind: 'bare' }, { name: 'c', kind: 'chunked', chunk: 300 }]);
+  assert.equal(sinkBatchReadings(mqtt!, sinks), 2000, 'the window default');
+  assert.equal(sinkBatchReadings(tapeOne!, sinks), 77);
+  assert.equal(sinkBatchReadings(bareOne!, sinks), 0, 'no batchMaxReadings: nothing of NaN reaches the log');
+  assert.equal(sinkBatchReadings(chunkedOne!, sinks), 600);
+  assert.equal(sinkBatchReadings({ kind: 'chunked', chunk: Number.NaN } as never, sinks), 0, 'a non-finite answer is never handed on');
 });
 
 test('dependsOnDevices: a change of devices rebuilds the sinks whose definition says so, and only those', async (t) => {
@@ -217,11 +319,13 @@ function productFiles(dir: string): string[] {
 
 const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 
-test('no gateway source compares with a sink kind, switches on one, or imports a sink implementation', () => {
+test('no gateway source compares with a sink kind, switches on one, or imports anything of a sink folder', () => {
   const kinds = SINKS.map((s) => s.kind).join('|');
   const decides = new RegExp(`(kind|codec)\\s*[!=]==?\\s*['"\`](${kinds})['"\`]|case\\s+['"\`](${kinds})['"\`]`);
-  // A sink's implementation is loaded by its definition's create, never imported by the gateway (type-only imports are erased).
-  const imports = /^\s*import\s+(?!type\b)[^'"]*from\s+'@kedge\/cloud-sync\/north\/(mqtt|sparkplug|http)\/(?!schema\.ts|broker-url\.ts)/m;
+  // A sink's implementation is loaded by its definition's create; what the gateway needs of the
+  // sinks is the registry, the interface (north/sink.ts) and what they share (north/broker-link/,
+  // north/legacy-uplink.ts): no import of a sink folder, types included.
+  const imports = new RegExp(`^\\s*(import|export)\\s[^'"]*from\\s+'@kedge/cloud-sync/north/(${kinds})/|\\bimport\\(\\s*['"\`]@kedge/cloud-sync/north/(${kinds})/`, 'm');
   const offenders = productFiles(SRC).filter((f) => {
     const text = withoutComments(readFileSync(join(SRC, f), 'utf8'));
     return decides.test(text) || imports.test(text);
@@ -231,5 +335,11 @@ test('no gateway source compares with a sink kind, switches on one, or imports a
   assert.match("const devices = u.kind === 'sparkplug' ? c.devices : null;", decides);
   assert.match("      case 'http':", decides);
   assert.match("import { createHttpSink } from '@kedge/cloud-sync/north/http/sink.ts';", imports);
-  assert.doesNotMatch("import { legacyUplinkSchema } from '@kedge/cloud-sync/north/mqtt/schema.ts';", imports);
+  // The closed unions before issue 16: the primary's status and the broker entries named by kind.
+  assert.match("import type { UplinkStatus } from '@kedge/cloud-sync/north/mqtt/log-publisher.ts';", imports);
+  assert.match("import { legacyUplinkSchema, type BrokerSinkConfig } from '@kedge/cloud-sync/north/mqtt/schema.ts';", imports);
+  assert.doesNotMatch("import type { BrokerLinkStatus } from '@kedge/cloud-sync/north/broker-link/link.ts';", imports);
+  // A lazy load of a sink's implementation is an import of its folder too.
+  assert.match("  const { createSparkplugSink } = await import('@kedge/cloud-sync/north/sparkplug/create.ts');", imports);
+  assert.doesNotMatch("const m = await import('@kedge/cloud-sync/north/registry.ts');", imports);
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { TestHost } from '@kedge/cloud-sync/sparkplug/test-host.ts';
+import { TestHost } from '@kedge/cloud-sync/north/sparkplug/test-host.ts';
 import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { loadConfigFile } from './config/load.ts';

@@ -12,7 +12,11 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { DIST_ENTRY, TSX_ENTRY, releaseEntry } from '@kedge/gateway/ota/entry.ts';
-import { buildDist, ENTRIES, ROOT, type BuildResult } from './build.ts';
+import { BASE_EXTERNAL, buildDist, ENTRIES, externals, registeredExternals, ROOT, type BuildResult } from './build.ts';
+import { DRIVERS, type DriverDefinition } from '@kedge/gateway/drivers/registry.ts';
+import { fakeMeter } from '@kedge/gateway/drivers/fixtures/fake-meter/index.ts';
+import { SINKS } from '@kedge/cloud-sync/north/registry.ts';
+import { tapeSink } from '@kedge/cloud-sync/north/fixtures/tape/index.ts';
 import { buildBundle } from './ota/build.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
@@ -36,7 +40,7 @@ test.after(() => rmSync(OUT, { recursive: true, force: true }));
 test('the build writes one ESM bundle per command and copies the runtime files the code opens', () => {
   for (const name of Object.keys(ENTRIES)) assert.ok(built.outputs[`${name}.mjs`] !== undefined, `dist/${name}.mjs missing`);
   assert.deepEqual(built.assets, [
-    'cloud-sync/src/sparkplug/sparkplug_b.proto',
+    'cloud-sync/src/codec/sparkplug_b.proto',
     'device-profiles/profiles',
     'gateway/package.json',
     'gateway/src/web/ui',
@@ -50,6 +54,29 @@ test('the build writes one ESM bundle per command and copies the runtime files t
   assert.deepEqual(js.filter((f) => /\bfrom\s*["']node-opcua[\w-]*["']/.test(code.get(f)!)), [opcuaChunk]);
   assert.deepEqual(js.filter((f) => code.get(f)!.includes(`import("./${opcuaChunk}")`)).length, 1);
   assert.ok(!js.some((f) => code.get(f)!.includes(`from"./${opcuaChunk}"`) || code.get(f)!.includes(`from "./${opcuaChunk}"`)), 'the OPC UA chunk is imported statically');
+});
+
+test("what stays external besides the gateway's own comes from the driver and sink definitions, so a new driver's native library needs no build change", async () => {
+  // The registered drivers bring theirs: Modbus TCP and RTU both need serialport (once), OPC UA node-opcua.
+  const registered = await registeredExternals();
+  assert.deepEqual(registered, externals(DRIVERS, SINKS));
+  assert.deepEqual(registered, [...BASE_EXTERNAL, 'serialport', '@serialport/*', 'node-opcua', 'node-opcua-*']);
+  assert.deepEqual(
+    DRIVERS.filter((d) => (d as DriverDefinition).externals?.includes('serialport')).map((d) => d.kind),
+    ['modbus-tcp', 'modbus-rtu'],
+  );
+  // A fourth driver and a fourth sink with native libraries: their definitions alone add them.
+  const withFixtures = externals([...DRIVERS, fakeMeter], [...SINKS, { ...tapeSink, externals: ['tape-native', 'serialport'] }]);
+  assert.deepEqual(withFixtures, [...registered, 'mbus-native', 'tape-native']);
+  assert.deepEqual(externals([], []), [...BASE_EXTERNAL]);
+  // build.ts names no driver's library itself (comments aside): the hand list does not come back.
+  const source = readFileSync(join(ROOT, 'scripts/src/build.ts'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  const driverPackages = DRIVERS.flatMap((d) => (d as DriverDefinition).externals ?? []);
+  assert.deepEqual(driverPackages.filter((p) => source.includes(`'${p}'`)), []);
+  // In the bundle they stay imports of node_modules: modbus-serial (bundled) requires serialport.
+  const js = Object.keys(built.outputs).filter((f) => f.endsWith('.mjs'));
+  assert.ok(js.some((f) => /\(\s*"serialport"\s*\)|from\s*"serialport"/.test(readFileSync(join(OUT, f), 'utf8'))), 'serialport is not loaded from node_modules');
+  assert.ok(!js.some((f) => readFileSync(join(OUT, f), 'utf8').includes('SerialPortStream')), 'serialport was bundled');
 });
 
 test('the bundled daemon checks a config and reports the version of gateway/package.json', async () => {
@@ -100,6 +127,10 @@ test('the bundled daemon polls the simulator into its log and serves the web UI 
   const index = await fetch(`http://127.0.0.1:${webPort}/`);
   assert.equal(index.status, 200);
   assert.equal(await index.text(), readFileSync(join(ROOT, 'gateway/src/web/ui/index.html'), 'utf8'));
+  // The catalog the UI loads: the base file from dist/assets with the drivers' own texts merged in.
+  const catalog = (await (await fetch(`http://127.0.0.1:${webPort}/i18n/ru.json`)).json()) as Record<string, string>;
+  assert.equal(catalog['nav.devices'], JSON.parse(readFileSync(join(ROOT, 'gateway/src/web/ui/i18n/ru.json'), 'utf8'))['nav.devices']);
+  assert.equal(catalog['warn.points_overlap'], DRIVERS.find((d) => d.kind === 'modbus-tcp')!.messages!.ru['warn.points_overlap']);
   const docs = await fetch(`http://127.0.0.1:${webPort}/api/docs/json`);
   assert.equal(docs.status, 200);
   assert.ok('/healthz' in ((await docs.json()) as { paths: Record<string, unknown> }).paths);

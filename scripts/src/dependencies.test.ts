@@ -68,7 +68,7 @@ function isTestFile(dir: string, rel: string): boolean {
   return (
     /\.(test|e2e\.test|chaos\.test|daemon\.test|fuzz\.test)\.[cm]?[jt]s$/.test(rel) ||
     /(^|\/)(test|fixtures|testcases)\//.test(rel) ||
-    /(^|\/)(testing|test-fixture|launcher-fixture|test-host|test-timing|arbitrary|harness)\.ts$/.test(rel) ||
+    /(^|\/)(testing|test-fixture|test-support|launcher-fixture|test-host|test-timing|arbitrary|harness)\.ts$/.test(rel) ||
     /(^|\/)chaos\//.test(rel) ||
     /-contract\.ts$/.test(rel)
   );

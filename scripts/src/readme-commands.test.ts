@@ -15,15 +15,18 @@
  * 4840, and the same ports in the copy's config/kedge.example.yaml) by free ones, the
  * placeholder hosts `broker` and `host` by 127.0.0.1, the daemon's web port by
  * KEDGE_WEB_PORT=0 (a free one), and `--tcp <port>` of the profile simulator by `--opcua
- * <port>` for the OPC UA variant its comment names.
+ * <port>` for the OPC UA variant its comment names; and `--import tsx` by the test loader
+ * where a test's title says so (see viaLoader). Every entry file a printed line starts runs
+ * through tsx as printed at least once: its first quick line, else its `--help` (browse.ts:
+ * its printed run); `npm start` and the npm scripts go through tsx too.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import ModbusSerial from 'modbus-serial';
@@ -45,8 +48,40 @@ const READMES = ['README.md', 'gateway/src/drivers/modbus/README.md', 'gateway/s
 /** The READMEs whose every command runs here (the OPC UA README's browse needs a real server's address and password). */
 const RUN_READMES = ['README.md', 'gateway/src/drivers/modbus/README.md'];
 
-const copy = freshCopy(ROOT);
+/**
+ * A local config in an ignored folder (test-artifacts/, scratch space of the tests) while the
+ * copy is made: the copy must not have it, and a command naming it must fail there.
+ */
+// Pid-suffixed: two runs of this file at once do not remove each other's.
+const IGNORED_CONFIG = `test-artifacts/readme-commands-${process.pid}/kedge.yaml`;
+const copy = (() => {
+  const scratch = dirname(join(ROOT, IGNORED_CONFIG));
+  mkdirSync(scratch, { recursive: true });
+  writeFileSync(join(ROOT, IGNORED_CONFIG), 'gateway: {}\n');
+  try {
+    // Still there as the copy is made: its absence from the copy is then git's doing.
+    assert.ok(existsSync(join(ROOT, IGNORED_CONFIG)), `${IGNORED_CONFIG} is in the tree while the copy is made`);
+    return freshCopy(ROOT);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+})();
 test.after(() => copy.remove());
+
+/**
+ * `node --import tsx <file>.ts ...` with the test loader of the copy (scripts/src/ts-loader.mjs)
+ * in tsx's place: for the long-running pieces, the transcripts and the quick lines after an
+ * entry's first. tsx is only how they load TypeScript, and every entry file is also started
+ * through tsx as printed (TSX_QUICK, HELP_ENTRIES, browse.ts); the loader costs about half the
+ * CPU of a start through tsx in a new folder. Titles say which way a line runs.
+ */
+const TEST_LOADER = pathToFileURL(join(copy.dir, 'scripts/src/ts-loader.mjs')).href;
+function viaLoader(argv: string[]): string[] {
+  if (argv[0] !== '--import' || argv[1] !== 'tsx') return argv;
+  return ['--import', TEST_LOADER, ...argv.slice(2)];
+}
+/** The entry file of a `node --import tsx <file>.ts` line. */
+const entryOf = (line: string): string | undefined => /^node --import tsx (\S+\.ts)\b/.exec(line)?.[1];
 
 /** The bodies of the fenced code blocks of `file` whose info string is `lang` ('' for plain blocks). */
 function blocks(file: string, lang: string): string[] {
@@ -101,23 +136,29 @@ function how(line: string): How | undefined {
   return undefined;
 }
 
-test('the fresh copy has no file git ignores: a command needing a local config or data fails here', (t) => {
-  // A local config in an ignored folder (test-artifacts/, scratch space of the tests) stays behind.
-  const scratch = join(ROOT, 'test-artifacts', 'readme-commands');
-  mkdirSync(scratch, { recursive: true });
-  writeFileSync(join(scratch, 'kedge.yaml'), 'gateway: {}\n');
-  t.after(() => rmSync(scratch, { recursive: true, force: true }));
-  const again = freshCopy(ROOT);
-  t.after(() => again.remove());
-  assert.ok(existsSync(join(again.dir, 'config', 'kedge.example.yaml')));
-  assert.equal(existsSync(join(again.dir, 'test-artifacts', 'readme-commands', 'kedge.yaml')), false, 'an ignored file is not in a clone');
-  const check = spawnSync(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts', '--config', 'test-artifacts/readme-commands/kedge.yaml', '--check'], {
-    cwd: again.dir,
+const printedLines = RUN_READMES.flatMap((file) => commands(file).map((line) => ({ file, line })));
+/** Each entry file's first quick line: run through tsx exactly as printed. */
+const TSX_QUICK = new Set(
+  [...new Map(printedLines.filter(({ line }) => how(line) === 'quick' && entryOf(line)).reverse().map(({ line }) => [entryOf(line)!, line])).values()],
+);
+/** Run through tsx as printed by the pieces test itself (a one-shot, not a server). */
+const BROWSE = 'gateway/src/drivers/opcua/browse.ts';
+/** Entry files with no quick line (the servers): their `--help` runs through tsx, as a user would print it. */
+const HELP_ENTRIES = [...new Set(printedLines.map(({ line }) => entryOf(line)).filter((e): e is string => e !== undefined))].filter(
+  (e) => e !== BROWSE && ![...TSX_QUICK].some((l) => entryOf(l) === e),
+);
+
+test('the fresh copy has no file git ignores: a command needing a local config or data fails here', () => {
+  assert.ok(existsSync(join(copy.dir, 'config', 'kedge.example.yaml')));
+  // The ignored config was in the tree while the copy was made (see IGNORED_CONFIG).
+  assert.equal(existsSync(join(copy.dir, IGNORED_CONFIG)), false, 'an ignored file is not in a clone');
+  const check = spawnSync(process.execPath, viaLoader(['--import', 'tsx', 'gateway/src/main.ts', '--config', IGNORED_CONFIG, '--check']), {
+    cwd: copy.dir,
     encoding: 'utf8',
     timeout: COMMAND_TIMEOUT_MS,
   });
   assert.notEqual(check.status, 0, 'a command naming it fails in the copy');
-  assert.match(check.stdout + check.stderr, /test-artifacts\/readme-commands\/kedge\.yaml/);
+  assert.ok((check.stdout + check.stderr).includes(IGNORED_CONFIG), `the error names ${IGNORED_CONFIG}:\n${check.stdout}${check.stderr}`);
 });
 
 test('every command of README.md and the Modbus README has a way this test runs it', () => {
@@ -127,12 +168,22 @@ test('every command of README.md and the Modbus README has a way this test runs 
 
 for (const file of RUN_READMES) {
   for (const line of commands(file).filter((l) => how(l) === 'quick')) {
-    test(`${file}: \`${line}\` runs as printed in a fresh copy`, async () => {
+    const asPrinted = TSX_QUICK.has(line);
+    const way = asPrinted ? 'runs as printed (through tsx)' : "runs with the test loader in tsx's place (the entry's tsx start: its first quick line)";
+    test(`${file}: \`${line}\` ${way} in a fresh copy`, async () => {
       const [, ...args] = line.split(/\s+/);
-      const { stdout } = await run(process.execPath, args, { cwd: copy.dir, timeout: COMMAND_TIMEOUT_MS });
+      const { stdout } = await run(process.execPath, asPrinted ? args : viaLoader(args), { cwd: copy.dir, timeout: COMMAND_TIMEOUT_MS });
       if (line.includes('--check')) assert.match(stdout, /: OK \(\d+ devices/);
     });
   }
+}
+
+for (const entry of HELP_ENTRIES) {
+  const options = [...new Set(printedLines.filter(({ line }) => entryOf(line) === entry).flatMap(({ line }) => line.match(/--[a-z][\w-]*/g) ?? []))].filter((o) => o !== '--import');
+  test(`README.md: \`node --import tsx ${entry} --help\` starts through tsx in a fresh copy and lists the options its printed lines use (${options.join(' ')})`, async () => {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', entry, '--help'], { cwd: copy.dir, timeout: COMMAND_TIMEOUT_MS });
+    for (const o of options) assert.ok((stdout + stderr).includes(o), `${entry} --help lists ${o}:\n${stdout}${stderr}`);
+  });
 }
 
 /** The printed line with its fixed ports and placeholder hosts replaced, split into argv. */
@@ -142,7 +193,7 @@ function substituted(line: string, ports: Record<string, number>): string[] {
   return l.split(/\s+/).slice(1);
 }
 
-test('README.md: "Running the pieces by hand" runs as printed: broker, simulator, ingest and daemon move readings to the center; the profile simulator answers Modbus and OPC UA', async (t) => {
+test('README.md: "Running the pieces by hand" runs in a fresh copy, the servers with the test loader in place of tsx and browse.ts through tsx as printed: broker, simulator, ingest and daemon move readings to the center; the profile simulator answers Modbus and OPC UA', async (t) => {
   const lines = commands('README.md').filter((l) => how(l) === 'piece');
   const line = (script: string) => {
     const found = lines.find((l) => l.includes(script) && !l.includes('--check'));
@@ -158,7 +209,7 @@ test('README.md: "Running the pieces by hand" runs as printed: broker, simulator
     for (const p of started.reverse()) await p.stop();
   });
   const start = async (printed: string, readyLine?: RegExp, argv = substituted(printed, ports)) => {
-    const p = await startProcess(process.execPath, argv, {
+    const p = await startProcess(process.execPath, viaLoader(argv), {
       cwd: copy.dir,
       name: printed,
       env: { ...process.env, KEDGE_WEB_PORT: '0' },
@@ -181,6 +232,8 @@ test('README.md: "Running the pieces by hand" runs as printed: broker, simulator
     throw new Error(`${err.message}\n--- ingest ---\n${ingest.output().slice(-4000)}\n--- daemon ---\n${daemon.output().slice(-4000)}`);
   });
   assert.match(ingest.output(), /^\s+water-meter-1\/flow\s+\S+\s+good\b/m, 'a good reading of the first simulated meter');
+  // Proven: the chain goes, so it does not poll on beside the simulators below.
+  for (const p of started.splice(0).reverse()) await p.stop();
 
   const profile = line('scripts/src/sim/profile-sim.ts');
   await start(profile, /profile sim serving tcp on/);
@@ -195,7 +248,7 @@ test('README.md: "Running the pieces by hand" runs as printed: broker, simulator
 
   const opcuaArgv = substituted(profile.replace(/--tcp 5021/, '--opcua 4840'), ports);
   await start(profile, /profile sim serving opcua on/, opcuaArgv);
-  const { stdout } = await run(process.execPath, substituted(line('gateway/src/drivers/opcua/browse.ts'), ports), { cwd: copy.dir, timeout: COMMAND_TIMEOUT_MS });
+  const { stdout } = await run(process.execPath, substituted(line(BROWSE), ports), { cwd: copy.dir, timeout: COMMAND_TIMEOUT_MS });
   assert.match(stdout, /^Object\s+\S+\s+\d*:?Profiles/m, stdout);
 });
 
@@ -298,7 +351,7 @@ function transcripts(file: string): Array<{ command: string; output: string[] }>
     });
 }
 
-test('README.md: the `$ ... --check` transcripts are what the command prints for such a file', async () => {
+test('README.md: the `$ ... --check` transcripts are what the command prints for such a file (run with the test loader in place of tsx)', async () => {
   const shown = transcripts('README.md');
   assert.equal(shown.length, 2, 'the invalid-config and the warning transcripts');
   for (const { command, output } of shown) {
@@ -311,7 +364,7 @@ test('README.md: the `$ ... --check` transcripts are what the command prints for
     const fd = openSync(outFile, 'w');
     let r;
     try {
-      r = spawnSync(process.execPath, args, { cwd: copy.dir, stdio: ['ignore', fd, fd], timeout: COMMAND_TIMEOUT_MS });
+      r = spawnSync(process.execPath, viaLoader(args), { cwd: copy.dir, stdio: ['ignore', fd, fd], timeout: COMMAND_TIMEOUT_MS });
     } finally {
       closeSync(fd);
     }
@@ -328,6 +381,15 @@ test('README.md: the quick commands include the --check of the example config', 
   assert.ok(inlineNpm.includes('npm run validate-profiles') && inlineNpm.includes('npm run kedge-ota -- --help'));
   assert.ok(commands('README.md').some((l) => l.includes('--config config/kedge.example.yaml --check')));
   assert.ok(commands('gateway/src/drivers/modbus/README.md').some((l) => l.includes('sample.yaml --check')));
+  assert.ok(TSX_QUICK.has('node --import tsx gateway/src/main.ts --config config/kedge.example.yaml --check'), 'the example --check runs through tsx as printed');
+});
+
+test('README.md: every entry file a printed line starts runs through tsx at least once: its first quick line, its --help, or (browse.ts) its printed run', () => {
+  const entries = new Set(printedLines.map(({ line }) => entryOf(line)).filter((e) => e !== undefined));
+  const throughTsx = new Set([...[...TSX_QUICK].map((l) => entryOf(l)!), ...HELP_ENTRIES, BROWSE]);
+  assert.deepEqual([...entries].sort(), [...throughTsx].sort());
+  assert.ok(printedLines.some(({ line }) => entryOf(line) === BROWSE && how(line) === 'piece'), 'browse.ts is run by the pieces test');
+  assert.ok(HELP_ENTRIES.length >= 4, `the servers each get a tsx --help run: ${HELP_ENTRIES.join(', ')}`);
 });
 
 test("README.md: the documented quality numbers of `flags` are the store's", () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { tsEntry } from '@kedge/testkit/entry.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 
 const START = fileURLToPath(new URL('./start.ts', import.meta.url));
@@ -34,7 +35,7 @@ test('npm start runs simulator, broker, gateway and ingest, and shows readings a
   const dir = mkdtempSync(join(tmpdir(), 'kedge-start-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const args = [
-    '--import', 'tsx', START,
+    ...tsEntry(START),
     '--data-dir', dir,
     '--broker-port', String(await freePort()),
     '--sim-port', String(await freePort()),

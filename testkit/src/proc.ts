@@ -30,6 +30,11 @@ export interface ManagedProcess {
   /** SIGTERM, then SIGKILL after 10 s; resolves once the process has exited. */
   stop(): Promise<void>;
   exited: Promise<ProcessExit>;
+  /**
+   * `exited`, bounded: a process still running after `ms` is SIGKILLed and this throws, naming
+   * `what` and carrying the process's output, instead of hanging the test until the runner's limit.
+   */
+  exitedWithin(ms: number, what: string): Promise<ProcessExit>;
 }
 
 const OUTPUT_CAP = 200 * 1024;
@@ -161,6 +166,20 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
     get exited() {
       refAll(true);
       return exitedInternal;
+    },
+    async exitedWithin(ms, what) {
+      refAll(true);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+      try {
+        const e = await Promise.race([exitedInternal, late]);
+        if (e !== 'late') return e;
+      } finally {
+        clearTimeout(timer);
+      }
+      kill('SIGKILL');
+      await exitedInternal;
+      throw new Error(`${opts.name}: still running ${ms} ms into ${what}, killed (SIGKILL); output:\n${out.length > 8000 ? `...${out.slice(-8000)}` : out}`);
     },
   };
 

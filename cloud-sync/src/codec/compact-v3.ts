@@ -68,6 +68,30 @@ const KNOWN_FLAGS = FLAG_EPOCH | FLAG_LIVE;
 /** Trailing decimal digits a token keeps as a number: at most 15, so it is a safe integer. */
 const NUMBER_SUFFIX = /^(.*?)(\d{1,15})$/s;
 
+/**
+ * Strings parsed once, not once per batch: a batch of 2,000 readings of 2,000 points parses
+ * 2,000 keys, and a box's keys are its config, so the same ones come every time. Bounded all
+ * the same (a center encoding for many boxes starts over past the limit).
+ */
+const PARSED_LIMIT = 50_000;
+function memoized<T>(parse: (s: string) => T): (s: string) => T {
+  const parsed = new Map<string, T>();
+  return (s) => {
+    let v = parsed.get(s);
+    if (v === undefined) {
+      if (parsed.size >= PARSED_LIMIT) parsed.clear();
+      parsed.set(s, (v = parse(s)));
+    }
+    return v;
+  };
+}
+
+/** A token's stem and its trailing number (`digits` undefined when it has none). */
+const numberSuffix = memoized((s: string): { stem: string; digits: string | undefined; n: number } => {
+  const m = NUMBER_SUFFIX.exec(s);
+  return m ? { stem: m[1]!, digits: m[2]!, n: Number(m[2]!) } : { stem: s, digits: undefined, n: 0 };
+});
+
 const QUALITY_INDEX = new Map<Quality, number>(QUALITIES.map((q, i) => [q, i]));
 
 export function kindOf(v: Value): Kind {
@@ -140,8 +164,7 @@ class TokenWriter {
     }
     this.w.uvarint(0);
     this.entries.set(s, this.entries.size);
-    const m = NUMBER_SUFFIX.exec(s);
-    const stem = m ? m[1]! : s;
+    const { stem, digits, n } = numberSuffix(s);
     let stemId = this.stems.get(stem);
     if (stemId === undefined) {
       this.w.uvarint(0);
@@ -149,12 +172,10 @@ class TokenWriter {
       this.stems.set(stem, (stemId = this.stems.size));
       this.lastNumber.push(0);
     } else this.w.uvarint(stemId + 1);
-    if (!m) {
+    if (digits === undefined) {
       this.w.uvarint(0);
       return;
     }
-    const digits = m[2]!;
-    const n = Number(digits);
     this.w.uvarint(digits.length);
     this.w.svarint(n - this.lastNumber[stemId]!);
     this.lastNumber[stemId] = n;
@@ -202,10 +223,10 @@ class TokenReader {
 }
 
 /** Same key, split as the dictionary sends it: `<device>/<name>`, or no device. */
-function splitKey(key: string): { device: string | null; name: string } {
+const splitKey = memoized((key: string): { device: string | null; name: string } => {
   const slash = key.indexOf('/');
   return slash < 0 ? { device: null, name: key } : { device: key.slice(0, slash), name: key.slice(slash + 1) };
-}
+});
 
 const f32 = new Float32Array(1);
 const f32bits = new Uint32Array(f32.buffer);

@@ -1,5 +1,5 @@
 import type { LogRecord, SeqRange } from '../model.ts';
-import { dataTypeFor, decodePayload, encodePayload } from '../sparkplug/payload.ts';
+import { dataTypeFor, decodePayload, encodePayload } from './sparkplug-payload.ts';
 import { batchProblem, CodecError, type Batch, type Codec } from './batch.ts';
 
 /**

@@ -1,7 +1,7 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { jittered } from '../backoff.ts';
 import type { GatewayIdentity } from '../topics.ts';
-import type { UplinkLogger } from '../north/mqtt/uplink.ts';
+import type { UplinkLogger } from '../north/sink.ts';
 import { redactUrl } from '../redact.ts';
 import { commandFilter, kindOfTopic, responseTopic, type CommandResponse } from './envelope.ts';
 

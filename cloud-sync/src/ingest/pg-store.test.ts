@@ -223,6 +223,9 @@ test('two ingest processes on an MQTT 5 shared subscription split 50 gateways wi
 
   await waitFor(() => gateways.every((g) => g.log.cursor('uplink') === g.log.lastSeq()), { timeoutMs: 120_000, what: 'every gateway drained' });
   const total = gateways.reduce((n, g) => n + g.log.lastSeq(), 0);
+  // The ingests' own counters first (no queries): polling 50 counts from PostgreSQL every 50 ms
+  // while the last batches arrive costs more CPU than the ingest itself. Then PostgreSQL is asked.
+  await waitFor(() => consumers.reduce((n, c) => n + c.counters.inserted, 0) >= total, { timeoutMs: 120_000, what: `all ${total} readings inserted by the ingests` });
   await waitFor(async () => (await Promise.all(gateways.map((g) => stores[0]!.counts(g.name)))).reduce((n, c) => n + c.distinct, 0) === total, {
     timeoutMs: 120_000,
     what: `all ${total} readings in PostgreSQL`,

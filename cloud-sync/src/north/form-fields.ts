@@ -40,7 +40,7 @@ export const WINDOW_FIELDS: Spec[] = [
 
 export const INFLIGHT_FIELD: Spec = { key: 'inflight', group: 'delivery', label: { ru: 'Пакетов в пути, не более', en: 'Batches in flight, max' } };
 
-/** What every MQTT-broker sink has (mqtt/broker-shape.ts). */
+/** What every MQTT-broker sink has (broker-link/shape.ts). */
 export const BROKER_FIELDS: Spec[] = [
   { key: 'url', group: 'connection', label: { ru: 'Адрес брокера', en: 'Broker URL' }, hint: { ru: 'например mqtts://broker.example.ru:8883', en: 'e.g. mqtts://broker.example.ru:8883' } },
   { key: 'clientId', group: 'connection', label: { ru: 'Идентификатор клиента', en: 'Client id' } },

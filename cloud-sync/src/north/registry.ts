@@ -44,6 +44,17 @@ export function sinkCredentialBinding(entry: { kind: string }, defs: readonly Si
   return sinkDefinition(entry.kind, defs)?.credentialBinding?.(entry as never);
 }
 
+/**
+ * The most readings one batch of `entry` holds (SinkDefinition.batchReadings, else the window's
+ * `batchMaxReadings`), always a finite integer >= 0: a sink without window fields reads 0, not
+ * NaN (which sized the log's memory tail to nothing that could grow).
+ */
+export function sinkBatchReadings(entry: { kind: string }, defs: readonly SinkDefinition[] = SINKS as readonly SinkDefinition[]): number {
+  const def = sinkDefinition(entry.kind, defs);
+  const n = def?.batchReadings ? def.batchReadings(entry as never) : (entry as { batchMaxReadings?: unknown }).batchMaxReadings;
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
 /** Rows of the log's cursors table the sinks keep as counters, not positions. */
 export function logCounters(defs: readonly SinkDefinition[] = SINKS as readonly SinkDefinition[]): string[] {
   return defs.flatMap((d) => d.logCounters ?? []);

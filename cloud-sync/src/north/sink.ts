@@ -10,28 +10,75 @@
  */
 import type { z } from 'zod';
 import type { Clock, ClockStatus } from '../clock.ts';
-import type { Reading, Value } from '../model.ts';
-import type { CurrentValue } from '../sparkplug/devices.ts';
-
-export type { CurrentValue };
+import type { Quality, Reading, SeqRange, Value } from '../model.ts';
 import type { LogSource } from './log-source.ts';
+import type { WindowStatus } from './window.ts';
 import type { SecretFileField } from './secret-fields.ts';
 import type { CredentialBinding } from './credentials.ts';
-import type { UplinkLogger, UplinkStatus } from './mqtt/log-publisher.ts';
-import type { ResendAnswer } from './mqtt/uplink.ts';
-import type { BrokerSinkConfig } from './mqtt/schema.ts';
-import type { TransportSinkStatus } from './transport-sink.ts';
+import type { BrokerConnection, BrokerSinkBase } from './broker-link/link.ts';
 import type { SinkForm } from '../form-kit.ts';
+import type { UiMessages } from '../ui-messages.ts';
 
-/** A sink's status as status pages, /healthz and metrics read it (each has state, url, ackedSeq, lastError). */
-export type SinkStatus = UplinkStatus | TransportSinkStatus;
+/**
+ * What every sink's status has, as status pages, /healthz and metrics read it. A sink reports
+ * its own status type extending this one (TransportSinkStatus, a broker link's BrokerLinkStatus
+ * in broker-link/link.ts); the gateway reads only these fields, and serialises the rest as is.
+ */
+export interface SinkStatusBase {
+  state: 'connecting' | 'online' | 'offline' | 'stopped';
+  /** Where it sends (credentials redacted). */
+  url: string;
+  ackedSeq: number;
+  sentSeq: number;
+  lastSeq: number;
+  inflight: number;
+  batchesAcked: number;
+  readingsAcked: number;
+  reconnects: number;
+  lastError: string | null;
+  connectedSince: number | null;
+  nextAttemptAt: number | null;
+  /** The two lanes of live-first (north/window.ts): positions, and what the snapshots cost. */
+  window: WindowStatus;
+}
+
+/** A sink's logger (pino's shape): NorthContext.logger, its name already bound. */
+export interface UplinkLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** A point's newest value as the south side holds it (NorthSouth.live, a write's read-back). */
+export interface CurrentValue {
+  value: Value;
+  quality: Quality;
+  ts: number;
+}
+
+/** What a gateway answers to the center's resend request (a signed `resend` command; NorthSink.resend). */
+export interface ResendAnswer {
+  /** The log epoch the sequences belong to. */
+  epoch: string;
+  /** Sent again from the log (holes in it reported as evicted ranges). */
+  resent: SeqRange | null;
+  /** Evicted earlier: sent again as evicted ranges. */
+  evicted: SeqRange[];
+  /** Pruned after the center had confirmed them: no longer held. */
+  notHeld: SeqRange[];
+  /** Beyond the newest sequence of the log: never assigned. */
+  beyondLog: SeqRange | null;
+}
+
+export type { BrokerConnection, BrokerSinkBase };
 
 /** A built sink. The optional methods are what some sinks can do beyond moving the log. */
 export interface NorthSink {
   start(): void;
   /** Up to `drainMs` to deliver what is logged, then a clean goodbye; the rest stays in the log. */
   stop(drainMs?: number): Promise<void>;
-  status(): SinkStatus;
+  status(): SinkStatusBase;
   /** Sends the sink's birth again (the box clock's judgement changed, the center asked); false while offline. */
   rebirth?(): boolean;
   /** A driver learnt point types of `deviceId` (OPC UA DataType) after the sink described its points. */
@@ -90,17 +137,6 @@ export interface NorthSouth {
   write(deviceId: string, pointId: string, value: Exclude<Value, null>): Promise<CurrentValue>;
 }
 
-/** How to reach a broker, secrets read: what an MQTT-family sink connects with. */
-export interface BrokerConnection {
-  url: string;
-  clientId: string;
-  username: string | undefined;
-  password: string | undefined;
-  tls: { ca: Buffer | undefined; cert: Buffer | undefined; key: Buffer | undefined; rejectUnauthorized: boolean | undefined } | undefined;
-  keepaliveSec: number;
-  protocolVersion?: 4 | 5 | undefined;
-}
-
 /** What births say about the box itself, beyond the log and the points. */
 export interface BoxInfo {
   version: string;
@@ -125,10 +161,11 @@ export interface NorthContext {
    */
   readSecret(path: string, o?: { secret?: boolean }): Buffer;
   /**
-   * MQTT-family sinks: the connection their settings name, secret files read as readSecret does,
-   * the client id made unique per sink. Throws with the field named when a file cannot be read.
+   * Broker-linked sinks: the connection their settings name (any entry built on
+   * broker-link/shape.ts), secret files read as readSecret does, the client id made unique per
+   * sink. Throws with the field named when a file cannot be read.
    */
-  brokerConnection(settings: BrokerSinkConfig): BrokerConnection;
+  brokerConnection(settings: BrokerSinkBase): BrokerConnection;
   /** Whether this sink is the center's link (the first MQTT-family uplink). */
   primary: boolean;
   box(): BoxInfo;
@@ -140,12 +177,29 @@ export interface SinkDefinition<S extends z.ZodType = z.ZodType, K extends strin
   kind: K;
   /** One `uplinks:` entry of this kind (strict, `kind` a literal): the config's union is built from these. */
   schema: S;
-  /** Connects to an MQTT broker: the center's commands, update offers and resend requests can come over it. */
+  /**
+   * Connects to an MQTT broker: the center's commands, update offers and resend requests can
+   * come over it, and the first such entry is the center's link. Its schema spreads
+   * broker-link/shape.ts (so its entries are BrokerSinkBase) and its status is a
+   * BrokerLinkStatus (broker-link/link.ts), what broker-link/session-options.ts gives.
+   */
   brokerLink?: boolean;
   /** Its births describe every device: a change of `devices:` rebuilds it on reload. */
   dependsOnDevices?: boolean;
   /** Rows of the log's cursors table it keeps as counters, not positions (no sink may be named so). */
   logCounters?: readonly string[];
+  /**
+   * The most readings one batch of an entry holds: the log serves that much (plus a commit) of
+   * its newest rows from memory (registry.ts sinkBatchReadings). Absent: the entry's
+   * `batchMaxReadings` (schema-kit.ts windowShape) when it is a number, else 0 (it reads no batches).
+   */
+  batchReadings?(config: z.output<S>): number;
+  /**
+   * The packages its implementation loads that the production build leaves in node_modules
+   * (scripts/src/build.ts): native addons, libraries that read their own files at run time.
+   * esbuild patterns ('pkg-*' matches a family). Absent: everything it uses is bundled.
+   */
+  externals?: readonly string[];
   /**
    * Which files an entry names as secrets or TLS material, relative to the entry (secret-fields.ts
    * helpers): the gateway makes them absolute against the config's folder, confines them to its
@@ -167,6 +221,13 @@ export interface SinkDefinition<S extends z.ZodType = z.ZodType, K extends strin
   create(config: z.output<S>, ctx: NorthContext): Promise<NorthSink>;
   /** Its entry's form on the uplink page (north/<sink>/form.ts, built with form-kit.ts). */
   form?: SinkForm;
+  /**
+   * The UI texts of what only this sink emits (ui-messages.ts, as a driver's): `logmsg.<message>`
+   * and `logevent.<event>` of its own log lines, in both languages (north/<sink>/messages.ts).
+   * The UI's catalog merges every registered sink's (gateway/src/web/i18n.ts); web/i18n.test.ts
+   * checks each such line of its folder has its text here and nothing here is stale.
+   */
+  messages?: UiMessages;
 }
 
 /** A definition with its schema's and kind's types kept (what the config's union needs). */

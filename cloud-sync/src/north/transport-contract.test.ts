@@ -3,7 +3,7 @@ import mqtt from 'mqtt';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { jsonCodec, type Batch } from '../codec/index.ts';
 import { sinkTransportContract } from './transport-contract.ts';
-import { MqttTransport, type PublisherFormat } from './mqtt/mqtt-transport.ts';
+import { MqttTransport, type PublisherFormat } from './broker-link/mqtt-transport.ts';
 import { HttpTransport } from './http/http-transport.ts';
 import { startTestServer } from './http/test-server.ts';
 

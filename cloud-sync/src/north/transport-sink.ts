@@ -1,7 +1,8 @@
 import type { LogSource } from './log-source.ts';
+import type { SinkStatusBase } from './sink.ts';
 import type { SinkTransport } from './transport.ts';
 import { reconnectDelay, spreadDelay } from '../backoff.ts';
-import { SinkWindow, wireBatch, type InflightEntry, type WindowOptions, type WindowStatus } from './window.ts';
+import { SinkWindow, wireBatch, type InflightEntry, type WindowOptions } from './window.ts';
 import { monoNow, timerDelay } from '../clock.ts';
 
 export interface TransportSinkLogger {
@@ -65,22 +66,9 @@ export interface TransportSinkOptions extends Omit<WindowOptions, 'log'> {
   sendAtCommit?: boolean;
 }
 
-export interface TransportSinkStatus {
-  state: 'connecting' | 'online' | 'offline' | 'stopped';
-  url: string;
-  ackedSeq: number;
-  sentSeq: number;
-  lastSeq: number;
-  inflight: number;
-  batchesAcked: number;
-  readingsAcked: number;
+export interface TransportSinkStatus extends SinkStatusBase {
   /** Sends that failed (non-2xx, timeout, network): each one dropped the link and sent again from the cursor. */
   sendFailures: number;
-  reconnects: number;
-  lastError: string | null;
-  connectedSince: number | null;
-  nextAttemptAt: number | null;
-  window: WindowStatus;
   /** Highest contiguous sequence the transport delivered (confirm mode: may be ahead of ackedSeq). */
   deliveredSeq: number;
   /** Confirm mode: times the sink sent again from the far end's position (no confirmation came, or asked to). */
@@ -452,6 +440,9 @@ export class TransportSink {
         else early = result; // a transport that answers synchronously
       });
       entry = this.window.sent(planned, bytes);
+      // On the wire: the entry keeps the sequence range and the count, not thousands of records
+      // that would outlive the young generation while the acknowledgement is on its way.
+      planned.records = [];
       if (this.mode === 'confirm') this.unconfirmedSince ??= monoNow();
       if (early) this.onResult(gen, sendGen, entry, early);
     }
@@ -468,7 +459,7 @@ export class TransportSink {
     }
     const moved = this.window.ack(entry);
     this.st.batchesAcked++;
-    this.st.readingsAcked += entry.batch.records.length;
+    this.st.readingsAcked += entry.readings;
     if (moved) this.delivered = Math.max(this.delivered, moved);
     // Confirm mode: delivery only opens the window; the far end's confirmation moves the cursor.
     if (moved && this.mode === 'delivery') this.o.log.advance(this.o.cursorName, moved);

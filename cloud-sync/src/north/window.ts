@@ -55,6 +55,8 @@ export interface InflightEntry {
   readonly batch: PlannedBatch;
   readonly sentAt: number;
   readonly bytes: number;
+  /** Readings the batch carried: what counts once it is delivered (the sink may let the records go once they are on the wire). */
+  readonly readings: number;
 }
 
 export type NextStep = { batch: PlannedBatch } | { waitMs: number; paced: boolean } | null;
@@ -266,7 +268,7 @@ export class SinkWindow {
 
   /** The driver put `batch` on the wire (`bytes` long). */
   sent(batch: PlannedBatch, bytes: number): InflightEntry {
-    const entry: InflightEntry = { batch, sentAt: this.o.clock(), bytes };
+    const entry: InflightEntry = { batch, sentAt: this.o.clock(), bytes, readings: batch.records.length };
     this.entries.add(entry);
     if (batch.snapshot) {
       this.live?.snapshot.shift();
@@ -296,7 +298,7 @@ export class SinkWindow {
   ack(entry: InflightEntry): number {
     if (!this.entries.delete(entry)) return 0;
     this.st.batchesAcked++;
-    this.st.readingsAcked += entry.batch.records.length;
+    this.st.readingsAcked += entry.readings;
     const c = entry.batch.covers;
     if (!c || c.last <= this.deliveredPos) return 0;
     insertRange(this.ahead, c);

@@ -2,6 +2,7 @@ import type { CommandAddress, CommandEnvelope, CommandErrorCode, CommandResponse
 import { COMMAND_KINDS } from '@kedge/cloud-sync/downlink/envelope.ts';
 import { timerDelay } from '@kedge/cloud-sync/clock.ts';
 import { ConfigError } from '../config/load.ts';
+import { dataDepthIssue } from '../config/config-shape.ts';
 import type { CommandsConfig, GatewayConfig } from '../config/schema.ts';
 import { WriteError } from '../drivers/write-error.ts';
 import { parsePublicKey } from '../ota/verify.ts';
@@ -10,7 +11,8 @@ import { checkFreshness, checkSignature, checkTarget, CommandRefused } from './a
 import type { CommandStore } from './command-store.ts';
 import { protectedChanges } from './protected-sections.ts';
 import type { WriteResult, WriteValue } from './write-point.ts';
-import type { ResendAnswer } from '@kedge/cloud-sync/north/mqtt/uplink.ts';
+import type { ResendAnswer, SinkDefinition } from '@kedge/cloud-sync/north/sink.ts';
+import { DRIVERS } from '../drivers/registry.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const TRUST_SECTIONS = ['commands', 'ota'] as const;
@@ -43,6 +45,8 @@ export interface CommandTarget {
     replace(yaml: string): Promise<{ devices: unknown[] }>;
     /** Replaces `<section>.trustedKeys` in the file (the rest kept as written) and applies it. */
     setTrustedKeys(section: TrustSection, keys: Array<{ id: string; publicKey: string }>): Promise<void>;
+    /** The sink registry the file is read against: whose credential bindings a remote config must keep. */
+    sinks: readonly SinkDefinition[];
   } | null;
   logLevel: { get(): string; set(level: string): void };
 }
@@ -84,6 +88,10 @@ export class CommandExecutor {
     }
     const id = typeof env.id === 'string' && env.id.length > 0 && env.id.length <= 128 ? env.id : null;
     if (id === null) return fail(null, 'bad_request', 'command needs an id: a string of 1..128 characters (a UUID)');
+    // Anyone on the broker can send this, before any signature check: the canonical form the
+    // signature covers is built recursively, so a deep message is refused first.
+    const deep = dataDepthIssue(env);
+    if (deep !== null) return fail(id, 'bad_request', `command refused: ${deep.message}`);
     if (typeof env.ts !== 'number' || !Number.isFinite(env.ts)) return fail(id, 'bad_request', 'command needs ts: the issue time in ms since the epoch');
     if (env.expiresAt !== undefined && typeof env.expiresAt !== 'number') return fail(id, 'bad_request', 'expiresAt must be ms since the epoch');
     if (!isAddress(env.target)) {
@@ -165,7 +173,7 @@ export class CommandExecutor {
     if (typeof env.yaml !== 'string') throw new CommandRefused('bad_request', 'config needs yaml: the whole config file as a string');
     const file = this.target.configFile;
     if (!file) throw new CommandRefused('unsupported', 'this gateway was started without a config file path, so it cannot store a new config');
-    const changes = protectedChanges(file.current(), file.validate(env.yaml));
+    const changes = protectedChanges(file.current(), file.validate(env.yaml), DRIVERS, file.sinks);
     if (changes.length > 0) {
       throw new CommandRefused(
         'protected_section',

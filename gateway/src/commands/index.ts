@@ -143,6 +143,7 @@ export function commandConfigFile(configStore: ConfigStore, running: () => Gatew
       }
     },
     validate: (yaml) => configStore.validate(yaml),
+    sinks: configStore.service.sinkDefinitions,
     replace: (yaml) => configStore.replace(yaml, { source: 'command', what: 'command config (whole file)' }),
     setTrustedKeys: async (section, keys) => {
       await configStore.edit((doc) => doc.setIn([section, 'trustedKeys'], doc.createNode(keys)), {

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../write-file-atomic.ts';
-import { checkConfigFile, ConfigError, parseConfig, type CheckedConfig } from './load.ts';
+import { checkConfigFile, ConfigError, parseConfig, type CheckedConfig, type ParseOptions } from './load.ts';
 import type { GatewayConfig } from './schema.ts';
+import { SINKS, type SinkDefinition } from '@kedge/cloud-sync/north/registry.ts';
 
 /** Where a config change came from: the file edited on the box (SIGHUP), the web UI, a center command. */
 export type ConfigSource = 'sighup' | 'web' | 'command';
@@ -55,6 +56,8 @@ export interface ConfigServiceOptions {
   dataDir?: string;
   historyMax?: number;
   now?: () => number;
+  /** The sink registry configs are read against (load.ts ParseOptions; the product's SINKS unless a test composes one). */
+  sinks?: ParseOptions['sinks'];
 }
 
 /**
@@ -94,9 +97,19 @@ export class ConfigService {
     return readFileSync(this.path, 'utf8');
   }
 
+  /** The sink registry this config is read against (undefined: the product's SINKS). */
+  get sinks(): ParseOptions['sinks'] {
+    return this.o.sinks;
+  }
+
+  /** The same registry as a list, never undefined: what credential checks, endpoints and forms read. */
+  get sinkDefinitions(): readonly SinkDefinition[] {
+    return this.o.sinks ?? (SINKS as readonly SinkDefinition[]);
+  }
+
   /** Validates `text` as this config file without touching anything. Throws ConfigError. */
   validate(text: string): GatewayConfig {
-    return parseConfig(text, basename(this.path), dirname(this.path));
+    return parseConfig(text, basename(this.path), dirname(this.path), { sinks: this.o.sinks });
   }
 
   /** Runs `fn` in the queue of config changes (after every change asked for before it). */
@@ -153,7 +166,7 @@ export class ConfigService {
       const previous = this.applied ?? text;
       let checked: CheckedConfig;
       try {
-        checked = await checkConfigFile(this.path);
+        checked = await checkConfigFile(this.path, { sinks: this.o.sinks });
       } catch (err) {
         this.record(by, 'refused', previous, previous, err);
         throw err;

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { basename } from 'node:path';
-import { parseDocument, type Document } from 'yaml';
-import { ConfigError } from './load.ts';
+import type { Document } from 'yaml';
+import { ConfigError, parseConfigDocument } from './load.ts';
 import type { GatewayConfig } from './schema.ts';
 import { credentialBindingOf } from '../drivers/registry.ts';
 import { ConfigApplyError, type ConfigChangeBy, type ConfigService, type ConfigSource } from './config-service.ts';
@@ -10,6 +10,7 @@ import { restoreSecrets, SECRET_MARKER, URL_SECRET_MARKER } from './secret-field
 import { boundSinks, fieldValue, moved, sameSink, type BoundSink } from './sink-credentials.ts';
 import { readSecretFile, secretRoots } from '../secrets.ts';
 import { secretFilePaths } from './secret-files.ts';
+import type { SinkDefinition } from '@kedge/cloud-sync/north/sink.ts';
 
 export { ConfigApplyError };
 
@@ -44,7 +45,7 @@ export class ConfigStore {
 
   /** The file as a YAML document (comments kept). */
   document(): Document {
-    return parseDocument(this.read());
+    return parseConfigDocument(this.read(), basename(this.path));
   }
 
   /** Validates `text` as a config file without touching anything. Throws ConfigError. */
@@ -69,9 +70,10 @@ export class ConfigStore {
     // A center `config` command is held to commands/protected-sections.ts instead, and the
     // `trust` command (signed by a maintainer key) is the one remote way to rotate the keys.
     if (source === 'web') checkNoWebTrustChange(previous, config, basename(this.path));
-    checkCredentialsStayWithBroker(previous, config, restored, basename(this.path));
-    checkCredentialsStayWithDevice(previous, config, restored, basename(this.path));
-    checkFiles(config, basename(this.path));
+    const sinks = this.service.sinks;
+    checkCredentialsStayWithBroker(previous, config, restored, basename(this.path), sinks);
+    checkCredentialsStayWithDevice(previous, config, restored, basename(this.path), sinks);
+    checkFiles(config, basename(this.path), sinks);
     return { config, after };
   }
 
@@ -82,7 +84,7 @@ export class ConfigStore {
    */
   edit(change: (doc: Document) => void, by: ConfigChangeBy = UNNAMED): Promise<GatewayConfig> {
     return this.service.change(by, (before) => {
-      const doc = parseDocument(before);
+      const doc = parseConfigDocument(before, basename(this.path));
       if (doc.errors.length > 0) {
         throw new ConfigError(basename(this.path), [{ path: '', message: `the file on disk is not valid YAML: ${doc.errors[0]!.message}` }]);
       }
@@ -119,7 +121,7 @@ export class ConfigStore {
   /** `proposed` with the stored secrets wherever it carries the "unchanged" marker (secret-fields.ts). */
   private keepSecrets(before: string, proposed: string): { text: string; restored: string[] } {
     if (!proposed.includes(SECRET_MARKER) && !proposed.includes(URL_SECRET_MARKER)) return { text: proposed, restored: [] };
-    const doc = parseDocument(proposed);
+    const doc = parseConfigDocument(proposed, basename(this.path));
     if (doc.errors.length > 0) return { text: proposed, restored: [] }; // validate() reports the YAML problem
     const { issues, restored } = restoreSecrets(doc, before);
     if (issues.length > 0) throw new ConfigError(basename(this.path), issues);
@@ -131,9 +133,9 @@ export class ConfigStore {
  * Files the config names must be readable now (the reload would fail halfway otherwise), and
  * must not be links leading out of the secrets folders (the loader checked the paths as written).
  */
-function checkFiles(config: GatewayConfig, source: string): void {
+function checkFiles(config: GatewayConfig, source: string, sinks?: readonly SinkDefinition[]): void {
   const roots = secretRoots(config);
-  const issues = secretFilePaths(config).flatMap(({ path, file }) => {
+  const issues = secretFilePaths(config, sinks).flatMap(({ path, file }) => {
     try {
       accessSync(file, constants.R_OK);
     } catch {
@@ -204,11 +206,11 @@ function checkNoWebTrustChange(before: GatewayConfig | null, after: GatewayConfi
  * value), or the same password or token file, would be sent to whoever runs the new endpoint.
  * Typing the secret is the engineer's own decision; a secret file is changed on the box.
  */
-function checkCredentialsStayWithBroker(before: GatewayConfig | null, after: GatewayConfig, restored: readonly string[], source: string): void {
+function checkCredentialsStayWithBroker(before: GatewayConfig | null, after: GatewayConfig, restored: readonly string[], source: string, sinks?: readonly SinkDefinition[]): void {
   if (!before) return;
-  const old = boundSinks(before);
+  const old = boundSinks(before, sinks);
   const issues: Array<{ path: string; message: string }> = [];
-  for (const s of boundSinks(after)) {
+  for (const s of boundSinks(after, sinks)) {
     const was = sameSink(old, s);
     if (!moved(was, s)) continue;
     const receiver = s.binding.receiver ?? 'receiver';
@@ -237,7 +239,7 @@ function checkCredentialsStayWithBroker(before: GatewayConfig | null, after: Gat
  * credentialBinding names them; another device's password or private key): the server at the
  * other end would receive, as a password, a secret the API never shows.
  */
-function checkCredentialsStayWithDevice(before: GatewayConfig | null, after: GatewayConfig, restored: readonly string[], source: string): void {
+function checkCredentialsStayWithDevice(before: GatewayConfig | null, after: GatewayConfig, restored: readonly string[], source: string, sinks?: readonly SinkDefinition[]): void {
   if (!before) return;
   // By id, and only of the same driver: another driver's endpoint is another kind of server.
   const old = new Map(before.devices.map((d) => [`${d.driver}/${d.id}`, credentialBindingOf(d)]));
@@ -245,7 +247,7 @@ function checkCredentialsStayWithDevice(before: GatewayConfig | null, after: Gat
   const held = new Map<string, string[]>();
   const hold = (file: string | undefined, what: string) => file !== undefined && held.set(file, [...(held.get(file) ?? []), what]);
   // Every sink's (SinkDefinition.credentialBinding): a token file is as secret as a broker password.
-  const oldSinks = boundSinks(before);
+  const oldSinks = boundSinks(before, sinks);
   const sinkLabel = (s: BoundSink, what: string) => (s.path === 'uplink' ? `the uplink's ${what}` : `uplink ${s.name}'s ${what}`);
   for (const s of oldSinks) {
     for (const f of s.binding.fields) if (f.file && f.secret) hold(f.value, sinkLabel(s, f.what));
@@ -278,7 +280,7 @@ function checkCredentialsStayWithDevice(before: GatewayConfig | null, after: Gat
     }
   });
   // A sink's sent file (a password, a token) newly given a file that holds another secret.
-  for (const s of boundSinks(after)) {
+  for (const s of boundSinks(after, sinks)) {
     const was = sameSink(oldSinks, s);
     for (const f of s.binding.fields) {
       const file = f.value;

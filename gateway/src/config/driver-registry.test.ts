@@ -1,7 +1,8 @@
 /**
  * A southbound driver is one folder plus one line in registry.ts. Proven two ways: a fourth
  * driver from a fixture folder (fixtures/fake-meter), handed to the same builders the registry
- * feeds, is validated, described, listed and offered a form with nothing else changed; and the
+ * feeds, is validated, described, listed, offered a form and has its own texts in the UI's
+ * catalog with nothing else changed (its native library: scripts/src/build.test.ts); and the
  * import graph keeps config/ and drivers/ apart (no driver file imports config/schema.ts, config
  * reaches drivers only through the registry, no cycle through the config schema).
  */
@@ -10,8 +11,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'node:test';
+import Fastify from 'fastify';
+import { pino } from 'pino';
+import { SINKS } from '@kedge/cloud-sync/north/registry.ts';
 import { devicesSchemaFor } from './schema.ts';
 import { driverForms } from '../web/routes/driver-forms.ts';
+import { i18nRoutes } from '../web/routes/i18n.ts';
+import { uiCatalogs } from '../web/i18n.ts';
 import { fakeMeter } from '../drivers/fixtures/fake-meter/index.ts';
 import { createDriver, DEVICE_DRIVERS, DRIVERS, type DriverDefinition } from '../drivers/registry.ts';
 import { driverContext } from '../driver-context.ts';
@@ -70,6 +76,53 @@ test('the fourth driver is described, created, listed in the UI driver list and 
   assert.equal(form.profiles, false);
 });
 
+test("the fourth driver's warning and log line texts come with its definition: merged into the catalog the browser loads, shown by the UI's own code", async (t) => {
+  const ui = join(SRC, 'web', 'ui', 'lib');
+  const i18n = (await import(join(ui, 'i18n.js'))) as { setMessages(lang: string, m: Record<string, string>): void };
+  const { logSummary, warningText } = (await import(join(ui, 'log-text.js'))) as {
+    logSummary(line: { msg: string; context?: Record<string, unknown> }): string | null;
+    warningText(w: { code?: string; params?: Record<string, unknown>; message: string }): string | null;
+  };
+  // Its warning, from its own hook, and its log line, from its implementation.
+  const [warning] = fakeMeter.warnings!(fakeMeter.schema.parse(meter({ intervalMs: 5000 })), undefined);
+  assert.equal(warning?.code, 'meter_battery_poll');
+  assert.deepEqual(fakeMeter.warnings!(fakeMeter.schema.parse(meter()), undefined), [], 'its default interval is fine');
+  const records: Array<Record<string, unknown>> = [];
+  const logger = pino({ base: null, timestamp: false }, { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) });
+  await fakeMeter.create(fakeMeter.schema.parse(meter()), driverContext({ dataDir: '/nonexistent' }, logger));
+  const { msg, level: _level, ...context } = records.find((r) => r['event'] === 'meter_line_opened')!;
+
+  // Without the registry line the UI has no text for either: the line stays English.
+  const app = Fastify();
+  t.after(() => app.close());
+  await app.register(async (scope) => i18nRoutes(scope, { drivers: WITH_FAKE }), { prefix: '/with' });
+  await app.register(async (scope) => i18nRoutes(scope, { drivers: DRIVERS }), { prefix: '/without' });
+  const served = async (path: string) => (await app.inject({ url: path })).json<Record<string, string>>();
+  const without = await served('/without/i18n/ru.json');
+  assert.ok(!('warn.meter_battery_poll' in without) && !('logevent.meter_line_opened' in without));
+  i18n.setMessages('ru', without);
+  assert.equal(warningText(warning!), null);
+  assert.equal(logSummary({ msg: String(msg), context }), null);
+
+  // With it, the served catalog carries the texts of its messages.ts, in both languages.
+  const ru = await served('/with/i18n/ru.json');
+  const en = await served('/with/i18n/en.json');
+  assert.deepEqual(ru, uiCatalogs(WITH_FAKE).ru);
+  assert.equal(ru['warn.meter_battery_poll'], fakeMeter.messages!.ru['warn.meter_battery_poll']);
+  assert.equal(en['logevent.meter_line_opened'], fakeMeter.messages!.en['logevent.meter_line_opened']);
+  assert.ok('warn.points_overlap' in ru, "the registered drivers' texts are there too");
+  i18n.setMessages('ru', ru);
+  assert.match(warningText(warning!)!, /^интервал опроса 5 с слишком мал для счётчика с батарейным питанием/);
+  assert.equal(logSummary({ msg: String(msg), context }), 'Линия M-Bus mbus0 открыта, счётчик «heat-1», первичный адрес 7');
+  i18n.setMessages('en', en);
+  assert.equal(logSummary({ msg: String(msg), context }), 'M-Bus line mbus0 opened for meter "heat-1", primary address 7');
+  // Served like the UI files: revalidated, 304 when unchanged.
+  const first = await app.inject({ url: '/with/i18n/ru.json' });
+  assert.equal(first.headers['cache-control'], 'no-cache');
+  assert.equal((await app.inject({ url: '/with/i18n/ru.json', headers: { 'if-none-match': String(first.headers['etag']) } })).statusCode, 304);
+  assert.notEqual(first.headers['etag'], (await app.inject({ url: '/without/i18n/ru.json' })).headers['etag']);
+});
+
 test('every registered driver describes where its devices are, RTU devices by their serial port', async () => {
   const describe = (d: Record<string, unknown>) => {
     const def = DRIVERS.find((x) => x.kind === d['driver']) as DriverDefinition;
@@ -79,6 +132,18 @@ test('every registered driver describes where its devices are, RTU devices by th
   assert.equal(describe({ id: 'a', driver: 'modbus-tcp', host: '10.0.0.5', unitId: 3, points }), '10.0.0.5:502 unit 3');
   assert.equal(describe({ id: 'b', driver: 'modbus-rtu', port: '/dev/ttyUSB1', unitId: 7, points }), '/dev/ttyUSB1 unit 7');
   assert.equal(describe({ id: 'c', driver: 'opcua', endpointUrl: 'opc.tcp://10.0.0.9:4840', points: [{ id: 'level', nodeId: 'ns=2;s=Level' }] }), 'opc.tcp://10.0.0.9:4840');
+  // In the UI's language, from the driver's own text (describeText + messages), the page knowing no driver's format.
+  const { ru, en } = uiCatalogs(DRIVERS);
+  const text = (lang: Record<string, string>, d: Record<string, unknown>) => {
+    const def = DRIVERS.find((x) => x.kind === d['driver']) as DriverDefinition;
+    const line = def.describeText?.(def.schema.parse(d));
+    return line ? lang[line.key]!.replace(/\{(\w+)\}/g, (_, k: string) => String(line.params[k])) : null;
+  };
+  assert.equal(text(ru, { id: 'a', driver: 'modbus-tcp', host: '10.0.0.5', unitId: 3, points }), '10.0.0.5:502 · адрес Modbus 3');
+  assert.equal(text(en, { id: 'b', driver: 'modbus-rtu', port: '/dev/ttyUSB1', unitId: 7, points }), '/dev/ttyUSB1 · unit 7');
+  assert.equal(text(ru, { id: 'c', driver: 'opcua', endpointUrl: 'opc.tcp://10.0.0.9:4840', points: [{ id: 'level', nodeId: 'ns=2;s=Level' }] }), null, 'an endpoint URL reads the same in any language');
+  const devicesPage = readFileSync(join(SRC, 'web/ui/pages/devices.js'), 'utf8');
+  assert.ok(!devicesPage.includes(' unit '), "the devices page does not parse a driver's address line (it once rewrote Modbus's ' unit N')");
   await assert.rejects(createDriver({ ...fakeMeter.schema.parse(meter()) } as never, driverContext({ dataDir: '/nonexistent' })), /no driver "fake-meter" in drivers\/registry\.ts/);
 });
 
@@ -240,6 +305,68 @@ test('outside drivers/, no product file names a driver kind in a string, but the
   assert.deepEqual(naming.sort(), Object.keys(KIND_LITERALS).sort());
   // The check can fail: the devices page before its buttons came from the driver definitions.
   assert.match("const modbus = d.driver === 'modbus-tcp' || d.driver === 'modbus-rtu';", literal);
+});
+
+/** The keys of a zod object schema (refinements and pipes looked through). */
+function shapeKeys(schema: unknown): string[] {
+  let s = schema as { shape?: Record<string, unknown>; _zod?: { def?: { shape?: Record<string, unknown>; in?: unknown; innerType?: unknown; element?: unknown; options?: unknown[] } } } | undefined;
+  for (let i = 0; i < 5 && s && !s.shape && !s._zod?.def?.shape; i++) s = (s._zod?.def?.in ?? s._zod?.def?.innerType) as typeof s;
+  return Object.keys(s?.shape ?? s?._zod?.def?.shape ?? {});
+}
+function pointKeys(schema: unknown): string[] {
+  const shape = (schema as { shape?: Record<string, unknown> }).shape ?? {};
+  let points = shape['points'] as { _zod?: { def?: { element?: unknown; innerType?: unknown; in?: unknown } } } | undefined;
+  for (let i = 0; i < 5 && points && !points._zod?.def?.element; i++) points = (points._zod?.def?.innerType ?? points._zod?.def?.in) as typeof points;
+  const element = points?._zod?.def?.element as { _zod?: { def?: { options?: unknown[] } } } | undefined;
+  return [...shapeKeys(element), ...(element?._zod?.def?.options ?? []).flatMap(shapeKeys)];
+}
+
+/**
+ * Files outside drivers/ that name a field only some drivers' devices have, each with why: the
+ * Modbus tools (their pages and routes, PROTOCOL_TOOLS) speak of the unit and numbering of the
+ * link they were opened on. A new entry is a driver field handled outside its folder.
+ */
+const DRIVER_FIELDS: Record<string, string> = {
+  'web/routes/registers.ts': 'the Modbus register tool: another unit on the same link',
+  'web/routes/traffic.ts': "the Modbus traffic view: the device's unit on its link",
+  'web/ui/pages/registers.js': "the register tool's page: the unit and the device's address numbering",
+  'web/ui/pages/traffic.js': "the traffic view's page: the device's unit",
+};
+/** Field names any code uses for other things (a URL's host and port, a file's mode, an array's length): not searched for. */
+const COMMON_WORDS = new Set(['host', 'port', 'table', 'address', 'type', 'order', 'bit', 'length', 'auth', 'mode']);
+
+/**
+ * Whether `text` names one of `fields` as a device's or point's field. A compound name
+ * (`unitId`, `primaryAddress`) is looked for anywhere: as a string, a property or a key. A
+ * plain word (`line`, `record`, `parity`) means other things in any code (a log line, a
+ * stored record), so only its access on a device or point counts (`device.line`,
+ * `p['record']`): a new driver's common words need no entry here.
+ */
+function fieldNamer(fields: readonly string[]): (text: string) => string[] {
+  const access = (k: string) => `\\b(?:device|dev|d|point|pt|p)(?:\\??\\.${k}\\b|\\[['"\`]${k}['"\`]\\])`;
+  const anywhere = (k: string) => `['"\`]${k}['"\`]|\\.${k}\\b|\\b${k}\\??:`;
+  const patterns = fields.map((k) => [k, new RegExp(/^[a-z]+$/.test(k) ? access(k) : anywhere(k))] as const);
+  return (text) => patterns.filter(([, re]) => re.test(text)).map(([k]) => k);
+}
+
+test("outside drivers/, no product file names a driver's own config field, but the Modbus tools", () => {
+  // What every device has (BaseDevice in drivers/definition.ts, and `profile:`): not a driver's own.
+  const base = new Set(['id', 'driver', 'name', 'enabled', 'intervalMs', 'timeoutMs', 'backoff', 'points', 'profile', 'unit', 'scale', 'offset', 'deadband', 'heartbeatMs', 'writable']);
+  // Fields other schemas have too (an uplink's passwordFile, tls): naming them says nothing of a driver.
+  const sinkFields = new Set(SINKS.flatMap((s) => shapeKeys(s.schema)));
+  // The registry and a fourth driver from its folder (the fake meter: line, primaryAddress,
+  // record): the check must hold for a driver added with one line, with no edit here.
+  const fields = [...new Set(WITH_FAKE.flatMap((d) => [...shapeKeys(d.schema), ...pointKeys(d.schema)]))].filter((k) => !base.has(k) && !COMMON_WORDS.has(k) && !sinkFields.has(k));
+  // The schemas are read: Modbus's unit and numbering, RTU's line settings, OPC UA's endpoint and node ids, the fake meter's.
+  for (const k of ['unitId', 'addressBase', 'baudRate', 'endpointUrl', 'securityMode', 'nodeId', 'line', 'primaryAddress', 'record']) assert.ok(fields.includes(k), `${k} not found in the driver schemas: got ${fields.join(', ')}`);
+  const named = fieldNamer(fields);
+  const naming = productFiles(SRC).filter((f) => !f.startsWith('drivers/') && named(withoutComments(readFileSync(join(SRC, f), 'utf8'))).length > 0);
+  assert.deepEqual(naming.sort(), Object.keys(DRIVER_FIELDS).sort());
+  // The check can fail: config/profiles.ts before a profile point became the driver's (profilePoints).
+  assert.deepEqual(named("const addressBase = typeof device['addressBase'] === 'number' ? device['addressBase'] : 0;"), ['addressBase']);
+  // A plain word counts as a device's field, not as a log line's or a stored record's.
+  assert.deepEqual(named("const bus = device.line ?? d['record'];"), ['line', 'record']);
+  assert.deepEqual(named("logger.info({ line: err.line, record: row.record }, 'line read');"), []);
 });
 
 test('a profile becomes a device through its driver: the driver of its first transport, or the one asked for', async () => {

@@ -4,10 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { configShapeIssue, dataDepthIssue } from './config-shape.ts';
 import { isCollection, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { gatewayConfigSchema, type GatewayConfig } from './schema.ts';
+import type { SinkDefinition } from '@kedge/cloud-sync/north/sink.ts';
+import { gatewayConfigSchema, gatewayConfigSchemaFor, type GatewayConfig } from './schema.ts';
 import { resolveProfiles } from './profiles.ts';
+import { internStrings } from './intern.ts';
+import { plainJsonConfig } from './json-config.ts';
 import { configWarnings } from './warnings.ts';
 import { resolveSecretFiles, secretPathIssues } from './secret-files.ts';
 
@@ -40,6 +44,28 @@ export class ConfigError extends Error {
     this.source = source;
     this.issues = sorted;
   }
+}
+
+/**
+ * Refuses a config text too long or too deeply nested for the parsers (config-shape.ts) with a
+ * ConfigError, before any parser sees it: the loader below and every other reader of config
+ * text from outside (the config store, the secret markers, the web routes) call this.
+ */
+export function checkConfigShape(text: string, source: string): void {
+  const issue = configShapeIssue(text);
+  if (issue !== null) throw new ConfigError(source, [issue]);
+}
+
+/** parseDocument (comments kept, for edits) of a config text, after checkConfigShape. */
+export function parseConfigDocument(text: string, source: string): Document {
+  checkConfigShape(text, source);
+  return parseDocument(text);
+}
+
+/** Refuses parsed data nested deeper than the loader would take (a web request body), with a ConfigError. */
+export function checkDataDepth(data: unknown, source: string): void {
+  const issue = dataDepthIssue(data);
+  if (issue !== null) throw new ConfigError(source, [issue]);
 }
 
 function formatIssue(source: string, issue: ConfigIssue): string {
@@ -168,13 +194,30 @@ const errorMap: z.core.$ZodErrorMap = (iss) => {
   return undefined;
 };
 
+/** What a config is read against, when not the product's own registries. */
+export interface ParseOptions {
+  /**
+   * The sink registry (north/registry.ts SINKS unless given): which `uplinks:` kinds exist, their
+   * schemas, secret files and broker links. A test hands a registry composed with a fixture sink.
+   */
+  sinks?: readonly [SinkDefinition, ...SinkDefinition[]];
+}
+
+const schemas = new WeakMap<readonly SinkDefinition[], typeof gatewayConfigSchema>();
+function schemaFor(sinks: ParseOptions['sinks']): typeof gatewayConfigSchema {
+  if (sinks === undefined) return gatewayConfigSchema;
+  let s = schemas.get(sinks);
+  if (s === undefined) schemas.set(sinks, (s = gatewayConfigSchemaFor(sinks)));
+  return s;
+}
+
 /**
  * Parses and validates a config text. `source` names it in messages; relative paths in the
  * config (dataDir, secretsDir, every uplink's and device's secret and TLS files) are resolved
  * against `baseDir` when given.
  */
-export function parseConfig(text: string, source = '<config>', baseDir?: string): GatewayConfig {
-  return parseConfigWithWarnings(text, source, baseDir).config;
+export function parseConfig(text: string, source = '<config>', baseDir?: string, o: ParseOptions = {}): GatewayConfig {
+  return parseConfigWithWarnings(text, source, baseDir, o).config;
 }
 
 /** A valid config and what looks wrong in it (warnings.ts), each located like a problem. */
@@ -189,16 +232,24 @@ export function formatWarnings(source: string, warnings: readonly ConfigIssue[])
 }
 
 /** Reads and validates a config file like loadConfigFile, and also returns its warnings. */
-export async function checkConfigFile(path: string): Promise<CheckedConfig> {
-  return parseConfigWithWarnings(await readConfigText(path), path, dirname(resolve(path)));
+export async function checkConfigFile(path: string, o: ParseOptions = {}): Promise<CheckedConfig> {
+  return parseConfigWithWarnings(await readConfigText(path), path, dirname(resolve(path)), o);
 }
 
 /** parseConfig, plus the warnings of a config that is valid but probably wrong (never refused for them). */
-export function parseConfigWithWarnings(text: string, source = '<config>', baseDir?: string): CheckedConfig {
+export function parseConfigWithWarnings(text: string, source = '<config>', baseDir?: string, o: ParseOptions = {}): CheckedConfig {
   // A BOM from Windows editors would shift every column on line 1.
   const clean = text.replace(/^\uFEFF/, '');
+  // Before any parser: deep nesting overflows the YAML composer's stack (config-shape.ts).
+  checkConfigShape(clean, source);
   const lc = new LineCounter();
-  const doc = parseDocument(clean, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  // A JSON config skips the YAML document (~60 MB at 10,000 points: the start-up peak) unless a
+  // message below needs its lines and columns (json-config.ts); `doc` is then an empty mapping
+  // with nothing for the YAML checks to find, and locations come from docOf().
+  const json = plainJsonConfig(clean);
+  let yamlDoc: Document | undefined;
+  const docOf = (): Document => (yamlDoc ??= parseDocument(clean, { lineCounter: lc, prettyErrors: false, uniqueKeys: true }));
+  const doc = json === undefined ? docOf() : parseDocument('{}');
 
   // Warnings (e.g. an unresolvable tag) are errors here: a guessed value is worse than none.
   const yamlProblems = [...doc.errors, ...doc.warnings];
@@ -246,7 +297,7 @@ export function parseConfigWithWarnings(text: string, source = '<config>', baseD
 
   let data: unknown;
   try {
-    data = doc.toJS();
+    data = json !== undefined ? json.data : doc.toJS();
   } catch (err) {
     // Unresolved aliases and alias bombs only surface while converting.
     throw new ConfigError(source, [{ path: '', message: `YAML: ${(err as Error).message}` }]);
@@ -255,10 +306,10 @@ export function parseConfigWithWarnings(text: string, source = '<config>', baseD
   // `profile: <name>` on a device becomes points before validation (profiles.ts).
   const profiles = resolveProfiles(data);
   data = profiles.data;
-  const profileIssues: ConfigIssue[] = profiles.issues.map((i) => ({ path: formatPath(i.path), ...locate(doc, lc, i.path), message: i.message }));
+  const profileIssues: ConfigIssue[] = profiles.issues.map((i) => ({ path: formatPath(i.path), ...locate(docOf(), lc, i.path), message: i.message }));
   const failedProfiles = new Set(profiles.issues.map((i) => i.path[1]));
 
-  const result = gatewayConfigSchema.safeParse(data, { error: errorMap });
+  const result = schemaFor(o.sinks).safeParse(data, { error: errorMap });
   if (!result.success || profileIssues.length > 0) {
     const issues: ConfigIssue[] = [...profileIssues];
     for (const iss of result.error?.issues ?? []) {
@@ -272,7 +323,7 @@ export function parseConfigWithWarnings(text: string, source = '<config>', baseD
         const id = origin.profileOnly[pointIndex - origin.configPoints];
         issues.push({
           path: formatPath(path),
-          ...locate(doc, lc, ['devices', path[1] as number, 'profile']),
+          ...locate(docOf(), lc, ['devices', path[1] as number, 'profile']),
           message: `${iss.message} (point "${id}" of profile "${origin.profile}")`,
         });
         continue;
@@ -284,36 +335,37 @@ export function parseConfigWithWarnings(text: string, source = '<config>', baseD
           const keyPath = [...path, key];
           issues.push({
             path: formatPath(keyPath),
-            ...locate(doc, lc, keyPath, true),
+            ...locate(docOf(), lc, keyPath, true),
             message: lines.length === iss.keys.length ? lines[i]! : `unknown key "${key}"`,
           });
         });
         continue;
       }
-      issues.push({ path: formatPath(path), ...locate(doc, lc, path), message: iss.message });
+      issues.push({ path: formatPath(path), ...locate(docOf(), lc, path), message: iss.message });
     }
     throw new ConfigError(source, issues);
   }
 
-  const config = result.data;
+  // One instance per repeated short value ("holding", "r7" on every device): heap per point.
+  const config = internStrings(result.data);
   if (baseDir !== undefined) {
     const abs = (p: string) => resolve(baseDir, p);
     config.dataDir = abs(config.dataDir);
     // Every uplink's and device's secret and TLS files, as their sinks and drivers declare them
     // (secret-files.ts): an OPC UA key file is found where a broker's CA file is.
-    resolveSecretFiles(config, abs);
+    resolveSecretFiles(config, abs, o.sinks);
     if (config.secretsDir !== undefined) config.secretsDir = abs(config.secretsDir);
     // Secret and TLS files only from the secrets folders (gateway/src/secrets.ts), checked once the paths are absolute.
-    const outside = secretPathIssues(config);
+    const outside = secretPathIssues(config, o.sinks);
     if (outside.length > 0) {
       throw new ConfigError(
         source,
-        outside.map((i) => ({ path: i.path, ...locate(doc, lc, i.segments), message: i.message })),
+        outside.map((i) => ({ path: i.path, ...locate(docOf(), lc, i.segments), message: i.message })),
       );
     }
   }
   const warnings = configWarnings(config, profiles.origins)
-    .map((w) => ({ path: formatPath(w.segments), ...locate(doc, lc, w.segments), message: w.message, code: w.code, params: w.params }))
+    .map((w) => ({ path: formatPath(w.segments), ...locate(docOf(), lc, w.segments), message: w.message, code: w.code, params: w.params }))
     .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
   return { config, warnings };
 }

@@ -1,11 +1,13 @@
 /**
- * Expands `profile: <name>` on Modbus devices into points (and line defaults) before the
- * config is validated, so profile points get exactly the checks and defaults of hand-written
- * ones. Config points override the profile point with the same id field by field, or add new
- * points; they keep their position first in the list so problems point at their own lines.
+ * Expands `profile: <name>` on the devices of drivers that take profiles (Modbus) into points
+ * (and line defaults) before the config is validated, so profile points get exactly the checks
+ * and defaults of hand-written ones. Config points override the profile point with the same id
+ * (as the driver's `profilePoints.override` lays them over), or add new points; they keep their
+ * position first in the list so problems point at their own lines. What a profile point becomes
+ * is the driver's (DriverDefinition.profilePoints): this file names no driver field.
  */
 import { loadProfile, PROFILES_DIR, ProfileError } from '@kedge/device-profiles/load.ts';
-import { POLL_CLASS_MS, type Profile, type ProfilePoint } from '@kedge/device-profiles/schema.ts';
+import type { Profile } from '@kedge/device-profiles/schema.ts';
 import { driverDefinition } from '../drivers/registry.ts';
 
 type Obj = Record<string, unknown>;
@@ -31,27 +33,6 @@ export interface ResolvedProfiles {
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A profile point as a gateway config point, in the device's address numbering. */
-function toConfigPoint(p: ProfilePoint, profile: Profile, addressBase: number): Obj {
-  const out: Obj = {
-    id: p.id,
-    name: p.name.en,
-    table: p.table,
-    address: p.address - profile.protocol.addressBase + addressBase,
-    type: p.type,
-    order: p.order ?? profile.protocol.order,
-  };
-  if (p.bit !== undefined) out['bit'] = p.bit;
-  if (p.length !== undefined) out['length'] = p.length;
-  if (p.scale !== undefined) out['scale'] = p.scale;
-  if (p.offset !== undefined) out['offset'] = p.offset;
-  if (p.unit !== undefined) out['unit'] = p.unit;
-  if (p.writable) out['writable'] = true;
-  // `fast` follows the device's intervalMs.
-  if (p.pollClass !== 'fast') out['intervalMs'] = POLL_CLASS_MS[p.pollClass];
-  return out;
-}
-
 function describeProfileError(name: string, err: unknown): string {
   if (err instanceof ProfileError) {
     if (err.issues.length === 1 && err.issues[0]!.line === undefined) return err.issues[0]!.message;
@@ -69,7 +50,8 @@ export function resolveProfiles(data: unknown, dir: string = PROFILES_DIR): Reso
   const devices = (data['devices'] as unknown[]).map((raw, i) => {
     // Only drivers that take register maps (their definition says which defaults a profile gives).
     const driver = isObj(raw) ? driverDefinition(String(raw['driver'])) : undefined;
-    if (!isObj(raw) || raw['profile'] === undefined || !driver?.profileDefaults) return raw;
+    if (!isObj(raw) || raw['profile'] === undefined || !driver?.profileDefaults || !driver.profilePoints) return raw;
+    const expand = driver.profilePoints;
     const name = raw['profile'];
     if (typeof name !== 'string') {
       issues.push({ path: ['devices', i, 'profile'], message: 'must be the name of a profile in device-profiles/profiles/' });
@@ -86,22 +68,14 @@ export function resolveProfiles(data: unknown, dir: string = PROFILES_DIR): Reso
     const proto = profile.protocol;
     const defaults: Obj = driver.profileDefaults(proto);
     for (const [k, v] of Object.entries(defaults)) if (v !== undefined && device[k] === undefined) device[k] = v;
-    const addressBase = typeof device['addressBase'] === 'number' ? device['addressBase'] : 0;
-
-    const fromProfile = new Map(profile.points.map((p) => [p.id, toConfigPoint(p, profile, addressBase)]));
+    const fromProfile = new Map(profile.points.map((p) => [p.id, expand.point(p, profile, device)]));
     const configPoints = Array.isArray(raw['points']) ? (raw['points'] as unknown[]) : [];
     const merged = configPoints.map((p) => {
       if (!isObj(p) || typeof p['id'] !== 'string') return p;
       const base = fromProfile.get(p['id']);
       if (!base) return p;
       fromProfile.delete(p['id']);
-      const out = { ...base, ...p };
-      // A new type invalidates the profile's bit/length unless the override restates them.
-      if (p['type'] !== undefined && p['type'] !== base['type']) {
-        if (p['bit'] === undefined) delete out['bit'];
-        if (p['length'] === undefined) delete out['length'];
-      }
-      return out;
+      return expand.override(base, p);
     });
     const profileOnly = [...fromProfile.values()];
     device['points'] = [...merged, ...profileOnly];

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { SINKS, logCounters, sinkDefinition, sinkSchemas, type sinkConfigSchema, type SinkConfig, type SinkDefinition } from '@kedge/cloud-sync/north/registry.ts';
-import { legacyUplinkSchema, type BrokerSinkConfig } from '@kedge/cloud-sync/north/mqtt/schema.ts';
+import { legacyUplinkSchema } from '@kedge/cloud-sync/north/legacy-uplink.ts';
+import type { BrokerSinkBase } from '@kedge/cloud-sync/north/broker-link/link.ts';
 import { checkMinMax, idSchema, int, strict, uniqueIdCheck } from './primitives.ts';
 import { DRIVERS, type BaseDevice, type DeviceConfig, type DriverDefinition, type SchemasOf } from '../drivers/registry.ts';
 
@@ -120,11 +121,9 @@ export function uplinksSchemaFor(sinks: readonly [SinkDefinition, ...SinkDefinit
     });
 }
 
-const uplinksSchema = uplinksSchemaFor(SINKS);
-
-/** An MQTT-family uplink (kedge mqtt or Sparkplug): the ones with a broker connection (SinkDefinition.brokerLink). */
-export function isBrokerSink(u: SinkConfig): u is BrokerSinkConfig {
-  return sinkDefinition(u.kind)?.brokerLink === true;
+/** A broker-linked uplink (SinkDefinition.brokerLink): the ones with a broker connection, their entries BrokerSinkBase. */
+export function isBrokerSink(u: SinkConfig, sinks: readonly SinkDefinition[] = SINKS as readonly SinkDefinition[]): u is UplinkConfig {
+  return sinkDefinition(u.kind, sinks)?.brokerLink === true;
 }
 
 /** Said once at load (and in the config warnings) while a config still uses the single `uplink:`. */
@@ -231,43 +230,51 @@ const commandsSchema = strict({
   maxClockSkewMs: int(0, 300_000).default(30_000),
 });
 
-export const gatewayConfigSchema = strict({
-  gateway: gatewaySchema,
-  dataDir: z.string().min(1).default('./data'),
-  // Secret and TLS files (passwordFile, tls.*, OPC UA auth files) may lie only under
-  // <dataDir>/secrets, <dataDir>/tls and this folder (gateway/src/secrets.ts); the web API cannot change it.
-  secretsDir: z.string().min(1).optional(),
-  log: logSchema.prefault({}),
-  // Deprecated single uplink (LEGACY_UPLINK_NOTE); `uplinks:` is the list of sinks.
-  uplink: legacyUplinkSchema.optional(),
-  uplinks: uplinksSchema.optional(),
-  devices: devicesSchema.default([]),
-  web: webSchema.prefault({}),
-  ota: otaSchema.optional(),
-  commands: commandsSchema.optional(),
-})
-  .superRefine((c, ctx) => {
-    if (c.uplink !== undefined && c.uplinks !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['uplink'], message: 'give either `uplinks:` (the list) or the deprecated `uplink:`, not both' });
-    } else if (c.uplink === undefined && c.uplinks === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['uplinks'], message: `is missing: list the uplinks (kind ${SINKS.map((d) => d.kind).join(', ')}) the readings go to` });
-    }
+/**
+ * The whole config file for this sink registry (north/registry.ts SINKS; a test composes its own
+ * with a fixture sink, and hands it to the loader and the config service: load.ts ParseOptions).
+ */
+export function gatewayConfigSchemaFor(sinks: readonly [SinkDefinition, ...SinkDefinition[]]) {
+  return strict({
+    gateway: gatewaySchema,
+    dataDir: z.string().min(1).default('./data'),
+    // Secret and TLS files (passwordFile, tls.*, OPC UA auth files) may lie only under
+    // <dataDir>/secrets, <dataDir>/tls and this folder (gateway/src/secrets.ts); the web API cannot change it.
+    secretsDir: z.string().min(1).optional(),
+    log: logSchema.prefault({}),
+    // Deprecated single uplink (LEGACY_UPLINK_NOTE); `uplinks:` is the list of sinks.
+    uplink: legacyUplinkSchema.optional(),
+    uplinks: uplinksSchemaFor(sinks).optional(),
+    devices: devicesSchema.default([]),
+    web: webSchema.prefault({}),
+    ota: otaSchema.optional(),
+    commands: commandsSchema.optional(),
   })
-  .transform(({ uplink, uplinks, ...rest }) => {
-    const list: SinkConfig[] = uplinks ?? [uplink!];
-    return {
-      ...rest,
-      /** Every configured sink; each one's name is its log cursor. */
-      uplinks: list,
-      /**
-       * The first MQTT-family sink: the link the center's commands, update offers and resend
-       * requests use (the downlink, the OTA agent), and the one the UI's uplink page edits.
-       */
-      uplink: list.find(isBrokerSink)!,
-      /** The file still has the single `uplink:` (said once at load, and in the config warnings). */
-      legacyUplinkKey: uplink !== undefined,
-    };
-  });
+    .superRefine((c, ctx) => {
+      if (c.uplink !== undefined && c.uplinks !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['uplink'], message: 'give either `uplinks:` (the list) or the deprecated `uplink:`, not both' });
+      } else if (c.uplink === undefined && c.uplinks === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['uplinks'], message: `is missing: list the uplinks (kind ${sinks.map((d) => d.kind).join(', ')}) the readings go to` });
+      }
+    })
+    .transform(({ uplink, uplinks, ...rest }) => {
+      const list: SinkConfig[] = uplinks ?? [uplink!];
+      return {
+        ...rest,
+        /** Every configured sink; each one's name is its log cursor. */
+        uplinks: list,
+        /**
+         * The first MQTT-family sink: the link the center's commands, update offers and resend
+         * requests use (the downlink, the OTA agent), and the one the UI's uplink page edits.
+         */
+        uplink: list.find((u) => isBrokerSink(u, sinks))!,
+        /** The file still has the single `uplink:` (said once at load, and in the config warnings). */
+        legacyUplinkKey: uplink !== undefined,
+      };
+    });
+}
+
+export const gatewayConfigSchema = gatewayConfigSchemaFor(SINKS);
 
 // ---------------------------------------------------------------------------------------
 // Types (after defaults)
@@ -281,8 +288,12 @@ export type OpcuaDeviceConfig = Extract<DeviceConfig, { driver: 'opcua' }>;
 export type OpcuaPointConfig = OpcuaDeviceConfig['points'][number];
 /** A Modbus point (TCP and RTU devices have the same points). */
 export type PointConfig = ModbusTcpDeviceConfig['points'][number];
-/** An MQTT-family uplink (kind mqtt or sparkplug): what `config.uplink` is. */
-export type UplinkConfig = BrokerSinkConfig;
+/**
+ * A broker-linked uplink (what `config.uplink` is): every registered sink's entry type that has
+ * the broker fields (north/broker-link/link.ts BrokerSinkBase), read off the registry's union,
+ * so a new broker sink is one without an edit here.
+ */
+export type UplinkConfig = Extract<SinkConfig, BrokerSinkBase>;
 export type { SinkConfig };
 export type LogConfig = z.output<typeof logSchema>;
 export type WebConfig = z.output<typeof webSchema>;

@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import { brokerUrlAmbiguity, DEFAULT_BROKER_PORTS } from './broker-url.ts';
-import type { ConfigIssue as Issue } from './load.ts';
+import { parseConfigDocument, type ConfigIssue as Issue } from './load.ts';
+import { configShapeIssue } from './config-shape.ts';
 
 /**
  * Secrets written inline in the config (the broker password, an OPC UA user's password) never
@@ -96,8 +97,9 @@ function maskHeaderBlocks(text: string): string {
 
 /** The config text with every inline secret replaced by the marker (comments and layout kept). */
 export function redactConfigText(text: string): string {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
+  // Too long or too deep for the parser (config-shape.ts): masked line by line like a broken file.
+  const doc = configShapeIssue(text) === null ? parseDocument(text) : undefined;
+  if (doc === undefined || doc.errors.length > 0) {
     // Broken on disk (hand-edited): still shown so it can be repaired, secrets masked line by line.
     return maskHeaderBlocks(text)
       .replace(/(\bpassword\s*:\s*)([^\s,}][^,}\n]*)/g, `$1"${SECRET_MARKER}"`)
@@ -139,7 +141,7 @@ export function redactObject<T>(value: T): T {
  */
 export function restoreSecrets(next: Document, before: string): { issues: Issue[]; restored: string[] } {
   const stored = new Map<string, Node | null>();
-  const old = parseDocument(before);
+  const old = parseConfigDocument(before, 'the config file');
   walk(old.contents, [], (pair, path) => stored.set(path, (pair.value as Node | null) ?? null));
   const issues: Issue[] = [];
   const restored: string[] = [];

@@ -59,8 +59,12 @@ export function entryValue(entry: object, segments: readonly string[]): unknown 
   return segments.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), entry);
 }
 
-/** Where an entry sends, as written (its binding's endpoint field: the URL), for status pages; undefined without a binding. */
-export function sinkEndpointText(entry: { kind: string }, sinks: readonly SinkDefinition[] = SINKS as readonly SinkDefinition[]): unknown {
+/**
+ * Where an entry sends, as written (its binding's endpoint field: the URL), for status pages;
+ * undefined without a binding. `sinks`: the registry the config was read against (the config
+ * service's), required so that a page cannot fall back to the product's list unseen.
+ */
+export function sinkEndpointText(entry: { kind: string }, sinks: readonly SinkDefinition[]): unknown {
   const binding = sinkCredentialBinding(entry, sinks);
   return binding ? entryValue(entry, binding.endpoint.segments) : undefined;
 }

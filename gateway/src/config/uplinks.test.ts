@@ -41,8 +41,10 @@ test('the single uplink: of older configs is read as a list of one named "uplink
     [['uplink', 'legacy_uplink']],
   );
   const sp = parseConfig(`${HEAD}uplink:\n  url: mqtt://scada.local\n  codec: sparkplug\n  sparkplug: { ddataQos: 1 }\n`);
-  assert.equal(sp.uplinks[0]!.kind, 'sparkplug', 'codec sparkplug is the Sparkplug sink');
-  assert.equal(sp.uplink.sparkplug.ddataQos, 1);
+  const entry = sp.uplinks[0]!;
+  assert.ok(entry.kind === 'sparkplug', 'codec sparkplug is the Sparkplug sink');
+  assert.equal(entry.sparkplug.ddataQos, 1);
+  assert.equal(sp.uplink, entry, 'and the center\'s link');
 });
 
 test('uplinks: takes every registered kind, each with its own name, codec, pacing and TLS', () => {

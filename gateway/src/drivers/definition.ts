@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Quality, Value } from '@kedge/cloud-sync/model.ts';
-import type { Profile } from '@kedge/device-profiles/schema.ts';
+import type { UiMessages } from '@kedge/cloud-sync/ui-messages.ts';
+import type { Profile, ProfilePoint } from '@kedge/device-profiles/schema.ts';
 import type { DeviceDriver } from './driver.ts';
 import type { DriverForm } from './form.ts';
 import type { ModbusTransport } from './modbus/transport.ts';
@@ -161,6 +162,11 @@ export interface DriverDefinition<S extends DriverSchema = DriverSchema> {
   logsOwnSession?: boolean;
   /** Where the device is reached, one line for the devices page ("10.0.0.5:502 unit 1", "/dev/ttyUSB0 unit 7"). */
   describe(device: z.output<S>): string;
+  /**
+   * The same line in the UI's language: a key of its `messages` (`address.<name>`) and the
+   * parameters the text names ("10.0.0.5:502 · адрес Modbus 1"). Absent: the UI shows describe().
+   */
+  describeText?(device: z.output<S>): { key: `address.${string}`; params: Record<string, string | number> };
   form: DriverForm;
   /** Reads every point of a (possibly unsaved) device once. Absent: the UI says the driver has no test read. */
   testRead?(device: z.output<S>, ctx: DriverContext): Promise<TestReadResult>;
@@ -168,6 +174,15 @@ export interface DriverDefinition<S extends DriverSchema = DriverSchema> {
   checkDevices?(devices: ReadonlyArray<{ device: z.output<S>; index: number }>, ctx: z.core.$RefinementCtx): void;
   /** Present when `profile:` (a device-profiles register map) applies: the device defaults a profile's protocol gives. */
   profileDefaults?(protocol: Profile['protocol']): Record<string, unknown>;
+  /**
+   * With profileDefaults: what `profile:` expands to (config/profiles.ts), one profile point as
+   * this driver's config point in the numbering of `device` (defaults applied), and a config
+   * point of the same id laid over it. Required with profileDefaults (drivers/driver-folders.test.ts).
+   */
+  profilePoints?: {
+    point(point: ProfilePoint, profile: Profile, device: Record<string, unknown>): Record<string, unknown>;
+    override(base: Record<string, unknown>, config: Record<string, unknown>): Record<string, unknown>;
+  };
   /**
    * With profileDefaults: a new device of this driver from a profile, for the add-device form
    * (every point spelled out, link fields still to fill in); the caller adds id and name.
@@ -192,7 +207,30 @@ export interface DriverDefinition<S extends DriverSchema = DriverSchema> {
   modbusLink?: ModbusLinkAccess<z.output<S>>;
   /** What looks wrong in a valid device (overlapping registers, Modicon-looking addresses). */
   warnings?(device: z.output<S>, profile: ProfileUse | undefined): DeviceWarning[];
+  /**
+   * The UI texts of what only this driver emits (DriverMessageKey): `warn.<code>` for its
+   * warnings, `logevent.<event>` and `logmsg.<message>` for the log lines it writes itself. The
+   * UI's catalog is the base one (web/ui/i18n) merged with every registered driver's
+   * (web/i18n.ts); codes the gateway writes for any driver (device_failed) are the base
+   * catalog's. web/i18n.test.ts checks each code the driver's folder can emit has both
+   * languages here or there, and that nothing here is a text the driver no longer emits.
+   */
+  messages?: UiMessages;
+  /**
+   * The packages its implementation loads that the production build leaves in node_modules
+   * (scripts/src/build.ts): native addons (serialport's bindings) and libraries that read their
+   * own files at run time (node-opcua's nodesets). esbuild patterns: 'node-opcua-*' matches a family.
+   */
+  externals?: readonly string[];
 }
+
+/**
+ * What a driver's texts may translate (its warnings' codes, its log lines' event codes and fixed
+ * messages, its address line) and how they are written: the same shape as a sink's
+ * (SinkDefinition.messages), so both come from cloud-sync/src/ui-messages.ts.
+ */
+export type { UiMessageKey as DriverMessageKey, UiMessages as DriverMessages } from '@kedge/cloud-sync/ui-messages.ts';
+export { defineMessages } from '@kedge/cloud-sync/ui-messages.ts';
 
 /** Identity with the types checked: `create(device)` gets this driver's config, not the union. */
 export function defineDriver<S extends DriverSchema>(d: DriverDefinition<S>): DriverDefinition<S> {

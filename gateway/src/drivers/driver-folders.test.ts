@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'node:test';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
-import { DRIVERS } from './registry.ts';
+import { DRIVERS, type DriverDefinition } from './registry.ts';
+import { fakeMeter } from './fixtures/fake-meter/index.ts';
 
 const DRIVERS_DIR = fileURLToPath(new URL('.', import.meta.url));
 
@@ -55,3 +56,43 @@ for (const driver of DRIVERS) {
     });
   }
 }
+
+/**
+ * A driver that takes `profile:` (profileDefaults) must also say what a profile point becomes
+ * (profilePoints) and how the add-device form builds a device from a profile: with the defaults
+ * alone, `profile:` would give the device's settings but silently no points.
+ */
+function profileHookProblems(d: DriverDefinition): string[] {
+  if (!d.profileDefaults) return [];
+  return (['profilePoints', 'deviceFromProfile', 'profileTransport'] as const).filter((k) => d[k] === undefined).map((k) => `${d.kind}: profileDefaults without ${k}`);
+}
+
+test('a driver with profileDefaults has profilePoints, deviceFromProfile and profileTransport', () => {
+  assert.deepEqual([...DRIVERS, fakeMeter].flatMap((d) => profileHookProblems(d as DriverDefinition)), []);
+  assert.ok(DRIVERS.some((d) => (d as DriverDefinition).profileDefaults), 'the Modbus drivers take profiles: the check looks at something');
+  // The check can fail: a definition with the defaults and no point mapping.
+  const tcp = DRIVERS.find((d) => (d as DriverDefinition).profileDefaults) as DriverDefinition;
+  assert.deepEqual(profileHookProblems({ ...tcp, profilePoints: undefined } as DriverDefinition), [`${tcp.kind}: profileDefaults without profilePoints`]);
+});
+
+// The folders of shared code (modbus/) document with samples too: every folder's README sample loads.
+const folders = readdirSync(DRIVERS_DIR, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== 'fixtures' && existsSync(join(DRIVERS_DIR, e.name, 'README.md')));
+
+test('every driver folder with a README, shared ones included, has its sample configs load', async () => {
+  const registered = new Set<string>(DRIVERS.map((d) => d.kind));
+  assert.ok(folders.some((f) => !registered.has(f.name)), 'the shared modbus/ folder is looked at');
+  const loaded: string[] = [];
+  for (const { name } of folders) {
+    const readme = readFileSync(join(DRIVERS_DIR, name, 'README.md'), 'utf8');
+    for (const sample of new Set([...readme.matchAll(/`([\w.-]+\.yaml)`/g)].map((m) => m[1]!))) {
+      if (!existsSync(join(DRIVERS_DIR, name, sample))) continue;
+      const config = await loadConfigFile(join(DRIVERS_DIR, name, sample));
+      assert.ok(config.devices.length > 0, `${name}/${sample} has no device`);
+      loaded.push(`${name}/${sample}`);
+    }
+  }
+  // Each README names one sample of its folder at least, and every .yaml beside a README is one it names.
+  assert.deepEqual(folders.filter(({ name }) => !loaded.some((l) => l.startsWith(`${name}/`))).map((f) => f.name), []);
+  const beside = folders.flatMap(({ name }) => readdirSync(join(DRIVERS_DIR, name)).filter((f) => f.endsWith('.yaml')).map((f) => `${name}/${f}`));
+  assert.deepEqual(beside.filter((f) => !loaded.includes(f)), [], 'a sample config no README names (and no test loads)');
+});

@@ -72,6 +72,12 @@ test('a capacity of 0 keeps nothing and always sends readers to SQLite for commi
   assert.deepEqual(tail.read(2, 10), []);
 });
 
+test('a capacity that is not an integer >= 0 is refused at construction, naming memoryTailRecords (NaN used to hang the first push)', () => {
+  for (const bad of [Number.NaN, Infinity, -1, 2.5]) {
+    assert.throws(() => new CommittedTail(bad, 1), (e: Error) => e instanceof RangeError && /memoryTailRecords\) must be an integer >= 0/.test(e.message));
+  }
+});
+
 test('pending readings are not handed out; committed ones come from memory, identical to the file', (t) => {
   const { log } = tempLog(t);
   log.append(readings(5));
@@ -169,14 +175,18 @@ test('model: any mix of commits, acknowledgements, prunes and a small tail reads
   );
 });
 
-test('fresh readings are served from memory (the same records every read) and the backlog from SQLite', (t) => {
+test('fresh readings are served from memory and the backlog from SQLite', (t) => {
   const { log } = tempLog(t, { memoryTailRecords: 10 });
   log.append(readings(30));
   log.flush();
+  const stored = t.mock.method(log, 'readStored');
   const fresh = log.readAfter(25, 100);
   assert.deepEqual(fresh.map((r) => r.seq), [26, 27, 28, 29, 30]);
-  assert.equal(log.readAfter(25, 100)[0], fresh[0], 'a second read of the same fresh rows did not go to SQLite');
+  assert.equal(stored.mock.callCount(), 0, 'fresh rows were read from SQLite');
+  const want = fresh[0]!.value;
+  fresh[0]!.value = -1;
+  assert.equal(log.readAfter(25, 1)[0]!.value, want, 'a caller changing a record it was given changed what the tail holds');
   const backlog = log.readAfter(5, 3);
   assert.deepEqual(backlog.map((r) => r.seq), [6, 7, 8]);
-  assert.notEqual(log.readAfter(5, 3)[0], backlog[0], 'rows behind the tail come from the file, new objects each read');
+  assert.equal(stored.mock.callCount(), 1, 'rows behind the tail come from the file');
 });

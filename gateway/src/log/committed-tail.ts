@@ -1,4 +1,5 @@
-import type { LogRecord } from '@kedge/cloud-sync/model.ts';
+import type { LogRecord, Quality, Value } from '@kedge/cloud-sync/model.ts';
+import { RowColumns } from './row-columns.ts';
 
 /**
  * The newest committed records of the log, in memory, so that the uplink's reads of fresh
@@ -11,7 +12,8 @@ import type { LogRecord } from '@kedge/cloud-sync/model.ts';
  * through `reset`. A read that reaches below `from` is the backlog's: the caller asks SQLite.
  */
 export class CommittedTail {
-  private recs: LogRecord[] = [];
+  /** Held rows from `head` on (columns, not records: row-columns.ts says why); rows before `head` are dead. */
+  private readonly rows: RowColumns;
   private head = 0;
   /** Lowest sequence the tail answers for. */
   private from: number;
@@ -20,31 +22,40 @@ export class CommittedTail {
     private readonly capacity: number,
     nextSeq: number,
   ) {
+    // NaN (a size computed from a field some sink lacks) would hold nothing and spin on growth.
+    if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`the committed tail's capacity (memoryTailRecords) must be an integer >= 0, got ${capacity}`);
     this.from = nextSeq;
+    this.rows = new RowColumns(Math.min(capacity, 1024));
   }
 
   /** Forgets everything: the database holds no row at or after `nextSeq` yet. */
   reset(nextSeq: number): void {
-    this.recs = [];
+    this.rows.clear();
     this.head = 0;
     this.from = nextSeq;
   }
 
   /** Records of one commit, ascending and above everything already held. */
   push(records: readonly LogRecord[]): void {
-    if (this.capacity <= 0) {
-      const last = records[records.length - 1];
-      if (last) this.from = last.seq + 1;
-      return;
-    }
-    for (const r of records) this.recs.push(r);
-    const size = this.recs.length - this.head;
-    if (size > this.capacity) {
+    for (const r of records) this.add(r.seq, r.ts, r.point, r.value, r.quality);
+    this.endCommit();
+  }
+
+  /** One committed row, above everything already held; `endCommit()` once the commit's rows are in. */
+  add(seq: number, ts: number, point: string, value: Value, quality: Quality): void {
+    if (this.capacity <= 0) this.from = seq + 1;
+    else this.rows.push(seq, ts, point, value, quality);
+  }
+
+  /** Keeps the newest `capacity` rows. */
+  endCommit(): void {
+    const size = this.rows.length - this.head;
+    if (size > this.capacity && this.capacity > 0) {
       this.head += size - this.capacity;
-      this.from = this.recs[this.head - 1]!.seq + 1;
+      this.from = this.rows.seq(this.head - 1) + 1;
       // Compacted once the dead prefix is as large as the live part: amortised O(1) per record.
       if (this.head >= this.capacity) {
-        this.recs = this.recs.slice(this.head);
+        this.rows.shift(this.head);
         this.head = 0;
       }
     }
@@ -52,47 +63,39 @@ export class CommittedTail {
 
   /** The database no longer holds rows below `firstSeq` (0: it holds none at all). */
   dropBelow(firstSeq: number): void {
-    const n = this.recs.length;
+    const n = this.rows.length;
     if (firstSeq === 0) {
       // Empty database: everything held was deleted; coverage stays (no row exists after it).
       if (n > this.head) {
-        this.from = Math.max(this.from, this.recs[n - 1]!.seq + 1);
-        this.recs = [];
+        this.from = Math.max(this.from, this.rows.seq(n - 1) + 1);
+        this.rows.clear();
         this.head = 0;
       }
       return;
     }
-    if (n === this.head || this.recs[this.head]!.seq >= firstSeq) return;
-    this.head = this.firstIndexAbove(firstSeq - 1);
+    if (n === this.head || this.rows.seq(this.head) >= firstSeq) return;
+    this.head = this.rows.firstAbove(firstSeq - 1, this.head);
     if (this.head === n) {
-      this.recs = [];
+      this.rows.clear();
       this.head = 0;
     }
   }
 
   /**
    * Up to `limit` records with seq > `after`, or null when some of them may lie below what the
-   * tail answers for (the caller reads SQLite).
+   * tail answers for (the caller reads SQLite). Fresh objects: the caller may keep or change them.
    */
   read(after: number, limit: number): LogRecord[] | null {
     if (after + 1 < this.from) return null;
-    const i = this.firstIndexAbove(after);
-    return this.recs.slice(i, Math.min(this.recs.length, i + limit));
+    const i = this.rows.firstAbove(after, this.head);
+    const end = Math.min(this.rows.length, i + limit);
+    const out = new Array<LogRecord>(Math.max(0, end - i));
+    for (let k = i; k < end; k++) out[k - i] = this.rows.record(k);
+    return out;
   }
 
   /** Records held (tests, metrics). */
   size(): number {
-    return this.recs.length - this.head;
-  }
-
-  private firstIndexAbove(seq: number): number {
-    let lo = this.head;
-    let hi = this.recs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.recs[mid]!.seq > seq) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    return this.rows.length - this.head;
   }
 }

@@ -13,6 +13,7 @@ import net from 'node:net';
 import { startEmbeddedBroker } from '@kedge/cloud-sync/broker/embedded.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess, type ManagedProcess, type ProcessExit } from '@kedge/testkit/proc.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { evaluateHealth } from './health.ts';
 import { startLauncher } from './launcher.ts';
@@ -61,7 +62,10 @@ test('the real gateway daemon on trial passes its health check when its uplink c
   const slots = join(work, 'slots');
   const release = join(work, 'release');
   mkdirSync(release);
-  const entry = ['--import', TSX, MAIN];
+  // The run's bundle of the daemon (testkit/src/entry.ts), else the sources through tsx (by its
+  // resolved path: the launcher starts slots from their own folder).
+  const bundled = nodeEntry(MAIN);
+  const entry = bundled.length === 1 ? bundled : ['--import', TSX, MAIN];
   seed(slots, release, { version: '1.0.0', entry });
   const st = readState(slots)!;
   mkdirSync(join(slots, 'b'));
@@ -127,7 +131,7 @@ function daemonConfig(work: string, brokerPort: number): string {
 }
 
 async function startDaemon(t: test.TestContext, config: string, readyLine: RegExp, graceMs: number): Promise<ManagedProcess> {
-  const daemon = await startProcess(process.execPath, ['--import', TSX, MAIN, '--config', config, '--log-level', 'info'], {
+  const daemon = await startProcess(process.execPath, [...nodeEntry(MAIN), '--config', config, '--log-level', 'info'], {
     name: 'gateway daemon',
     env: { ...process.env, KEDGE_SHUTDOWN_GRACE_MS: String(graceMs) },
     readyLine,

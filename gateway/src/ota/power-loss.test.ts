@@ -3,11 +3,15 @@ import { join } from 'node:path';
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { nodeEntry, tsEntry } from '@kedge/testkit/entry.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { installOffer } from './install.ts';
 import { readReleaseInfo, readState } from './slots.ts';
 import { tempDir } from './testing.ts';
 import { BOOT, INSTALL_AND_DIE, markerLines, installed, launch, settled, last } from './launcher-fixture.ts';
+
+/** How long a fixture process may take to exit once it should (generous: a loaded 2-core box). */
+const FIXTURE_EXIT_TIMEOUT_MS = 60_000;
 
 /** The current link must name a slot holding a complete release. */
 function assertBootable(slots: string): void {
@@ -31,8 +35,8 @@ for (const [step, expected] of installerSteps) {
   test(`power loss in the installer at "${step}" leaves a bootable current, and the next boot runs ${expected}`, async (t) => {
     const work = tempDir(t);
     const { slots, opts } = await installed(t, work, 'healthy');
-    const p = await startProcess(process.execPath, ['--import', 'tsx', INSTALL_AND_DIE, JSON.stringify(opts), step], { name: `install dying at ${step}` });
-    const exit = await p.exited;
+    const p = await startProcess(process.execPath, [...tsEntry(INSTALL_AND_DIE), JSON.stringify(opts), step], { name: `install dying at ${step}` });
+    const exit = await p.exitedWithin(FIXTURE_EXIT_TIMEOUT_MS, `the installer dying at "${step}"`);
     assert.equal(exit.signal, 'SIGKILL', p.output());
     assertBootable(slots);
     const marker = join(work, 'marker');
@@ -50,14 +54,14 @@ for (const step of ['first boot', 'health check'] as const) {
     await installOffer(opts);
     const marker = join(work, 'marker');
     const env = { ...process.env, KEDGE_TEST_MARKER: marker, KEDGE_TEST_HEALTHY_DELAY_MS: step === 'health check' ? '60000' : '100' };
-    const boot = await startProcess(process.execPath, ['--import', 'tsx', BOOT, '--slots', slots, '--health-deadline-ms', '30000'], {
+    const boot = await startProcess(process.execPath, [...nodeEntry(BOOT), '--slots', slots, '--health-deadline-ms', '30000'], {
       name: 'kedge-boot',
       env,
       readyLine: /starting 1\.1\.0 from slot b \(trial, boot 1 of 3\)/,
     });
     if (step === 'health check') await waitFor(() => markerLines(marker).length === 1, { what: 'the trial daemon to run' });
     boot.kill('SIGKILL');
-    await boot.exited;
+    await boot.exitedWithin(FIXTURE_EXIT_TIMEOUT_MS, `the launcher killed during the ${step}`);
     assertBootable(slots);
     assert.deepEqual(readState(slots)!.pending?.attempts, 1);
     launch(t, slots, marker);

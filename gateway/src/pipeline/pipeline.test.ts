@@ -372,3 +372,16 @@ test('two devices with the same point ids keep separate state', () => {
   assert.deepEqual(pipeline.ingest('a', [good('v', T0 + 1, 103)]), [], 'inside a\'s deadband');
   assert.equal(pipeline.ingest('b', [good('v', T0 + 1, 108)]).length, 1, "outside b's deadband");
 });
+
+// --- sample order ----------------------------------------------------------------------------
+
+test('samples are matched to their points by id whatever their order, poll after poll, unknown ids skipped', () => {
+  const { pipeline } = pipelineOf(point('m/a', { scale: 10 }), point('m/b'), point('n/a', { scale: 100 }));
+  assert.deepEqual(pipeline.ingest('m', [good('a', T0, 1), good('b', T0, 2)]).map((r) => [r.point, r.value]), [['m/a', 10], ['m/b', 2]]);
+  // The same positions now carry other points, and an id the config does not have.
+  assert.deepEqual(pipeline.ingest('m', [good('b', T0 + 1, 3), good('a', T0 + 1, 4), good('x', T0 + 1, 5)]).map((r) => [r.point, r.value]), [['m/b', 3], ['m/a', 40]]);
+  // Another device with the same point id is its own point.
+  assert.deepEqual(pipeline.ingest('n', [good('a', T0 + 2, 6)]).map((r) => [r.point, r.value]), [['n/a', 600]]);
+  assert.deepEqual(pipeline.ingest('m', [good('x', T0 + 3, 7), good('a', T0 + 3, 8)]).map((r) => [r.point, r.value]), [['m/a', 80]]);
+  assert.deepEqual(pipeline.ingest('zz', [good('a', T0 + 4, 9)]), [], 'a device the config does not have');
+});

@@ -33,6 +33,9 @@ export interface LiveValue {
   loggedTs: number | null;
 }
 
+/** Sample positions remembered per device (a poll longer than this looks the rest up). */
+const MAX_ORDER = 65_536;
+
 /**
  * Between the drivers and the log: scales raw values, then decides what is worth logging.
  * A change of quality is always logged (the center must see a meter go dark and come back);
@@ -45,6 +48,8 @@ export class Pipeline {
   private readonly index = new Map<string, number>();
   /** Point number by device id, then point id: no key string is built per sample. Filled on first sight. */
   private readonly byDevice = new Map<string, Map<string, number>>();
+  /** Per device, the point ids of its last samples in order and their point numbers (-1: not configured). */
+  private readonly orders = new Map<string, { ids: string[]; points: number[] }>();
   // Per-point state, one slot per point number (columns instead of objects per point).
   private readonly keys: string[];
   private readonly scales: Float64Array;
@@ -120,8 +125,22 @@ export class Pipeline {
     const out: Reading[] = [];
     const now = this.mono();
     let clockWrong: boolean | undefined;
-    for (const s of samples) {
-      const i = this.pointOf(deviceId, s.point);
+    // A driver answers its points in the same order every poll: the k-th sample's id is checked
+    // against the last poll's (the same string, so a pointer compare) instead of two Map lookups.
+    let order = this.orders.get(deviceId);
+    for (let k = 0; k < samples.length; k++) {
+      const s = samples[k]!;
+      let i: number;
+      if (order && order.ids[k] === s.point) i = order.points[k]!;
+      else {
+        i = this.pointOf(deviceId, s.point);
+        // Kept only for a device with a configured point: unknown names cannot grow this.
+        if (!order && i >= 0) this.orders.set(deviceId, (order = { ids: [], points: [] }));
+        if (order && k < MAX_ORDER) {
+          order.ids[k] = s.point;
+          order.points[k] = i;
+        }
+      }
       if (i < 0) continue;
       // An uncertain value is still the device's value (stale, out of range): keep it.
       const hasValue = s.quality === 'good' || s.quality === 'uncertain';

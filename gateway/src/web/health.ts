@@ -40,7 +40,8 @@ export function checkHealth(gateway: HealthQuery, mono?: number): Health {
     const w = stats.write;
     const u = gateway.status().uplink;
     // Both positions: the broker's PUBACK is flow control; only the center's confirmation lets the log forget.
-    const positions = u
+    // A broker link reports them (north/broker-link/link.ts); a primary without them tells none.
+    const positions = u && u.ackMode !== undefined
       ? u.ackMode === 'center'
         ? `; broker acknowledged up to ${u.brokerAckedSeq}, center confirmed up to ${u.centerConfirmedSeq}`
         : `; broker acknowledged up to ${u.brokerAckedSeq} (broker ack mode: no center confirmation)`

@@ -164,7 +164,13 @@ test('every registered route carries an explicit auth decision; the public ones 
     'GET /metrics',
     'GET /healthz',
     'GET /',
-    ...uiFiles(UI_DIR).map((p) => `GET ${p}`),
+    // The UI's files, but the base catalogs: those are not served as files (server.ts globIgnore)...
+    ...uiFiles(UI_DIR)
+      .filter((p) => !p.startsWith('/i18n/'))
+      .map((p) => `GET ${p}`),
+    // ...but merged with every driver's and sink's texts (routes/i18n.ts), public like the UI (the login page needs them).
+    'GET /i18n/ru.json',
+    'GET /i18n/en.json',
     // The UI's view library (routes/vendor.ts): code, like the UI files.
     ...Object.keys(VENDOR_FILES).map((name) => `GET /vendor/${name}`),
   ];

@@ -6,7 +6,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyPluginOptions, type FastifyServerOptions } from 'fastify';
-import { ConfigError } from '../config/load.ts';
+import { checkDataDepth, ConfigError } from '../config/load.ts';
 import { VERSION } from '../gateway.ts';
 import { installGuard, authRoutes } from './auth/routes.ts';
 import { ApiTokenStore } from './auth/api-tokens.ts';
@@ -44,6 +44,7 @@ import { driverFormRoutes } from './routes/driver-forms.ts';
 import { registerRoutes } from './routes/registers.ts';
 import { trafficRoutes } from './routes/traffic.ts';
 import { vendorRoutes } from './routes/vendor.ts';
+import { i18nRoutes } from './routes/i18n.ts';
 
 // The literal new URL form is what the production build (scripts/src/build) maps into dist/assets.
 export const UI_DIR = fileURLToPath(new URL('./ui/', import.meta.url));
@@ -98,6 +99,12 @@ export async function buildWebApp(deps: WebDeps, serverOptions: FastifyServerOpt
     if (!hostAllowed(request.headers.host, socket.localAddress, { names: deps.gateway.currentConfig().web.hostnames })) {
       return sendError(reply, 421, 'host_not_allowed', `Host "${String(request.headers.host ?? '')}" is not this gateway: open it as http://127.0.0.1:<port> (or add the name to web.hostnames)`);
     }
+  });
+
+  // A deep body (a device of 5000 nested arrays) would overflow the YAML and JSON code of the
+  // config routes before the loader checks the text (config/config-shape.ts): 400 here, for all.
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== null && typeof request.body === 'object') checkDataDepth(request.body, 'request body');
   });
 
   const routes: WebApp['routes'] = [];
@@ -213,6 +220,8 @@ export async function buildWebApp(deps: WebDeps, serverOptions: FastifyServerOpt
   await app.register(accountRoutes, ctx);
   await app.register(configCheckRoutes, ctx);
   await app.register(vendorRoutes);
+  // The message catalogs with every driver's and sink's texts merged in (the static i18n/*.json are the base only).
+  await app.register(i18nRoutes);
   // Plugins from other modules: session-only unless a route of theirs decides otherwise.
   if (deps.otaAgent) await app.register(withAuth('session', otaRoutes), { agent: deps.otaAgent });
   for (const plugin of deps.extraRoutes ?? []) await app.register(withAuth('session', plugin));
@@ -259,6 +268,8 @@ export async function buildWebApp(deps: WebDeps, serverOptions: FastifyServerOpt
         index: ['index.html'],
         cacheControl: false,
         wildcard: false,
+        // The base catalogs: the browser gets them merged with the drivers' texts (routes/i18n.ts).
+        globIgnore: ['i18n/**'],
         setHeaders: (res) => res.setHeader('cache-control', 'no-cache'),
       });
     }),

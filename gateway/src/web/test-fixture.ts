@@ -12,7 +12,7 @@ import { startModbusSim, type ModbusSim } from '@kedge/testkit/sim/modbus-tcp-si
 import { defaultMeters } from '@kedge/testkit/sim/meters.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { ConfigService } from '../config/config-service.ts';
-import { loadConfigFile } from '../config/load.ts';
+import { loadConfigFile, type ParseOptions } from '../config/load.ts';
 import { Gateway } from '../gateway.ts';
 import type { Clock } from '@kedge/cloud-sync/clock.ts';
 import type { WebDeps } from './context.ts';
@@ -47,7 +47,7 @@ export const PASSWORD = 'correct horse battery';
 const WEB_FIXTURE_DEVICE_TIMEOUT_MS = 10_000;
 
 export async function webFixture(
-  { clock, ...o }: Partial<Pick<WebDeps, 'now' | 'monoNow' | 'throttle' | 'https' | 'otaAgent' | 'consoleIsTerminal'>> & { uplinkUrl?: string; clock?: Clock } = {},
+  { clock, sinks, ...o }: Partial<Pick<WebDeps, 'now' | 'monoNow' | 'throttle' | 'https' | 'otaAgent' | 'consoleIsTerminal'>> & { uplinkUrl?: string; clock?: Clock; sinks?: ParseOptions['sinks'] } = {},
 ): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-web-'));
   const sim = await startModbusSim({ meters: defaultMeters().slice(0, 1) });
@@ -65,7 +65,8 @@ export async function webFixture(
   writeFileSync(configPath, `# kept comment\n${stringify(config)}`, { mode: 0o640 });
   const logRing = new LogRing(100);
   const logger = pino({ level: 'info' }, logRing);
-  const gateway = new Gateway(await loadConfigFile(configPath), logger, clock ? { clock } : {});
+  // A composed sink registry (a test's fixture sink) reaches the gateway and the config service alike.
+  const gateway = new Gateway(await loadConfigFile(configPath), logger, { ...(clock ? { clock } : {}), ...(sinks ? { sinks } : {}) });
   await gateway.start();
   const announced: string[] = [];
   const f = { restarts: 0 } as Fixture;
@@ -73,7 +74,7 @@ export async function webFixture(
     gateway,
     configPath,
     // As main.ts: the one service every change of the file goes through.
-    configService: new ConfigService({ path: configPath, apply: (next) => gateway.reload(next), dataDir: gateway.currentConfig().dataDir }),
+    configService: new ConfigService({ path: configPath, apply: (next) => gateway.reload(next), dataDir: gateway.currentConfig().dataDir, ...(sinks ? { sinks } : {}) }),
     logger,
     logRing,
     announce: (line) => announced.push(line),

@@ -119,6 +119,11 @@ test('responses are compressed; UI files and the view library are revalidated wi
     assert.equal(again.status, 304, path);
     assert.equal(again.body.length, 0);
   }
+  // The catalog served is the merged one (routes/i18n.ts), not the base file: a driver's and a sink's texts are in it.
+  const served = JSON.parse((await get('/i18n/ru.json')).body.toString('utf8')) as Record<string, string>;
+  assert.match(served['warn.points_overlap'] ?? '', /перекрывается/, "Modbus's warning text (drivers/modbus/messages.ts)");
+  assert.equal(served['logmsg.rebirth requested by the host'], 'Центр запросил повторное описание устройств', "Sparkplug's log line (north/sparkplug/messages.ts)");
+  assert.ok(!('warn.points_overlap' in (JSON.parse(readFileSync(new URL('./ui/i18n/ru.json', import.meta.url), 'utf8')) as object)), 'the base file does not hold it');
 });
 
 test('the live stream with status=true carries each poll\'s device state and ticks, never the config', async () => {

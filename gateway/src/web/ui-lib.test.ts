@@ -4,7 +4,6 @@
  * register tool's decodings checked against the gateway's own decoder.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import fc from 'fast-check';
@@ -17,6 +16,7 @@ import { configWarnings } from '../config/warnings.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { DrainMeter } from './routes/box-drain.ts';
 import { UI_DIR } from './server.ts';
+import { uiCatalog } from './i18n.ts';
 
 interface I18n {
   setMessages(lang: string, messages: Record<string, string>): void;
@@ -60,7 +60,8 @@ const liveModule = (await import(join(UI_DIR, 'lib', 'live.js'))) as {
   isConnecting(): boolean;
   showStale(): boolean;
 };
-const messages = (lang: string) => JSON.parse(readFileSync(join(UI_DIR, 'i18n', `${lang}.json`), 'utf8')) as Record<string, string>;
+// What the browser loads: the base files with every registered driver's texts (routes/i18n.ts).
+const messages = (lang: 'ru' | 'en') => uiCatalog(lang);
 
 test('numbers: tiny values are not "0" or "-0", huge ones not 37 digits, integers exact', () => {
   i18n.setMessages('ru', messages('ru'));
@@ -331,7 +332,7 @@ test('log lines with variable text are translated by their event code, parameter
     devices: [{ id: 'm', driver: 'modbus-tcp', addressBase: 0, points: [{ id: 'a', table: 'holding', address: 100, type: 'float32' }, { id: 'b', table: 'holding', address: 101, type: 'uint16' }] }],
   } as unknown as GatewayConfig);
   assert.equal(overlap!.code, 'points_overlap');
-  assert.equal(warningText(overlap!), 'точка «b» (uint16, holding 101) перекрывается с точкой «a» (float32, holding 100..101) в holding 101: два значения не могут занимать одни регистры, вероятно, ошибка в адресе или типе');
+  assert.equal(warningText(overlap!), 'точка «b» (uint16, holding 101) перекрывается с точкой «a» (float32, holding 100..101) в holding 101: два значения не могут занимать одни и те же регистры, вероятно, ошибка в адресе или типе');
   assert.match(logSummary({ msg: 'config warning …', context: { event: 'config_warning', device: 'm', path: 'points[1].address', ...overlap } })!, /^Предупреждение конфигурации, устройство «m», points\[1\]\.address: точка «b»/);
   assert.equal(warningText({ message: 'no code' }), null);
 });

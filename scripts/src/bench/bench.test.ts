@@ -6,13 +6,13 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { benchBacklog } from './backlog.ts';
 import { startFarm } from './farm.ts';
 import { benchIngest } from './ingest.ts';
 import { meterReadings } from './meter-data.ts';
-import { benchPoll } from './poll.ts';
+import { benchPoll, daemonRun, type DaemonRun } from './poll.ts';
 import { sampleProc } from './proc-stats.ts';
 import { formatTable } from './report.ts';
 import { benchUplink } from './uplink.ts';
@@ -20,8 +20,22 @@ import { benchWire } from './wire.ts';
 import { compactCodec } from '@kedge/cloud-sync/codec/compact.ts';
 import { countMessage, SeqSeen } from './delivery-counter.ts';
 import { benchFlow, nodeRedInstall } from './nodered.ts';
-import { benchSideBySide, sideBySideRows } from './side-by-side.ts';
+import { BENCH_BACKOFF, benchSideBySide, FIRST_DELIVERY_TIMEOUT_MS, kedgeBenchConfig, sideBySideRows } from './side-by-side.ts';
+import { parseConfigWithWarnings } from '@kedge/gateway/config/load.ts';
+
+/** Readings each system's side-by-side window must hold: a floor, not a measured figure. */
+const MIN_DELIVERIES = 20;
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '@kedge/gateway/ota/entry.ts';
+import { nodeEntry } from '@kedge/testkit/entry.ts';
+
+/**
+ * The daemon the bench pieces start: under `npm test` the bundle the run built from the current
+ * sources (testkit/src/entry.ts), else the sources through tsx; never a dist/ that may be older
+ * than them.
+ */
+const GATEWAY_ENTRY = nodeEntry('gateway/src/main.ts');
+const GATEWAY_BUNDLE = GATEWAY_ENTRY.length === 1 ? GATEWAY_ENTRY[0]! : null;
+const DAEMON: DaemonRun = GATEWAY_BUNDLE ? { kind: 'dist', args: GATEWAY_ENTRY } : daemonRun('tsx');
 
 function tempDir(t: test.TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-bench-test-'));
@@ -81,7 +95,8 @@ test('poll: the gateway daemon polls a device farm in another process; tags/s, C
   t.after(() => farm.stop());
   const broker = await startMosquitto();
   t.after(() => broker.stop());
-  const r = await benchPoll({ farm, registers: 10, intervalMs: 200, brokerUrl: broker.url, dir: tempDir(t), warmupMs: 1500, windowMs: 2000, progress: () => {} });
+  const r = await benchPoll({ farm, registers: 10, intervalMs: 200, brokerUrl: broker.url, dir: tempDir(t), warmupMs: 1500, windowMs: 2000, progress: () => {}, daemon: DAEMON });
+  assert.equal(r.daemon, DAEMON.kind);
   assert.equal(r.devices, 2);
   assert.equal(r.nominalTagsPerSec, 100);
   assert.equal(r.minimumRequestsPerCycle, 2);
@@ -138,12 +153,23 @@ test('the Node-RED flow repeats the template per device: own ids, own port, own 
   assert.deepEqual(of('mqtt-broker').map((n) => n.port), ['1999']);
 });
 
+test("the bench's kedge config parses without warnings and gives every device the short backoff, so one first-poll timeout cannot silence a device for the window", () => {
+  const config = kedgeBenchConfig({ ports: [5020, 5021], registers: 3, intervalMs: 500, brokerUrl: 'mqtt://127.0.0.1:1883', dataDir: '/tmp/kedge-bench-config' });
+  const checked = parseConfigWithWarnings(JSON.stringify(config));
+  assert.deepEqual(checked.warnings, []);
+  assert.deepEqual(checked.config.devices.map((d) => (d as { backoff: unknown }).backoff), [BENCH_BACKOFF, BENCH_BACKOFF]);
+  assert.ok(BENCH_BACKOFF.maxMs < FIRST_DELIVERY_TIMEOUT_MS / 10, 'a backed-off device retries well within the first-delivery wait');
+});
+
 test('side by side: kedge and Node-RED poll the same farm; delivery counted by the independent subscriber, CPU, RSS and the heap per point measured', { skip: nodeRedInstall() ? false : 'node-red not installed (npm ci)' }, async (t) => {
   const dir = tempDir(t);
-  // The sources under test through tsx, not a dist/ that may be older than them (a before/after
-  // comparison of builds sets KEDGE_BENCH_DIST).
-  const kedgeDist = process.env.KEDGE_BENCH_DIST ?? join(dir, 'no-dist');
-  const plan = { deviceCounts: [2], registers: 10, intervalMs: 500, rounds: 1, warmupMs: 3000, windowMs: 3000, heapDevices: 2, kedgeDist };
+  // The current sources: the run's bundles (their folder holds gateway.mjs and ingest.mjs, as
+  // dist/ does) or, run by hand, through tsx; not a dist/ that may be older than them (a
+  // before/after comparison of builds sets KEDGE_BENCH_DIST).
+  const kedgeDist = process.env.KEDGE_BENCH_DIST ?? (GATEWAY_BUNDLE ? dirname(GATEWAY_BUNDLE) : join(dir, 'no-dist'));
+  // Each window opens after the system's first delivery (FIRST_DELIVERY_TIMEOUT_MS bounds that
+  // wait) and ends after windowMs and MIN_DELIVERIES readings: a loaded box stretches it, never empties it.
+  const plan = { deviceCounts: [2], registers: 10, intervalMs: 500, rounds: 1, warmupMs: 1000, windowMs: 3000, minDeliveries: MIN_DELIVERIES, heapDevices: 2, kedgeDist };
   const r = await benchSideBySide(plan, dir, () => {});
   assert.deepEqual(
     r.runs.map((x) => [x.system, x.devices]),
@@ -152,8 +178,9 @@ test('side by side: kedge and Node-RED poll the same farm; delivery counted by t
       ['node-red', 2],
     ],
   );
+  if (!process.env.KEDGE_BENCH_DIST) assert.equal(r.runs[0]!.build, GATEWAY_BUNDLE ? 'dist' : 'tsx', 'kedge ran from the current sources');
   for (const x of r.runs) {
-    assert.ok(x.delivered > 0, `${x.system} delivered readings the counter saw (${x.undecodable} messages it could not decode: a dist/ older than the codec sources? npm run build)`);
+    assert.ok(x.delivered >= MIN_DELIVERIES, `${x.system} delivered ${x.delivered} (>= ${MIN_DELIVERIES}) readings the counter saw (${x.undecodable} messages it could not decode: a dist/ older than the codec sources? npm run build)`);
     assert.equal(x.undecodable, 0, `${x.system}: every message on the data topics decodes`);
     for (const v of [x.cpuSecPer10k, x.rssSteadyMB, x.peakMB, x.deliveredPerSec]) assert.ok(measured(v), `${x.system}: ${v}`);
   }

@@ -8,6 +8,7 @@
  *   node --import tsx scripts/src/bench/mem-watch.ts --devices 100 --seconds 60
  *   MALLOC_ARENA_MAX=2 node --import tsx scripts/src/bench/mem-watch.ts ...   (env reaches the daemon)
  *   ... --flag=--max-old-space-size=64   (node flags for the daemon, repeatable)
+ *   ... --breakdown   (at the end: memoryUsage before/after GC, heap spaces, smaps, loaded modules)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
-import { sleep } from '@kedge/testkit/wait.ts';
+import { sleep, waitFor } from '@kedge/testkit/wait.ts';
 import { intArg, usageExit } from '../cli-args.ts';
 import { startFarm } from './farm.ts';
 import { sampleProc } from './proc-stats.ts';
@@ -23,6 +24,7 @@ import { RELEASE_NODE_FLAGS, startKedge } from './side-by-side.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PROBE = fileURLToPath(new URL('./mem-probe.mjs', import.meta.url));
+const BREAKDOWN = fileURLToPath(new URL('./mem-breakdown.mjs', import.meta.url));
 
 const program = usageExit(
   new Command('bench-mem-watch')
@@ -33,10 +35,11 @@ const program = usageExit(
     .option('--seconds <s>', 'how long to sample', intArg(1), 60)
     .option('--every <s>', 'seconds between printed lines', intArg(1), 5)
     .option('--kedge-dist <dir>', 'folder with gateway.mjs and ingest.mjs', join(ROOT, 'dist'))
+    .option('--breakdown', 'at the end, where the memory is (mem-breakdown.mjs; adds --expose-gc)')
     .option('--flag <flag>', 'node flag for the daemon (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[]),
 );
 program.parse();
-const a = program.opts<{ devices: number; registers: number; interval: number; seconds: number; every: number; kedgeDist: string; flag: string[] }>();
+const a = program.opts<{ devices: number; registers: number; interval: number; seconds: number; every: number; kedgeDist: string; flag: string[]; breakdown?: boolean }>();
 
 const kb = (status: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) / 1024;
 const env = Object.entries(process.env)
@@ -46,7 +49,7 @@ const dir = mkdtempSync(join(os.tmpdir(), 'kedge-memwatch-'));
 const farm = await startFarm(a.devices, a.registers);
 const broker = await startMosquitto();
 try {
-  const k = await startKedge(farm.ports, { registers: a.registers, intervalMs: a.interval }, broker, dir, a.kedgeDist, [...a.flag, '--import', PROBE]);
+  const k = await startKedge(farm.ports, { registers: a.registers, intervalMs: a.interval }, broker, dir, a.kedgeDist, [...a.flag, '--import', PROBE, ...(a.breakdown ? ['--expose-gc', '--import', BREAKDOWN] : [])]);
   try {
     process.stdout.write(
       `kedge ${a.devices} x ${a.registers} @${a.interval} ms; node ${[...RELEASE_NODE_FLAGS, ...a.flag].join(' ')}; env ${env.join(' ') || '(none)'}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n` +
@@ -72,6 +75,13 @@ try {
     process.stdout.write(
       `median RSS ${med(1).toFixed(1)} (max ${max(1).toFixed(1)}, VmHWM ${hwm.toFixed(1)}) anon ${med(2).toFixed(1)} file ${med(3).toFixed(1)} heapTotal ${med(4).toFixed(1)} (max ${max(4).toFixed(1)}) heapUsed ${med(5).toFixed(1)} native ${med(7).toFixed(1)} (max ${max(7).toFixed(1)}) MB; CPU ${((rows.at(-1)![9]! / rows.at(-1)![0]!) * 100).toFixed(1)} % of a core; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
     );
+    if (a.breakdown) {
+      const lines = () => [...k.proc.output().matchAll(/^MEM-BREAKDOWN (.*)$/gm)];
+      const n = lines().length;
+      process.kill(k.pid, 'SIGUSR2');
+      await waitFor(() => lines().length > n, { what: 'the breakdown probe to answer', timeoutMs: 30_000 });
+      process.stdout.write(`breakdown ${JSON.stringify(JSON.parse(lines().at(-1)![1]!), null, 1)}\n`);
+    }
     if (process.env.KEDGE_MEM_WATCH_LOG) process.stdout.write(`${k.proc.output().split('\n').filter((l) => !l.startsWith('MEM-PROBE')).slice(-Number(process.env.KEDGE_MEM_WATCH_LOG)).join('\n')}\n`);
   } finally {
     await k.stop();

@@ -1,7 +1,7 @@
 import { compactCodec, jsonCodec, sparkplugCodec, type Batch, type Codec } from '@kedge/cloud-sync/codec/index.ts';
 import { compactV2Codec } from '@kedge/cloud-sync/codec/compact.ts';
 import type { LogRecord } from '@kedge/cloud-sync/model.ts';
-import { dataTypeFor, encodePayload, type SpMetric } from '@kedge/cloud-sync/sparkplug/payload.ts';
+import { dataTypeFor, encodePayload, type SpMetric } from '@kedge/cloud-sync/codec/sparkplug-payload.ts';
 import { toBatches } from './meter-data.ts';
 import { meterFleetPolls, randomRegisterPolls, type FleetPoll } from './wire-data.ts';
 

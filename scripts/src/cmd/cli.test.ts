@@ -23,6 +23,7 @@ import { rawPublicKey } from '@kedge/gateway/ota/verify.ts';
 import { startMosquitto, type MosquittoHandle } from '@kedge/testkit/mosquitto.ts';
 import { startPymodbus, type PymodbusHandle } from '@kedge/testkit/pymodbus.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { tsEntry } from '@kedge/testkit/entry.ts';
 
 // CommonJS typed with `export default`: under NodeNext the default import is the module
 // object and the client class is its `default` (also set at runtime).
@@ -96,7 +97,7 @@ function keyFile(name: string, key: KeyObject): string {
 
 function kedgeCmd(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args, '--url', broker.url], { timeout: CLI_TIMEOUT_MS }, (err, stdout, stderr) =>
+    execFile(process.execPath, [...tsEntry(CLI), ...args, '--url', broker.url], { timeout: CLI_TIMEOUT_MS }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

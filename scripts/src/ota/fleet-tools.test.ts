@@ -16,6 +16,7 @@ import { otaRoutes } from '@kedge/gateway/ota/routes.ts';
 import { fakeBundle, newKey, seededSlots, served, tempDir, TEST_IDENTITY, trusted } from '@kedge/gateway/ota/testing.ts';
 import { parsePrivateKey } from '@kedge/gateway/ota/verify.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { tsEntry } from '@kedge/testkit/entry.ts';
 import { collectFleet, formatFleet, rollout, selectForRollout } from './fleet.ts';
 import { push } from './push.ts';
 
@@ -149,7 +150,7 @@ test('kedge-ota rollout -k signs one offer per gateway that the running agent in
   const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
   const run = (args: string[]) =>
     new Promise<{ code: number; out: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', cli, 'rollout', '--percent', '100', '--bundle', path, '--url', server.url, '--broker', b.url, '--wait-ms', '300', ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      execFile(process.execPath, [...tsEntry(cli), 'rollout', '--percent', '100', '--bundle', path, '--url', server.url, '--broker', b.url, '--wait-ms', '300', ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
       );
     });

@@ -133,7 +133,8 @@ test('every shipped profile served as an OPC UA server reads back through the ga
     { kind: 'opcua' },
   );
   t.after(() => sim.close());
-  const dataDir = await mkdtemp(join(tmpdir(), 'kedge-profile-opcua-'));
+  const { opcuaDataDir } = await import('@kedge/gateway/drivers/opcua/test-support.ts');
+  const dataDir = await opcuaDataDir('kedge-profile-opcua-'); // the client key and certificate made once (see there)
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   const points = profiles.flatMap((p, i) => p.points.map((pt) => ({ id: `u${i + 1}_${pt.id}`, nodeId: `ns=1;s=u${i + 1}_${pt.id}`, mode: 'poll' })));
   const cfg = parseConfig(

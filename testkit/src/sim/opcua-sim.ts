@@ -11,7 +11,7 @@
  *     users?,           // [{ username, password }]: accepted user tokens
  *     allowAnonymous?,  // default: true when no users are given
  *     tickMs?,          // how often the value functions are evaluated, default 100
- *     pkiDir?,          // default: a temp dir, removed by stop()
+ *     pkiDir?,          // default: a temp dir seeded from the shared PKI template, removed by stop()
  *   }): Promise<{ port, endpointUrl, certificateFile, nodeId(name), set(), resume(), stop(), restart() }>
  *
  * Every variable is `ns=1;s=<name>` inside the folder `ns=1;s=RiverStation` (or `folder`)
@@ -22,20 +22,34 @@
  * PLC it forgets every session and subscription.
  *
  * The server trusts every client certificate (test use only) and keeps its PKI out of
- * ~/.config. Run by hand: `node --import tsx scripts/src/sim/opcua-sim.ts --port 4840` (the CLI in scripts).
+ * ~/.config. Without `pkiDir`, every sim gets a private copy of one PKI template (the server's
+ * key and certificate, the user-token PKI) made once per machine user: RSA key and certificate
+ * generation cost about as much CPU as the rest of a boot, and no test depends on a sim having
+ * a key of its own (each still has its own folders, so what one sim accepts no other sees).
+ * Run by hand: `node --import tsx scripts/src/sim/opcua-sim.ts --port 4840` (the CLI in scripts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { OPCUAServer } from 'node-opcua-server';
-import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
-import { nodesets } from 'node-opcua-nodesets';
-import { makeEUInformation } from 'node-opcua-data-access';
-import { DataType, Variant, VariantArrayType } from 'node-opcua-variant';
-import { StatusCodes, type StatusCode } from 'node-opcua-status-code';
-import { MessageSecurityMode, SecurityPolicy } from 'node-opcua-secure-channel';
+import type { StatusCode } from 'node-opcua-status-code';
 import type { UAVariable } from 'node-opcua-address-space';
 import { freePort } from '../ports.ts';
+import { copyTemplateToTemp, templateDir, templateName } from '../template-dir.ts';
+
+// node-opcua is CommonJS, so it is required rather than imported: an ESM import of it makes node
+// scan every module its index files re-export for their export names (cjs-module-lexer), a few
+// hundred ms of CPU in every test process that starts a sim.
+const requireCjs = createRequire(import.meta.url);
+const { OPCUAServer } = requireCjs('node-opcua-server') as typeof import('node-opcua-server');
+type OPCUAServer = import('node-opcua-server').OPCUAServer;
+const { OPCUACertificateManager } = requireCjs('node-opcua-certificate-manager') as typeof import('node-opcua-certificate-manager');
+const { nodesets } = requireCjs('node-opcua-nodesets') as typeof import('node-opcua-nodesets');
+const { makeEUInformation } = requireCjs('node-opcua-data-access') as typeof import('node-opcua-data-access');
+const { DataType, Variant, VariantArrayType } = requireCjs('node-opcua-variant') as typeof import('node-opcua-variant');
+type DataType = import('node-opcua-variant').DataType;
+type Variant = import('node-opcua-variant').Variant;
+const { StatusCodes } = requireCjs('node-opcua-status-code') as typeof import('node-opcua-status-code');
+const { MessageSecurityMode, SecurityPolicy } = requireCjs('node-opcua-secure-channel') as typeof import('node-opcua-secure-channel');
 
 export type OpcuaSimDataType =
   | 'Boolean'
@@ -152,12 +166,42 @@ interface Pinned {
   sourceTimestamp: Date;
 }
 
+const certificateManagers = (pkiDir: string) => {
+  const at = (dir: string) => new OPCUACertificateManager({ rootFolder: join(pkiDir, dir), automaticallyAcceptUnknownCertificate: true });
+  return { serverCertificateManager: at('server'), userCertificateManager: at('user') };
+};
+
+const SERVER_INFO = { applicationUri: 'urn:kedge:opcua-sim', productUri: 'urn:kedge:opcua-sim' };
+const BUILD_INFO = { productName: 'kedge OPC UA simulator', manufacturerName: 'kedge' };
+/** The files a usable template holds: the server's key and certificate, the user PKI's key. */
+const TEMPLATE_FILES = ['server/own/private/private_key.pem', 'server/own/certs/certificate.pem', 'user/own/private/private_key.pem'];
+
+/**
+ * A fresh temp dir holding a copy of the PKI template, made by the server's own code path
+ * (OPCUAServer.initializeCM: key, self-signed certificate for the sim's applicationUri and
+ * this host, user PKI) the first time on this machine.
+ */
+async function seededPkiDir(): Promise<string> {
+  const name = templateName('opcua-sim-pki', ['node-opcua-server', 'node-opcua-pki'], { SERVER_INFO, BUILD_INFO, TEMPLATE_FILES, hostname: '127.0.0.1' }, import.meta.url);
+  const template = await templateDir(name, TEMPLATE_FILES, async (scratch) => {
+    const managers = certificateManagers(scratch);
+    try {
+      const s = new OPCUAServer({ port: 0, host: '127.0.0.1', hostname: '127.0.0.1', ...managers, buildInfo: BUILD_INFO, serverInfo: SERVER_INFO });
+      await s.initializeCM();
+    } finally {
+      await managers.serverCertificateManager.dispose();
+      await managers.userCertificateManager.dispose();
+    }
+  }, { certificates: [{ cert: 'server/own/certs/certificate.pem', key: 'server/own/private/private_key.pem' }] });
+  return copyTemplateToTemp(template, 'kedge-opcua-sim-');
+}
+
 export async function startOpcuaSim(opts: OpcuaSimOptions = {}): Promise<OpcuaSim> {
   const port = opts.port ?? (await freePort());
   const variables = opts.variables ?? RIVER_STATION;
   const tickMs = opts.tickMs ?? 100;
   const ownPki = opts.pkiDir === undefined;
-  const pkiDir = opts.pkiDir ?? mkdtempSync(join(tmpdir(), 'kedge-opcua-sim-'));
+  const pkiDir = opts.pkiDir ?? (await seededPkiDir());
   const folderName = opts.folder ?? 'RiverStation';
   const startedAt = Date.now();
   const pinned = new Map<string, Pinned>();
@@ -199,14 +243,11 @@ export async function startOpcuaSim(opts: OpcuaSimOptions = {}): Promise<OpcuaSi
   }
 
   async function boot(): Promise<void> {
-    const certs = (dir: string) =>
-      new OPCUACertificateManager({ rootFolder: join(pkiDir, dir), automaticallyAcceptUnknownCertificate: true });
     const s = new OPCUAServer({
       port,
       host: '127.0.0.1',
       hostname: '127.0.0.1',
-      serverCertificateManager: certs('server'),
-      userCertificateManager: certs('user'),
+      ...certificateManagers(pkiDir),
       nodeset_filename: [nodesets.standard],
       securityModes,
       securityPolicies,
@@ -215,8 +256,8 @@ export async function startOpcuaSim(opts: OpcuaSimOptions = {}): Promise<OpcuaSi
         isValidUser: (username: string, password: string) =>
           users.some((u) => u.username === username && u.password === password),
       },
-      buildInfo: { productName: 'kedge OPC UA simulator', manufacturerName: 'kedge' },
-      serverInfo: { applicationUri: 'urn:kedge:opcua-sim', productUri: 'urn:kedge:opcua-sim' },
+      buildInfo: BUILD_INFO,
+      serverInfo: SERVER_INFO,
     });
     await s.initialize();
     const addressSpace = s.engine.addressSpace!;
@@ -263,7 +304,13 @@ export async function startOpcuaSim(opts: OpcuaSimOptions = {}): Promise<OpcuaSi
     if (s) await s.shutdown(0);
   }
 
-  await boot();
+  try {
+    await boot();
+  } catch (err) {
+    await shutdown().catch(() => {});
+    if (ownPki) rmSync(pkiDir, { recursive: true, force: true }); // nobody gets a stop() to call
+    throw err;
+  }
   const endpointUrl = `opc.tcp://127.0.0.1:${port}`;
   return {
     port,

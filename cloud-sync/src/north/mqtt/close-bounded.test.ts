@@ -14,7 +14,7 @@ import { waitFor } from '@kedge/testkit/wait.ts';
 import { jsonCodec } from '../../codec/json.ts';
 import { MemoryLog } from '../memory-log.ts';
 import { TEST_UPLINK_TIMING } from '../test-timing.ts';
-import { END_WAIT_MS } from './mqtt-transport.ts';
+import { END_WAIT_MS } from '../broker-link/mqtt-transport.ts';
 import { Uplink } from './uplink.ts';
 
 const identity = { prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway: 'gw-stall' };

@@ -1,7 +1,7 @@
 import { sinkCodecByName } from '../../codec/sink-codecs.ts';
 import type { NorthContext, NorthSink } from '../sink.ts';
 import type { mqttSinkSchema } from './schema.ts';
-import { sessionOptions } from './session-options.ts';
+import { sessionOptions } from '../broker-link/session-options.ts';
 import { Uplink } from './uplink.ts';
 import type { z } from 'zod';
 

@@ -7,6 +7,7 @@ import { brokerCredentials } from '../credentials.ts';
 import { fieldFiles, tlsFiles } from '../secret-fields.ts';
 import { defineSink } from '../sink.ts';
 import { mqttForm } from './form.ts';
+import { mqttMessages } from './messages.ts';
 import { mqttSinkSchema } from './schema.ts';
 
 export const mqttSink = defineSink({
@@ -17,4 +18,5 @@ export const mqttSink = defineSink({
   credentialBinding: brokerCredentials,
   create: async (config, ctx) => (await import('./create.ts')).createMqttSink(config, ctx),
   form: mqttForm,
+  messages: mqttMessages,
 });

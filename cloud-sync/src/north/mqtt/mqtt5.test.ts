@@ -9,7 +9,6 @@ import { waitFor } from '@kedge/testkit/wait.ts';
 import { jsonCodec } from '../../codec/json.ts';
 import type { Reading } from '../../model.ts';
 import { mqttSinkSchema } from './schema.ts';
-import { sparkplugSinkSchema } from '../sparkplug/schema.ts';
 import { Uplink, type UplinkOptions } from './uplink.ts';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -239,12 +238,11 @@ test('the default stays MQTT 3.1.1 (no aliases, the configured inflight)', async
   assert.ok(maxAwaiting() > 2 && maxAwaiting() <= 9, `the configured inflight, not the broker's 2 (saw ${maxAwaiting()})`);
 });
 
-test('config: protocolVersion defaults to 4 on mqtt and sparkplug uplinks, takes 5, and names what is wrong otherwise', () => {
+// Every broker-linked sink (Sparkplug too) has the same option: ../broker-link/shape.test.ts.
+test('config: protocolVersion defaults to 4 on mqtt uplinks, takes 5, and names what is wrong otherwise', () => {
   const base = { name: 'center', url: 'mqtt://127.0.0.1:1883' };
   assert.equal(mqttSinkSchema.parse({ kind: 'mqtt', ...base }).protocolVersion, 4);
   assert.equal(mqttSinkSchema.parse({ kind: 'mqtt', ...base, protocolVersion: 5 }).protocolVersion, 5);
-  assert.equal(sparkplugSinkSchema.parse({ kind: 'sparkplug', ...base }).protocolVersion, 4);
-  assert.equal(sparkplugSinkSchema.parse({ kind: 'sparkplug', ...base, protocolVersion: 5 }).protocolVersion, 5);
   for (const bad of [3, 6, '5']) {
     const r = mqttSinkSchema.safeParse({ kind: 'mqtt', ...base, protocolVersion: bad });
     assert.equal(r.success, false);

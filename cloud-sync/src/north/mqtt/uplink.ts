@@ -1,25 +1,13 @@
 import type { Batch, Codec } from '../../codec/index.ts';
 import { topicFor, type GatewayIdentity } from '../../topics.ts';
 import type { SeqRange } from '../../model.ts';
-import { LogPublisher, type LogPublisherOptions, type Session, type UplinkStatus } from './log-publisher.ts';
+import type { ResendAnswer } from '../sink.ts';
+import { LogPublisher, type LogPublisherOptions, type Session, type UplinkStatus } from '../broker-link/log-publisher.ts';
 
 export { holes } from '../window.ts';
 
-export type { UplinkLogger, UplinkStatus } from './log-publisher.ts';
-
-/** What a gateway answers to the center's resend request (a signed `resend` command). */
-export interface ResendAnswer {
-  /** The log epoch the sequences belong to. */
-  epoch: string;
-  /** Sent again from the log (holes in it reported as evicted ranges). */
-  resent: SeqRange | null;
-  /** Evicted earlier: sent again as evicted ranges. */
-  evicted: SeqRange[];
-  /** Pruned after the center had confirmed them: no longer held. */
-  notHeld: SeqRange[];
-  /** Beyond the newest sequence of the log: never assigned. */
-  beyondLog: SeqRange | null;
-}
+export type { UplinkLogger, UplinkStatus } from '../broker-link/log-publisher.ts';
+export type { ResendAnswer };
 
 export interface UplinkOptions extends LogPublisherOptions {
   identity: GatewayIdentity;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { sparkplugMetricDefs } from '../../sparkplug/topics.ts';
-import { sessionOptions } from '../mqtt/session-options.ts';
+import { sparkplugMetricDefs } from './topics.ts';
+import { sessionOptions } from '../broker-link/session-options.ts';
 import type { NorthContext, NorthSink } from '../sink.ts';
 import type { sparkplugSinkSchema } from './schema.ts';
 import { SparkplugUplink } from './sparkplug-uplink.ts';
@@ -9,7 +9,7 @@ import { sparkplugWriter, SouthSparkplugDevices } from './south-devices.ts';
 /**
  * The Sparkplug B edge node of one `uplinks:` entry (loaded by sparkplug/index.ts on create, with
  * protobufjs): spBv1.0/<municipality>/{NBIRTH,DDATA,...}/<gateway id>/<device id>
- * (cloud-sync/src/sparkplug/README.md). Its births list every device of the config, which is
+ * (north/sparkplug/README.md). Its births list every device of the config, which is
  * why its definition says dependsOnDevices.
  */
 export function createSparkplugSink(u: z.output<typeof sparkplugSinkSchema>, ctx: NorthContext): NorthSink {

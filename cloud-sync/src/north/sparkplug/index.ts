@@ -7,6 +7,7 @@ import { brokerCredentials } from '../credentials.ts';
 import { fieldFiles, tlsFiles } from '../secret-fields.ts';
 import { defineSink } from '../sink.ts';
 import { sparkplugForm } from './form.ts';
+import { sparkplugMessages } from './messages.ts';
 import { BDSEQ_COUNTER, sparkplugSinkSchema } from './schema.ts';
 
 export const sparkplugSink = defineSink({
@@ -20,4 +21,5 @@ export const sparkplugSink = defineSink({
   credentialBinding: brokerCredentials,
   create: async (config, ctx) => (await import('./create.ts')).createSparkplugSink(config, ctx),
   form: sparkplugForm,
+  messages: sparkplugMessages,
 });

@@ -1,7 +1,7 @@
-/** Config of the Sparkplug B sink (one `uplinks:` entry of kind sparkplug; cloud-sync/src/sparkplug/README.md). */
+/** Config of the Sparkplug B sink (one `uplinks:` entry of kind sparkplug; north/sparkplug/README.md). */
 import { z } from 'zod';
 import { int, sinkNameSchema, strict } from '../schema-kit.ts';
-import { brokerShape, checkBroker } from '../mqtt/broker-shape.ts';
+import { brokerShape, checkBroker } from '../broker-link/shape.ts';
 
 /**
  * bdSeq is counted in the log (as a cursor that only grows), so it survives restarts: the number

@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Reading } from '../../model.ts';
-import type { CurrentValue, DevicePresence } from '../../sparkplug/devices.ts';
+import type { CurrentValue, DevicePresence } from './devices.ts';
 import type { NorthDevice, NorthSouth } from '../sink.ts';
 import { sparkplugMayWrite, sparkplugWriter, SouthSparkplugDevices } from './south-devices.ts';
 

@@ -1,9 +1,9 @@
 import type { Reading } from '../../model.ts';
-import type { CurrentValue, DevicePresence, SparkplugDevices, SparkplugWrite } from '../../sparkplug/devices.ts';
+import type { CurrentValue, DevicePresence, SparkplugDevices, SparkplugWrite } from './devices.ts';
 import type { NorthDevice, NorthSouth } from '../sink.ts';
 
 /**
- * The Sparkplug edge node's view of the devices behind it (cloud-sync/src/sparkplug/devices.ts),
+ * The Sparkplug edge node's view of the devices behind it (./devices.ts),
  * read through the gateway's south view (north/sink.ts NorthSouth): which devices answer,
  * their current values and point types. Follows reloads (the view is closures over the gateway).
  */

@@ -7,9 +7,9 @@ import { startTcpRelay } from '@kedge/testkit/tcp-relay.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { startEmbeddedBroker } from '../../broker/embedded.ts';
 import { QUALITIES, type Quality, type Reading, type Value } from '../../model.ts';
-import { DataType, encodePayload } from '../../sparkplug/payload.ts';
-import type { CurrentValue, DevicePresence, SparkplugDevices } from '../../sparkplug/devices.ts';
-import { tahu, TestHost, type HostMessage } from '../../sparkplug/test-host.ts';
+import { DataType, encodePayload } from '../../codec/sparkplug-payload.ts';
+import type { CurrentValue, DevicePresence, SparkplugDevices } from './devices.ts';
+import { tahu, TestHost, type HostMessage } from './test-host.ts';
 import { BDSEQ_ALIAS, REBIRTH_METRIC, SparkplugUplink, type SparkplugUplinkOptions } from './sparkplug-uplink.ts';
 import { TEST_UPLINK_TIMING } from '../test-timing.ts';
 

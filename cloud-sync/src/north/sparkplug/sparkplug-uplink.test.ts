@@ -7,8 +7,8 @@ import { MemoryLog } from '../memory-log.ts';
 import { startTcpRelay, type TcpRelay } from '@kedge/testkit/tcp-relay.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import type { Reading } from '../../model.ts';
-import { DataType, encodePayload } from '../../sparkplug/payload.ts';
-import { TestHost } from '../../sparkplug/test-host.ts';
+import { DataType, encodePayload } from '../../codec/sparkplug-payload.ts';
+import { TestHost } from './test-host.ts';
 import { REBIRTH_METRIC, SparkplugUplink, type SparkplugUplinkOptions } from './sparkplug-uplink.ts';
 import { TEST_UPLINK_TIMING } from '../test-timing.ts';
 

@@ -1,12 +1,12 @@
 import type { MqttClient } from 'mqtt';
 import type { LogRecord, Quality, Value } from '../../model.ts';
-import { DataType, dataTypeFor, decodePayload, encodePayload, type SpMetric } from '../../sparkplug/payload.ts';
-import { convertValue, datatypeOfPoint } from '../../sparkplug/datatypes.ts';
-import type { CurrentValue, DevicePresence, SparkplugDevices, SparkplugWrite } from '../../sparkplug/devices.ts';
-import { deviceTopic, nodeTopic, parseSparkplugTopic, SPARKPLUG_NAMESPACE } from '../../sparkplug/topics.ts';
+import { DataType, dataTypeFor, decodePayload, encodePayload, type SpMetric } from '../../codec/sparkplug-payload.ts';
+import { convertValue, datatypeOfPoint } from './datatypes.ts';
+import type { CurrentValue, DevicePresence, SparkplugDevices, SparkplugWrite } from './devices.ts';
+import { deviceTopic, nodeTopic, parseSparkplugTopic, SPARKPLUG_NAMESPACE } from './topics.ts';
 import { monoNow, timerDelay } from '../../clock.ts';
 import { BDSEQ_COUNTER } from './schema.ts';
-import { LogPublisher, type LogPublisherOptions, type Message, type PublisherFormat, type Session, type StatusMessage, type UplinkStatus } from '../mqtt/log-publisher.ts';
+import { LogPublisher, type LogPublisherOptions, type Message, type PublisherFormat, type Session, type StatusMessage, type UplinkStatus } from '../broker-link/log-publisher.ts';
 
 /**
  * A point the edge node announces in its births: `<device>/<point>`, and its Sparkplug datatype
@@ -116,7 +116,7 @@ const MAX_PENDING_CHANGES = 1000;
 
 /**
  * The uplink for SCADA hosts (Ignition and others) speaking Sparkplug B 3.0 (section
- * references: cloud-sync/src/sparkplug/README.md). Reads the same log by the same cursor rules
+ * references: north/sparkplug/README.md). Reads the same log by the same cursor rules
  * as the kedge uplink: the cursor advances only when the broker has provably processed every
  * DDATA of a batch and of every batch before it (PUBACK at QoS 1; at QoS 0 the UNSUBACK of a
  * round trip sent behind them on the same connection).

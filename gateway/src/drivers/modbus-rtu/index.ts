@@ -1,12 +1,13 @@
 import { defineDriver } from '../definition.ts';
 import type { DeviceDriver } from '../driver.ts';
 import { testReadOverLink } from '../modbus/link-test-read.ts';
-import { modbusDeviceFromProfile } from '../modbus/profile-device.ts';
+import { modbusDeviceFromProfile, modbusProfilePoints } from '../modbus/profile-device.ts';
 import { modbusProfileDefaults } from '../modbus/schema.ts';
 import { SharedLinks } from '../modbus/shared-links.ts';
 import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
 import type { ModbusTransport } from '../modbus/transport.ts';
 import { modbusWarnings } from '../modbus/warnings.ts';
+import { MODBUS_EXTERNALS, modbusAddressText, modbusMessages } from '../modbus/messages.ts';
 import { modbusRtuForm } from './form.ts';
 import { checkSharedBuses, modbusRtuDeviceSchema, type ModbusRtuDeviceConfig } from './schema.ts';
 import { SerialTransport } from './serial-transport.ts';
@@ -68,9 +69,11 @@ export const modbusRtu = defineDriver({
   schema: modbusRtuDeviceSchema,
   create: (device) => createModbusRtuDriver(device),
   describe: (d) => `${d.port} unit ${d.unitId}`,
+  describeText: (d) => modbusAddressText(d.port, d.unitId),
   form: modbusRtuForm,
   testRead: testReadModbusRtu,
   checkDevices: checkSharedBuses,
+  profilePoints: modbusProfilePoints,
   profileDefaults: (protocol) => ({
     ...modbusProfileDefaults(protocol),
     baudRate: protocol.baudRate,
@@ -89,4 +92,6 @@ export const modbusRtu = defineDriver({
   tools: ['registers', 'traffic'],
   modbusLink: { key: (d) => d.port, use: withModbusRtuBus },
   warnings: modbusWarnings,
+  messages: modbusMessages,
+  externals: MODBUS_EXTERNALS,
 });

@@ -141,6 +141,28 @@ test('a unit id nobody answers gets bad_no_response and the next unit on the bus
   assert.equal(byPoint(ok.samples).a?.value, 42);
 });
 
+test('the serial adapter vanishing under the driver (pty gone: EIO) fails the polls as link errors and ends nothing', async (t) => {
+  const line = await startSocatPair();
+  t.after(() => line.stop());
+  const server = await startPymodbusSerial({ device: line.b, image: { holding: { 0: 7 }, units: [1] } });
+  t.after(() => server.stop());
+  const [device] = devices([{ id: 'm', driver: 'modbus-rtu', port: line.a, unitId: 1, timeoutMs: 500, points: [{ id: 'a', table: 'holding', address: 0 }] }]);
+  const driver = createModbusRtuDriver(device!);
+  t.after(() => driver.close());
+  const ok = await driver.poll(['a']);
+  assert.equal(byPoint(ok.samples).a?.value, 7, ok.error);
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  t.after(() => process.off('uncaughtException', onUncaught));
+  await line.stop(); // the adapter is pulled: the open port's writes and reads now fail with EIO
+  for (let i = 0; i < 3; i++) {
+    const r = await driver.poll(['a']);
+    assert.ok(r.failed || r.samples.every((s) => s.quality !== 'good'), `poll ${i} after the adapter vanished reported good data`);
+  }
+  assert.deepEqual(uncaught, [], 'a port error escaped the driver');
+});
+
 test('on a shared bus a silent slave delays a healthy one by at most its own timeout, and not at all during its backoff', async (t) => {
   const line = await pair(t);
   const server = await startPymodbusSerial({ device: line.b, image: { holding: { 0: 7 }, units: [1] } });

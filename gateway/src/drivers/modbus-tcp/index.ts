@@ -1,13 +1,14 @@
 import { defineDriver } from '../definition.ts';
 import type { DeviceDriver } from '../driver.ts';
 import { testReadOverLink } from '../modbus/link-test-read.ts';
-import { modbusDeviceFromProfile } from '../modbus/profile-device.ts';
+import { modbusDeviceFromProfile, modbusProfilePoints } from '../modbus/profile-device.ts';
 import { modbusProfileDefaults } from '../modbus/schema.ts';
 import { modbusUnit, SharedLinks } from '../modbus/shared-links.ts';
 import { testReadModbus, type TestReadPoint } from '../modbus/test-read.ts';
 import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
 import type { ModbusTransport } from '../modbus/transport.ts';
 import { modbusWarnings } from '../modbus/warnings.ts';
+import { MODBUS_EXTERNALS, modbusAddressText, modbusMessages } from '../modbus/messages.ts';
 import { modbusTcpForm } from './form.ts';
 import { modbusTcpDeviceSchema, type ModbusTcpDeviceConfig } from './schema.ts';
 import { TcpTransport } from './tcp-transport.ts';
@@ -67,9 +68,11 @@ export const modbusTcp = defineDriver({
   schema: modbusTcpDeviceSchema,
   create: (device) => createModbusTcpDriver(device),
   describe: (d) => `${d.host}:${d.port} unit ${d.unitId}`,
+  describeText: (d) => modbusAddressText(`${d.host}:${d.port}`, d.unitId),
   form: modbusTcpForm,
   testRead: (device) => onTestLink(device, (transport) => testReadOverLink(device, transport)),
   profileDefaults: modbusProfileDefaults,
+  profilePoints: modbusProfilePoints,
   // An RS-485 profile via a serial-to-Ethernet gateway, or a TCP device's own.
   deviceFromProfile: (profile, lang) => modbusDeviceFromProfile(profile, lang, { driver: 'modbus-tcp', host: '', port: 502 }),
   profileTransport: 'tcp',
@@ -77,4 +80,6 @@ export const modbusTcp = defineDriver({
   tools: ['registers', 'traffic'],
   modbusLink: { key: linkKey, use: withModbusTcpLink },
   warnings: modbusWarnings,
+  messages: modbusMessages,
+  externals: MODBUS_EXTERNALS,
 });

@@ -124,11 +124,21 @@ export abstract class ClientTransport implements ModbusTransport {
     const watch = new CloseWatch();
     this.closeWatches.set(client, watch);
     // The client is an EventEmitter at runtime (index.js) though its typings do not say so.
-    (client as unknown as NodeJS.EventEmitter).once('close', () => {
+    const events = client as unknown as NodeJS.EventEmitter;
+    events.once('close', () => {
       const err = new Error('the link closed before the device answered');
       (err as NodeJS.ErrnoException).code = 'ECONNCLOSED';
       watch.close(err);
       // Cancels modbus-serial's timer of the abandoned request (it would hold the process for timeoutMs).
+      client.destroy(() => undefined);
+    });
+    // modbus-serial re-emits its port's errors (EIO when a USB RS-485 adapter is pulled, a reset
+    // socket) as the client's 'error': with no listener that event ends the daemon. It fails what
+    // is in flight like a close does; the next poll opens the link again.
+    events.on('error', (cause: Error) => {
+      const err = new Error(`the link failed: ${cause.message}`);
+      (err as NodeJS.ErrnoException).code = 'ECONNRESET';
+      watch.close(err);
       client.destroy(() => undefined);
     });
   }

@@ -262,6 +262,40 @@ test('random registers decode and re-encode to the same registers (all numeric t
   }
 });
 
+/** The byte orders spelt out on a Buffer, independent of the decoder's word arithmetic. */
+function referenceDecode(type: 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32', order: (typeof BYTE_ORDERS)[number], words: number[]): number {
+  const raw = Buffer.alloc(words.length * 2);
+  words.forEach((w, i) => raw.writeUInt16BE(w, i * 2));
+  const [a, b, c, d] = [raw[0]!, raw[1]!, raw[2] ?? 0, raw[3] ?? 0];
+  // Where the value's big-endian bytes A B C D sit in the registers (types.ts ByteOrder).
+  const be =
+    words.length === 1
+      ? Buffer.from(order === 'BADC' || order === 'DCBA' ? [b, a] : [a, b])
+      : Buffer.from({ ABCD: [a, b, c, d], CDAB: [c, d, a, b], BADC: [b, a, d, c], DCBA: [d, c, b, a] }[order]);
+  return { int16: () => be.readInt16BE(0), uint16: () => be.readUInt16BE(0), int32: () => be.readInt32BE(0), uint32: () => be.readUInt32BE(0), float32: () => be.readFloatBE(0) }[type]();
+}
+
+test('1- and 2-register numbers decode as their bytes say, in every order and at any offset', () => {
+  const next = rng(0x31323334);
+  for (const type of ['int16', 'uint16', 'int32', 'uint32', 'float32'] as const) {
+    for (const order of BYTE_ORDERS) {
+      const point = pt({ type, order });
+      const n = registerCount(point);
+      for (let i = 0; i < 500; i++) {
+        const words = Array.from({ length: n + 2 }, () => next() & 0xffff);
+        // Edges too: all bits set, sign bits, zero.
+        if (i < 4) words.fill([0xffff, 0x8000, 0, 0x7fff][i]!);
+        const offset = i % 3;
+        const own = words.slice(offset, offset + n);
+        const want = referenceDecode(type, order, own);
+        const got = decodeRegisters(point, words, offset);
+        if (Number.isNaN(want)) assert.ok(Number.isNaN(got), `${type}/${order} ${own.join(',')}`);
+        else assert.equal(got, want, `${type}/${order} ${own.join(',')}`);
+      }
+    }
+  }
+});
+
 test('random strings survive encode then decode in every order', () => {
   const next = rng(42);
   const alphabet = 'ABCxyz0129 -_.Кузбасс';

@@ -108,7 +108,8 @@ function requireOffset(p: ModbusPointRef, offset: number): void {
   }
 }
 
-function readWords(p: ModbusPointRef, words: ArrayLike<number>, offset: number, count: number): number[] {
+/** Throws unless `count` registers at `offset` are there and each is an integer 0..65535. */
+function checkWords(p: ModbusPointRef, words: ArrayLike<number>, offset: number, count: number): void {
   requireOffset(p, offset);
   if (offset + count > words.length) {
     throw new ModbusDecodeError(
@@ -116,15 +117,62 @@ function readWords(p: ModbusPointRef, words: ArrayLike<number>, offset: number, 
       `needs ${count} register(s) at offset ${offset}..${offset + count - 1} but only ${words.length} were read`,
     );
   }
-  const out: number[] = [];
   for (let i = offset; i < offset + count; i++) {
     const w: unknown = words[i];
     if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w > 0xffff) {
       throw new ModbusDecodeError(p.id, `register at offset ${i} is ${String(w)}, not an integer 0..65535`);
     }
-    out.push(w);
   }
-  return out;
+}
+
+function readWords(p: ModbusPointRef, words: ArrayLike<number>, offset: number, count: number): number[] {
+  checkWords(p, words, offset, count);
+  return Array.from({ length: count }, (_, i) => words[offset + i]!);
+}
+
+function swapBytes(w: number): number {
+  return ((w & 0xff) << 8) | (w >> 8);
+}
+
+/** Scratch for float32 bits: decoding runs once per point and poll, so nothing is allocated for it. */
+const F32 = new DataView(new ArrayBuffer(4));
+
+/**
+ * The 1- and 2-register numbers (most points) straight from the words, without the byte
+ * buffers of the general path; the same result as `reorder` (decode.test.ts checks both agree
+ * on every order). Undefined for the other types.
+ */
+function decodeShort(p: ModbusPointRef, words: ArrayLike<number>, offset: number, order: ByteOrder): number | undefined {
+  const swap = order === 'BADC' || order === 'DCBA';
+  switch (p.type) {
+    case 'uint16':
+    case 'int16': {
+      checkWords(p, words, offset, 1);
+      const w = swap ? swapBytes(words[offset]!) : words[offset]!;
+      return p.type === 'uint16' ? w : (w << 16) >> 16;
+    }
+    case 'uint32':
+    case 'int32':
+    case 'float32': {
+      checkWords(p, words, offset, 2);
+      const a = words[offset]!;
+      const b = words[offset + 1]!;
+      // Word order: CDAB and DCBA put the low word first; byte order inside a word: BADC and DCBA swap.
+      const lowFirst = order === 'CDAB' || order === 'DCBA';
+      let hi = lowFirst ? b : a;
+      let lo = lowFirst ? a : b;
+      if (swap) {
+        hi = swapBytes(hi);
+        lo = swapBytes(lo);
+      }
+      if (p.type === 'uint32') return hi * 0x10000 + lo;
+      if (p.type === 'int32') return ((hi << 16) | lo) | 0;
+      F32.setUint16(0, hi);
+      F32.setUint16(2, lo);
+      return F32.getFloat32(0);
+    }
+  }
+  return undefined;
 }
 
 function wordsToBytes(words: readonly number[]): Buffer {
@@ -177,10 +225,12 @@ export function decodeRegisters(p: ModbusPointRef, words: ArrayLike<number>, off
   const count = registerCount(p);
   if (p.type === 'bit') {
     const bit = requireBit(p);
-    const [w] = readWords(p, words, offset, 1) as [number];
-    return ((w >> bit) & 1) === 1;
+    checkWords(p, words, offset, 1);
+    return ((words[offset]! >> bit) & 1) === 1;
   }
   const order = requireOrder(p);
+  const short = decodeShort(p, words, offset, order);
+  if (short !== undefined) return short;
   const raw = wordsToBytes(readWords(p, words, offset, count));
   if (p.type === 'string') {
     const bytes = lowByteFirst(order) ? raw.swap16() : raw;

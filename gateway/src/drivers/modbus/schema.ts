@@ -162,6 +162,9 @@ export function toModbusPointRef(
   device: { addressBase: 0 | 1 },
   point: Pick<PointConfig, 'id' | 'table' | 'address' | 'order' | 'bit' | 'length'> & { type?: ModbusDataType | undefined },
 ): ModbusPointRef {
+  // Protocol addresses and a type given: the config's own point already is the ref (the planner
+  // and decoder ignore its other fields); no second object per point (issue 20: heap per point).
+  if (device.addressBase === 0 && point.type !== undefined) return point as ModbusPointRef;
   const ref: ModbusPointRef = {
     id: point.id,
     table: point.table,

@@ -1,12 +1,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { OpcuaDevice } from './opcua-device.ts';
-import { opcuaDevice, SampleLog } from './test-support.ts';
+import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
 
 /**
  * Longer than the subscription watchdog's dead-link limit (3 keep-alive periods plus the
@@ -18,7 +16,7 @@ const JUMP_MS = 60_000;
 const WATCH_MS = 3000;
 
 test('a wall clock set ahead does not make the subscription watchdog drop a live OPC UA link', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-clock-'));
+  const dataDir = await opcuaDataDir('kedge-opcua-clock-');
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const sim = await startOpcuaSim({ security: 'none', tickMs: 50 });
   t.after(() => sim.stop());

@@ -1,13 +1,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import type { Sample } from '../driver.ts';
 import { OpcuaDevice } from './opcua-device.ts';
-import { opcuaDevice } from './test-support.ts';
+import { opcuaDataDir, opcuaDevice } from './test-support.ts';
 import { pino } from 'pino';
 import { Center } from '../../chaos/harness.ts';
 import { parseConfig } from '../../config/load.ts';
@@ -17,7 +16,7 @@ let dataDir: string;
 let sim: OpcuaSim;
 
 test.before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-type-'));
+  dataDir = await opcuaDataDir('kedge-opcua-type-');
   sim = await startOpcuaSim({ security: 'none', tickMs: 50 });
 });
 

@@ -1,6 +1,7 @@
 import { defineDriver, type DriverContext, type TestReadResult } from '../definition.ts';
 import { opcuaCredentials, opcuaSecretFiles } from './credentials.ts';
 import { opcuaForm } from './form.ts';
+import { opcuaMessages } from './messages.ts';
 import type { OpcuaDevice, OpcuaDriverContext } from './opcua-device.ts';
 import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './schema.ts';
 
@@ -67,4 +68,7 @@ export const opcua = defineDriver({
   credentialBinding: opcuaCredentials,
   // One line when the session is lost (opcua-device.ts markDown) and one when it is back, not one per failed poll.
   logsOwnSession: true,
+  messages: opcuaMessages,
+  // Loaded by opcua-device.ts only; the family reads its nodesets and certificates beside itself.
+  externals: ['node-opcua', 'node-opcua-*'],
 });

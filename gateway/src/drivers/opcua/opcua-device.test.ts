@@ -1,8 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { RIVER_STATION, startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { browse } from './browse.ts';
@@ -11,7 +9,7 @@ import { driverContext } from '../../driver-context.ts';
 import { testReadOpcua } from './index.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { leasePki } from './pki.ts';
-import { opcuaDevice, SampleLog } from './test-support.ts';
+import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
 
 // One server for the whole file: node-opcua's start-up is the slow part.
 let sim: OpcuaSim;
@@ -21,7 +19,7 @@ const drivers: OpcuaDevice[] = [];
 const FIRST_SESSION_MS = 60_000;
 
 test.before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-dev-'));
+  dataDir = await opcuaDataDir('kedge-opcua-dev-');
   sim = await startOpcuaSim({
     security: 'none',
     tickMs: 100,

@@ -1,14 +1,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { OpcuaDevice } from './opcua-device.ts';
-import { opcuaDevice, SampleLog } from './test-support.ts';
+import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
 
 // The failure other gateways are known for: after the server restarts, the client reconnects
 // but its subscriptions are gone and values silently stop. One driver and one server for the
@@ -21,7 +19,7 @@ const log = new SampleLog();
 const SUBSCRIBED = ['level', 'temp', 'pulses'];
 
 test.before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-rc-'));
+  dataDir = await opcuaDataDir('kedge-opcua-rc-');
   port = await freePort();
   driver = new OpcuaDevice(
     opcuaDevice({

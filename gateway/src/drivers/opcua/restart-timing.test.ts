@@ -1,14 +1,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { pino } from 'pino';
 import { OpcuaDevice } from './opcua-device.ts';
-import { opcuaDevice, SampleLog } from './test-support.ts';
+import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
 
 /** The promise to the field: values flow again within this after the server is ready, whatever the backoff. */
 const VALUES_AFTER_READY_MS = 10_000;
@@ -20,7 +18,7 @@ const VALUES_AFTER_READY_MS = 10_000;
 const FAILED_CONNECTS = 5;
 
 test('after a long outage the backoff has grown past 10 s, yet values flow within 10 s of the server being ready, with the same monitored items', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-timing-'));
+  const dataDir = await opcuaDataDir('kedge-opcua-timing-');
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const port = await freePort();
   const lines: Array<{ event?: string; msg: string }> = [];

@@ -5,22 +5,21 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { parseConfig } from '../../config/load.ts';
 import { Gateway } from '../../gateway.ts';
 import { opcua } from './index.ts';
+import { opcuaDataDir } from './test-support.ts';
 
 /** node-opcua's load and first connect attempts on a loaded 2-core machine. */
 const FAILED_POLLS_BUDGET_MS = 60_000;
 
 test('a device whose OPC UA server is down is logged once, by its driver: the health log does not repeat it', async (t) => {
   assert.equal(opcua.logsOwnSession, true);
-  const dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-session-log-'));
+  const dataDir = await opcuaDataDir('kedge-opcua-session-log-');
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const lines: Array<{ event?: string; device?: string; driver?: string; layer?: string; msg: string }> = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[number]) });

@@ -5,14 +5,12 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
+import { rmSync } from 'node:fs';
+import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { startTcpProxy } from '../../chaos/tcp-proxy.ts';
 import { OpcuaDevice } from './opcua-device.ts';
-import { opcuaDevice, SampleLog } from './test-support.ts';
+import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
 
 const PUBLISHING_INTERVAL_MS = 1000;
 const TIMEOUT_MS = 1000;
@@ -21,12 +19,18 @@ const LOADED_BOX_SLACK_MS = 3000;
 /** Generous bound for anything else that waits on the server. */
 const EVENT_TIMEOUT_MS = 30_000;
 
+// One server for both cases: each has its own proxy (the cut link), driver and session, and
+// nobody writes PumpRunning, so neither depends on what the other did to the server.
+let sim: OpcuaSim;
+test.before(async () => {
+  sim = await startOpcuaSim({ security: 'none', tickMs: 50 });
+});
+test.after(() => sim.stop());
+
 for (const idle of [false, true]) {
   test(`a ${idle ? 'subscription whose values do not change' : 'busy subscription'} on a link blackholed without a reset: one bad sample per point within one interval plus timeout, good again after the link heals`, async (t) => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-silent-'));
+    const dataDir = await opcuaDataDir('kedge-opcua-silent-');
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-    const sim = await startOpcuaSim({ security: 'none', tickMs: 50 });
-    t.after(() => sim.stop());
     const proxy = await startTcpProxy({ targetPort: sim.port });
     t.after(() => proxy.close());
     const driver = new OpcuaDevice(

@@ -1,19 +1,17 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { RIVER_STATION, startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { WriteError } from '../write-error.ts';
 import { OpcuaDevice } from './opcua-device.ts';
-import { opcuaDevice } from './test-support.ts';
+import { opcuaDataDir, opcuaDevice } from './test-support.ts';
 
 let sim: OpcuaSim;
 let dataDir: string;
 let driver: OpcuaDevice;
 
 test.before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'kedge-opcua-write-'));
+  dataDir = await opcuaDataDir('kedge-opcua-write-');
   sim = await startOpcuaSim({
     security: 'none',
     tickMs: 100,

@@ -14,7 +14,7 @@ const HOUR = 3_600_000;
 const CHART_POINTS = 120;
 
 const deviceBody = {
-  ...looseObject('A device exactly as in the config file (id, driver, host, port, unitId, points...); validated by the config schema'),
+  ...looseObject("A device exactly as in the config file (id, driver, the driver's own fields, points...); validated by the config schema"),
   required: ['id', 'driver'],
 } as const;
 
@@ -34,7 +34,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: WebContext): Promi
       schema: {
         tags: ['devices'],
         summary: 'Every configured device with its poll state and the live value, unit and quality of each point',
-        response: { 200: { type: 'array', items: looseObject('id, name, driver, enabled, state (DeviceState or null), points[], config (as in the file)') } },
+        response: { 200: { type: 'array', items: looseObject('id, name, driver, enabled, address (describe), addressText ({key, params} in the UI catalog, or null), state (DeviceState or null), points[], config (as in the file)') } },
       },
     },
     async () => {
@@ -47,6 +47,8 @@ export async function deviceRoutes(app: FastifyInstance, ctx: WebContext): Promi
         driver: d.driver,
         enabled: d.enabled,
         address: describeAddress(d),
+        // The same line as a key of the UI's catalog (the driver's messages) and its parameters, or null.
+        addressText: driverDefinition(d.driver)?.describeText?.(d) ?? null,
         intervalMs: d.intervalMs,
         state: status.devices.find((s) => s.deviceId === d.id) ?? null,
         points: d.points.map((p) => {
@@ -200,7 +202,7 @@ const warningsSchema = { type: 'array', items: looseObject('path (relative to th
 function savedWarnings(ctx: WebContext, deviceId: string): Array<{ path: string; message: string }> {
   let checked;
   try {
-    checked = parseConfigWithWarnings(ctx.configStore.read(), 'config');
+    checked = parseConfigWithWarnings(ctx.configStore.read(), 'config', undefined, { sinks: ctx.configStore.service.sinks });
   } catch {
     return []; // the file changed under us; its own save reports its problems
   }

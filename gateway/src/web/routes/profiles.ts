@@ -30,7 +30,9 @@ export function deviceFromProfile(profile: Profile, lang: 'ru' | 'en', driver?: 
 
 /** "Трёхфазный счётчик электроэнергии с RS-485 Modbus RTU (вводы …)" -> "Трёхфазный счётчик электроэнергии". */
 export function shortDescription(text: string): string {
-  return text.replace(/\s*[(,].*$/, '').replace(/\s+(с|со|with)\s.*$/, '').trim();
+  // "с"/"со" escaped: one non-Latin-1 character in a bundled chunk makes V8 keep that chunk's
+  // whole source text as two-byte, doubling it in the heap (scripts/src/build/one-byte-source.ts).
+  return text.replace(/\s*[(,].*$/, '').replace(/\s+(\u0441|\u0441\u043e|with)\s.*$/, '').trim();
 }
 
 export async function profileRoutes(app: FastifyInstance, _ctx: WebContext): Promise<void> {

@@ -16,7 +16,7 @@ function parseDevice(ctx: WebContext, device: unknown) {
   const current = ctx.gateway.currentConfig();
   const text = JSON.stringify({ gateway: current.gateway, uplink: { url: current.uplink.url }, devices: [device] });
   try {
-    const { config, warnings } = parseConfigWithWarnings(text, 'device');
+    const { config, warnings } = parseConfigWithWarnings(text, 'device', undefined, { sinks: ctx.configStore.service.sinks });
     // What looks wrong (overlaps, 4xxxx addresses, beyond the profile's map) is shown, not refused.
     // Only the device's own: the config around it is a stand-in (its uplink: key, for one).
     return { device: config.devices[0]!, warnings: warnings.filter((w) => w.path.startsWith('devices[0]')).map((w) => ({ path: w.path.replace(/^devices\[0\]\.?/, ''), message: w.message, code: w.code, params: w.params })) };

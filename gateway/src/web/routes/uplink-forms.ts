@@ -5,10 +5,10 @@
  * their endpoint); the page has no code of any kind.
  */
 import type { FastifyInstance } from 'fastify';
-import { isMap, isSeq, parseDocument, type Document } from 'yaml';
-import { SINKS } from '@kedge/cloud-sync/north/registry.ts';
+import { isMap, isSeq, type Document } from 'yaml';
+import { parseConfigDocument } from '../../config/load.ts';
 import { SINK_NAME_PATTERN } from '@kedge/cloud-sync/north/schema-kit.ts';
-import { entryAsLegacySection, legacySectionAsEntry } from '@kedge/cloud-sync/north/mqtt/schema.ts';
+import { entryAsLegacySection, legacySectionAsEntry } from '@kedge/cloud-sync/north/legacy-uplink.ts';
 import type { SinkDefinition } from '@kedge/cloud-sync/north/sink.ts';
 import type { ConfigStore } from '../../config/config-store.ts';
 import { redactConfigText, SECRET_MARKER } from '../../config/secret-fields.ts';
@@ -35,14 +35,12 @@ export function sinkForms(defs: readonly SinkDefinition[]) {
   );
 }
 
-const FORMS = sinkForms(SINKS as readonly SinkDefinition[]);
-
 /**
  * Every uplink's settings as in the file (no defaults filled in), inline secrets as the
  * "unchanged" markers the save restores; by name.
  */
 export function fileUplinkSettings(store: ConfigStore): Map<string, Record<string, unknown>> {
-  const doc = parseDocument(redactConfigText(store.read()));
+  const doc = parseConfigDocument(redactConfigText(store.read()), store.path);
   const list = doc.get('uplinks');
   if (isSeq(list)) {
     const entries = list.toJSON() as Array<Record<string, unknown>>;
@@ -84,6 +82,8 @@ function putEntry(doc: Document, name: string, entry: Record<string, unknown>): 
 }
 
 export async function uplinkFormRoutes(app: FastifyInstance, ctx: WebContext): Promise<void> {
+  // The registry the config service reads the file against (the product's SINKS unless a test composes one).
+  const forms = sinkForms(ctx.configStore.service.sinkDefinitions);
   app.get(
     '/api/uplinks/forms',
     {
@@ -94,7 +94,7 @@ export async function uplinkFormRoutes(app: FastifyInstance, ctx: WebContext): P
         response: { 200: { type: 'array', items: looseObject('kind, label {ru,en}, fields[], template, keys {key: shape}') } },
       },
     },
-    async () => FORMS,
+    async () => forms,
   );
 
   app.put(

@@ -147,7 +147,7 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
           kind: u.kind,
           primary: u.name === config.uplink.name,
           // Where it sends, as its sink names its endpoint (a sink need not have a `url`).
-          url: redactUrl(String(sinkEndpointText(u) ?? '')),
+          url: redactUrl(String(sinkEndpointText(u, ctx.configStore.service.sinkDefinitions) ?? '')),
           unsent: unsent.get(u.name) ?? 0,
           evicted: live?.evicted ?? 0,
           // Absent: it could not start (a secret file gone); the log says why.

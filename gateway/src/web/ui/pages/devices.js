@@ -51,7 +51,7 @@ function DeviceCard({ d, stale, onDelete, tools }) {
       <h2>${d.name || d.id}</h2>
       <span class="mono muted">${d.id}</span>
       <${DeviceStatus} d=${d} state=${state} stale=${stale} />
-      <span class="muted address">${d.address.replace(/ unit (\d+)$/, (_, n) => ` · ${t('devices.unitAt', { n })}`)}</span>
+      <span class="muted address">${d.addressText ? t(d.addressText.key, d.addressText.params) : d.address}</span>
     </div>
     <div class="actions">
       <button class="secondary" type="button" data-action="edit" onClick=${go('device')}>${t('common.edit')}</button>

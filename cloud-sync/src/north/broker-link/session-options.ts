@@ -1,6 +1,6 @@
 import type { NorthContext } from '../sink.ts';
 import type { LogPublisherOptions } from './log-publisher.ts';
-import type { BrokerSinkConfig } from './schema.ts';
+import type { BrokerSinkBase } from './link.ts';
 
 /**
  * The MQTT session settings every MQTT-family sink (kedge mqtt, Sparkplug) builds its
@@ -8,7 +8,7 @@ import type { BrokerSinkConfig } from './schema.ts';
  * unique per sink), the window and reconnect pacing of its entry, its cursor (its name) and
  * its logger.
  */
-export function sessionOptions(u: BrokerSinkConfig, ctx: NorthContext): LogPublisherOptions {
+export function sessionOptions(u: BrokerSinkBase, ctx: NorthContext): LogPublisherOptions {
   return {
     log: ctx.log,
     cursorName: u.name,

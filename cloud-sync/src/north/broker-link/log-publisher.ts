@@ -1,54 +1,17 @@
 import type { MqttClient } from 'mqtt';
 import type { LogSource } from '../log-source.ts';
-import type { WindowStatus } from '../window.ts';
+import type { UplinkLogger } from '../sink.ts';
+import type { AckMode, BrokerLinkStatus } from './link.ts';
 import { TransportSink } from '../transport-sink.ts';
 import { MqttTransport, type PublisherFormat } from './mqtt-transport.ts';
 
 export type { Message, PublisherFormat, Session, StatusMessage } from './mqtt-transport.ts';
 
-export interface UplinkLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+export type { UplinkLogger } from '../sink.ts';
+export type { AckMode } from './link.ts';
 
-export interface UplinkStatus {
-  state: 'connecting' | 'online' | 'offline' | 'stopped';
-  url: string;
-  ackedSeq: number;
-  sentSeq: number;
-  lastSeq: number;
-  inflight: number;
-  batchesAcked: number;
-  /** Acknowledgements of data messages received (PUBACKs, or a format's own delivery proof), in whatever order they came. */
-  pubacks: number;
-  /** Times the pump held a backlog batch back because the pace (token bucket) did not allow it yet. */
-  pacedWaits: number;
-  /** The two lanes of live-first (north/window.ts): positions, and what the snapshots cost. */
-  window: WindowStatus;
-  readingsAcked: number;
-  reconnects: number;
-  lastError: string | null;
-  connectedSince: number | null;
-  nextAttemptAt: number | null;
-  /** Who lets the log forget: the center's confirmation, or (third-party consumers) the broker's PUBACK. */
-  ackMode: AckMode;
-  /** Highest sequence the broker acknowledged with its PUBACK (flow control, not custody). */
-  brokerAckedSeq: number;
-  /** Highest sequence the center confirmed after a durable commit (center mode; 0 otherwise). */
-  centerConfirmedSeq: number;
-  /** Times the uplink sent again from the center's position because no confirmation came. */
-  resends: number;
-  /** Readings the center confirmed since start (center mode). */
-  readingsConfirmed: number;
-  /** Wall time of the last confirmation that moved the position (center mode). */
-  lastCenterAckAt: number | null;
-  /** Confirmations beyond the log's end in its own epoch: proof the log went backwards. */
-  logBehindCenter: number;
-}
-
-export type AckMode = 'center' | 'broker';
+/** The status of an MQTT-family sink: a broker link's (./link.ts). */
+export type UplinkStatus = BrokerLinkStatus;
 
 /** The options every uplink shares: the log, the broker, batching, pacing and reconnects. */
 export interface LogPublisherOptions {

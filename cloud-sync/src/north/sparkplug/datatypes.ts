@@ -1,5 +1,5 @@
-import type { Value } from '../model.ts';
-import { DataType, dataTypeName } from './payload.ts';
+import type { Value } from '../../model.ts';
+import { DataType, dataTypeName } from '../../codec/sparkplug-payload.ts';
 
 /**
  * A metric's datatype is fixed by its birth (tck-id-payloads-metric-datatype-req: the datatype

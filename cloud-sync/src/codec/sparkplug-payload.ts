@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { isQuality, type Quality, type Value } from '../model.ts';
-import { CodecError } from '../codec/batch.ts';
+import { CodecError } from './batch.ts';
 
 /**
  * Sparkplug B payloads, encoded with protobufjs 7 from the official sparkplug_b.proto (kept

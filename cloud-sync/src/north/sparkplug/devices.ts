@@ -1,4 +1,5 @@
-import type { Quality, Value } from '../model.ts';
+import type { Value } from '../../model.ts';
+import type { CurrentValue } from '../sink.ts';
 
 /**
  * What the Sparkplug edge node needs to know of the devices behind it, and the one thing it
@@ -9,11 +10,7 @@ import type { Quality, Value } from '../model.ts';
 /** `unknown` until the device's first poll (or first pushed sample) finished. */
 export type DevicePresence = 'unknown' | 'online' | 'offline';
 
-export interface CurrentValue {
-  value: Value;
-  quality: Quality;
-  ts: number;
-}
+export type { CurrentValue };
 
 export interface SparkplugDevices {
   /** Whether the device answered its last poll. */

@@ -1,4 +1,4 @@
-/** The fields of every sink that talks to an MQTT broker (kedge mqtt, Sparkplug). */
+/** The fields of every sink that talks to an MQTT broker (kedge mqtt, Sparkplug, any later one): spread into its schema, its entries are BrokerSinkBase (./link.ts). */
 import { z } from 'zod';
 import { checkMinMax, int, tlsSchema, windowShape } from '../schema-kit.ts';
 import { brokerUrlAmbiguity } from './broker-url.ts';

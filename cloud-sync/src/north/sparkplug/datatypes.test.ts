@@ -2,9 +2,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { runs } from '@kedge/testkit/fuzz.ts';
-import { anyValue } from '../codec/arbitrary.ts';
+import { anyValue } from '../../codec/arbitrary.ts';
 import { convertValue, datatypeOfPoint } from './datatypes.ts';
-import { DataType, decodePayload, encodePayload } from './payload.ts';
+import { DataType, decodePayload, encodePayload } from '../../codec/sparkplug-payload.ts';
 
 const SCALARS = [
   DataType.Int8, DataType.Int16, DataType.Int32, DataType.Int64, DataType.UInt8, DataType.UInt16, DataType.UInt32, DataType.UInt64,
