@@ -1,4 +1,4 @@
-import test from 'node:test';
+import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,9 +18,19 @@ const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
 
-function tempDir(t: test.TestContext): string {
+/**
+ * Removed once every test of the file is done: a test's own `t.after` hooks run in the order they
+ * were registered, so a removal registered with the folder would run while the daemon started
+ * later in the test still writes its log there (ENOTEMPTY, and the daemon was never stopped).
+ */
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-main-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  dirs.push(dir);
   return dir;
 }
 
@@ -42,7 +52,7 @@ devices:
 `;
 
 test('a bad config file keeps the daemon from starting and names the field and line', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const path = join(dir, 'kedge.yaml');
   writeFileSync(path, BAD);
   const err = await run(process.execPath, [...nodeEntry(MAIN), '--config', path], { cwd: ROOT }).then(
@@ -54,7 +64,7 @@ test('a bad config file keeps the daemon from starting and names the field and l
 });
 
 test('--check validates a file without starting anything', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const path = join(dir, 'kedge.yaml');
   writeFileSync(path, BAD.replace('float23', 'float32'));
   const { stdout } = await run(process.execPath, [...nodeEntry(MAIN), '--config', path, '--check'], { cwd: ROOT });
@@ -62,7 +72,7 @@ test('--check validates a file without starting anything', async (t) => {
 });
 
 test('--check warns about a probably wrong config but accepts it (exit 0), naming the line', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const path = join(dir, 'kedge.yaml');
   writeFileSync(path, BAD.replace('float23', 'float32').replace('address: 0', 'address: 40001'));
   const { stdout, stderr } = await run(process.execPath, [...nodeEntry(MAIN), '--config', path, '--check'], { cwd: ROOT });
@@ -71,7 +81,7 @@ test('--check warns about a probably wrong config but accepts it (exit 0), namin
 });
 
 test('SIGHUP reloads the config; a bad file is refused and the running config keeps polling', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const sim = await startModbusSim();
   t.after(() => sim.close());
   const [water, heat] = defaultMeters();
@@ -107,7 +117,7 @@ test('SIGHUP reloads the config; a bad file is refused and the running config ke
 });
 
 test('under systemd (stdout not a terminal) the daemon writes JSON lines, and says at start what looks wrong in its config', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir();
   const sim = await startModbusSim();
   t.after(() => sim.close());
   const [water] = defaultMeters();
