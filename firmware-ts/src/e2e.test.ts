@@ -15,6 +15,7 @@ import { startSocatPair } from '@kedge/testkit/socat.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { startRtuSlave } from './modbus-slave.ts';
 import { REGISTER_MAP, STATUS_BITS } from './register-map.ts';
+import { afterEverything } from '@kedge/testkit/temp-dirs.ts';
 import { startMockRig, tempDir } from './test-rig.ts';
 import { FIRMWARE_VERSION } from './version.ts';
 
@@ -22,7 +23,8 @@ const DEVICE = 'uskat-river-1';
 
 test('readings from the sensor board reach the gateway\'s SQLite log through RTU polling by the gateway\'s modbus-rtu driver', async (t) => {
   const tmp = tempDir();
-  t.after(() => tmp.remove());
+  // After the gateway's, the slave's and the serial line's stops, registered below.
+  afterEverything(t, () => tmp.remove());
   const line = await startSocatPair();
   t.after(() => line.stop());
 

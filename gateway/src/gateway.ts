@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerLinkStatus } from '@kedge/cloud-sync/north/broker-link/link.ts';
@@ -19,9 +19,9 @@ import { watchBoxClock } from './pipeline/box-clock.ts';
 import { Scheduler, type DeviceState, type PollGroup, type PollListener, type ScheduledDevice } from './scheduler/scheduler.ts';
 import { DeviceHealthLog } from './scheduler/health-log.ts';
 import { driverContext } from './driver-context.ts';
+import { VERSION } from './version.ts';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
+export { VERSION };
 
 /** How long a clean stop waits for the uplink to deliver what is logged (systemd allows 90 s). */
 const STOP_DRAIN_MS = 5000;

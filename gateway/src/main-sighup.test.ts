@@ -7,13 +7,13 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -36,8 +36,7 @@ function config(opcuaPort: number, extraDevices: object[] = []): string {
 }
 
 test('a SIGHUP during a slow start-up neither kills the daemon nor is lost: the reload is applied once start-up completed', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-main-hup-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-main-hup-');
   const path = join(dir, 'kedge.yaml');
   const opcuaPort = await freePort();
   writeFileSync(path, config(opcuaPort));

@@ -6,11 +6,11 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess } from '@kedge/testkit/proc.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -18,8 +18,7 @@ const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const START_BUDGET_MS = 60_000;
 
 test('"start-up complete" is logged after the start has built every sink, a sink that cannot be built included', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-main-start-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-main-start-');
   const config = join(dir, 'kedge.yaml');
   writeFileSync(
     config,

@@ -7,8 +7,7 @@
  * uplink as the control that the recording sees them when they are built.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'node:test';
@@ -19,6 +18,7 @@ import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { startModbusSim, defaultMeters } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -70,8 +70,7 @@ async function runDaemon(t: test.TestContext, dir: string, config: Record<string
 }
 
 test('a gateway with one MQTT compact uplink never loads Sparkplug (protobufjs) nor the HTTP sink; adding those uplinks loads them', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-north-lazy-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-north-lazy-');
   const sim = await startModbusSim();
   t.after(() => sim.close());
   const broker = await startMosquitto();

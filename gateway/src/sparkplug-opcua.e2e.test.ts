@@ -1,22 +1,22 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { TestHost } from '@kedge/cloud-sync/north/sparkplug/test-host.ts';
 import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
+import { afterEverything, removeDir, tempDir } from '@kedge/testkit/temp-dirs.ts';
 import { loadConfigFile } from './config/load.ts';
 import { Gateway } from './gateway.ts';
+import { opcuaDataDir } from './drivers/opcua/test-support.ts';
 
 /** node-opcua's start-up and first subscription on a loaded 2-core machine. */
 const OPCUA_TIMEOUT_MS = 60_000;
 
 test('OPC UA points are born with the server\'s DataType, not their first value: a Double setpoint first read as 20 keeps 20.5 and 20.1 exact, with one DBIRTH', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-sparkplug-opcua-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-sparkplug-opcua-');
   const sim = await startOpcuaSim({
     security: 'none',
     tickMs: 50,
@@ -31,12 +31,16 @@ test('OPC UA points are born with the server\'s DataType, not their first value:
   t.after(() => broker.stop());
   const host = await TestHost.connect(broker.url, 'spBv1.0/kemerovo/#');
   t.after(() => host.close());
+  // Seeded with the client key the OPC UA driver would make on its first connect (CPU this test is not about).
+  const dataDir = await opcuaDataDir('kedge-sparkplug-opcua-data-');
+  // After the stops registered below: the gateway writes its log and PKI there until its stop.
+  afterEverything(t, () => removeDir(dataDir));
   const configPath = join(dir, 'kedge.yaml');
   writeFileSync(
     configPath,
     JSON.stringify({
       gateway: { id: 'gw-opc', region: 'kuzbass', municipality: 'kemerovo' },
-      dataDir: join(dir, 'data'),
+      dataDir,
       log: { flushMs: 20, synchronous: 'normal' },
       uplink: { url: broker.url, codec: 'sparkplug', batchMaxDelayMs: 50, reconnectMinMs: 200, reconnectMaxMs: 1000, sparkplug: { birthWaitMs: OPCUA_TIMEOUT_MS } },
       web: { enabled: false },

@@ -5,8 +5,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
@@ -18,10 +20,12 @@ import { fakeMeter } from '@kedge/gateway/drivers/fixtures/fake-meter/index.ts';
 import { SINKS } from '@kedge/cloud-sync/north/registry.ts';
 import { tapeSink } from '@kedge/cloud-sync/north/fixtures/tape/index.ts';
 import { buildBundle } from './ota/build.ts';
+import { LAZY_REQUIRES } from './build/lazy-requires.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const run = promisify(execFile);
 
@@ -89,8 +93,7 @@ test('the bundled daemon checks a config and reports the version of gateway/pack
 test('the bundled daemon polls the simulator into its log and serves the web UI while the broker is unreachable', async (t) => {
   const sim = await startModbusSim();
   t.after(() => sim.close());
-  const dir = mkdtempSync(join(CACHE, 'kedge-build-run-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-build-run-', CACHE);
   const webPort = await freePort();
   const deadBroker = await freePort();
   const config = simGatewayConfig({
@@ -137,9 +140,92 @@ test('the bundled daemon polls the simulator into its log and serves the web UI 
   assert.doesNotMatch(gw.output(), /"level":[56]\d/, 'no error or fatal log record');
 });
 
+test('in the build every bundled file LAZY_REQUIRES names requires its stand-in, not the module it defers', () => {
+  // The metafile dist/ leaves beside the chunks: every import edge esbuild resolved.
+  const meta = JSON.parse(readFileSync(join(OUT, 'meta.json'), 'utf8')) as { inputs: Record<string, { imports: Array<{ path: string; kind: string; original?: string }> }> };
+  const STAND_IN = 'kedge-lazy-require:';
+  const standIns = Object.keys(meta.inputs).filter((k) => k.startsWith(STAND_IN));
+  LAZY_REQUIRES.forEach((lazy, i) => {
+    assert.ok(standIns.some((k) => k.startsWith(`${STAND_IN}${i}:`)), `no stand-in for ${lazy.specifier} in the build (lazyRequires() not among the plugins?)`);
+    const importers = Object.keys(meta.inputs).filter((k) => !k.startsWith(STAND_IN) && lazy.importers.test(k));
+    assert.ok(importers.length > 0, `none of ${lazy.importers} is bundled`);
+    // Each importer's require of the specifier is the stand-in, which alone requires the real
+    // module. (modbus-serial also requires serialport inside its connect functions: on use already.)
+    for (const importer of importers) {
+      const edges = meta.inputs[importer]!.imports.filter((imp) => imp.original === lazy.specifier);
+      assert.deepEqual([...new Set(edges.map((e) => e.path))], [`${STAND_IN}${i}:${importer}`], `${importer} requires ${lazy.specifier}`);
+      const real = meta.inputs[`${STAND_IN}${i}:${importer}`]!.imports.filter((imp) => imp.path !== '<runtime>');
+      assert.equal(real.length, 1, `the stand-in for ${importer} requires ${real.map((r) => r.path).join(', ')}`);
+    }
+  });
+});
+
+/** GET over HTTPS that accepts the daemon's self-signed certificate; also returns the certificate served. */
+function httpsGetSelfSigned(url: string): Promise<{ status: number; body: string; cert: X509Certificate }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { rejectUnauthorized: false }, (res) => {
+      const cert = new X509Certificate((res.socket as TLSSocket).getPeerCertificate().raw);
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+test('the bundled daemon serves its web UI over HTTPS with a self-signed certificate it generates, and a Modbus TCP box never maps the serial port addon', async (t) => {
+  const sim = await startModbusSim();
+  t.after(() => sim.close());
+  const dir = tempDir(t, 'kedge-build-https-', CACHE);
+  const webPort = await freePort();
+  const config = simGatewayConfig({
+    gatewayId: 'gw-dist-https',
+    simPort: sim.port,
+    brokerUrl: `mqtt://127.0.0.1:${await freePort()}`,
+    dataDir: dir,
+    // https: true on loopback is what a box off loopback gets by default (web/start-web.ts).
+    web: { enabled: true, host: '127.0.0.1', port: webPort, https: true },
+  });
+  const configPath = join(dir, 'kedge.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  const gw = await startProcess(process.execPath, [join(OUT, 'gateway.mjs'), '--config', configPath], {
+    name: 'bundled gateway (https)',
+    cwd: dir,
+    // Either way the start of the UI ends: its URL, or the error it failed with.
+    readyLine: /web UI certificate SHA-256 fingerprint: [0-9A-F:]+|web UI not started/,
+    timeoutMs: 30_000,
+  });
+  t.after(() => gw.stop());
+  assert.doesNotMatch(gw.output(), /web UI not started/, `the web UI did not start:\n${gw.output()}`);
+  assert.match(gw.output(), new RegExp(`web UI: https://127\\.0\\.0\\.1:${webPort}/`));
+
+  const health = await httpsGetSelfSigned(`https://127.0.0.1:${webPort}/healthz`);
+  assert.equal(health.status, 200, health.body);
+  const index = await httpsGetSelfSigned(`https://127.0.0.1:${webPort}/`);
+  assert.equal(index.status, 200);
+  assert.equal(index.body, readFileSync(join(ROOT, 'gateway/src/web/ui/index.html'), 'utf8'));
+  // The certificate served is the one generated into the data directory, and the one announced.
+  const generated = new X509Certificate(readFileSync(join(dir, 'web/tls/cert.pem'), 'utf8'));
+  assert.equal(index.cert.fingerprint256, generated.fingerprint256);
+  assert.match(gw.output(), new RegExp(`fingerprint: ${generated.fingerprint256}`));
+
+  // modbus-serial has connected (a reading is in the log); its serial ports' stand-ins kept
+  // serialport, and with it the native addon, unloaded (scripts/src/build/lazy-requires.ts).
+  const db = new Database(join(dir, 'log.db'), { readonly: true, fileMustExist: true });
+  t.after(() => db.close());
+  await waitFor(() => (db.prepare('SELECT count(*) FROM readings').pluck().get() as number) > 0, { timeoutMs: 20_000, what: 'a reading in the log' });
+  if (process.platform === 'linux') {
+    const mapped = readFileSync(`/proc/${gw.pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith('.node')).map((l) => l.slice(l.indexOf('/')));
+    assert.ok(mapped.some((f) => f.includes('better-sqlite3')), `the maps list native addons (better-sqlite3 among them): ${mapped.join(', ')}`);
+    assert.deepEqual([...new Set(mapped.filter((f) => /serialport/.test(f)))], []);
+  }
+  assert.doesNotMatch(gw.output(), /"level":[56]\d/, 'no error or fatal log record');
+});
+
 test('an OTA bundle built beside dist/ ships the bundle and the package.json files, runs dist, and rebuilds without dev dependencies', async (t) => {
-  const root = mkdtempSync(join(CACHE, 'kedge-build-ota-'));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const root = tempDir(t, 'kedge-build-ota-', CACHE);
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'kedge', version: '0.3.0', workspaces: ['gateway', 'cloud-sync'] }));
   writeFileSync(join(root, 'package-lock.json'), '{}');
   for (const w of ['gateway', 'cloud-sync']) {

@@ -11,6 +11,7 @@ import type { DriverDefinition } from '@kedge/gateway/drivers/registry.ts';
 import type { SinkDefinition } from '@kedge/cloud-sync/north/registry.ts';
 import { ASSETS_DIR, assetUrls } from './build/asset-urls.ts';
 import { assertOneByteSources } from './build/one-byte-source.ts';
+import { lazyRequires } from './build/lazy-requires.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -97,7 +98,8 @@ export async function buildDist(o: { root?: string; outDir?: string; minify?: bo
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
-    plugins: [assetUrls(root, assets)],
+    // serialport, mqtt's WebSocket and SOCKS parts run only when used (build/lazy-requires.ts).
+    plugins: [assetUrls(root, assets), lazyRequires()],
   });
   for (const rel of assets) {
     const dest = join(outDir, ASSETS_DIR, rel);

@@ -22,7 +22,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -255,30 +255,34 @@ test('README.md: "Running the pieces by hand" runs in a fresh copy, the servers 
 test('README.md: `npm start` runs as printed in a fresh copy: the ingest reports good readings; Ctrl-C stops every process', async (t) => {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   // Its own process group, as a terminal gives it: Ctrl-C is SIGINT to the whole group.
-  const demo = spawn(npm, ['start'], { cwd: copy.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  demo.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  demo.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<string>((resolve) => demo.once('exit', (code, signal) => resolve(String(code ?? signal))));
+  const demo = await startProcess(npm, ['start'], { cwd: copy.dir, name: 'npm start', group: true });
   const groupAlive = () => {
     try {
-      process.kill(-demo.pid!, 0);
+      process.kill(-demo.pid, 0);
       return true;
     } catch {
       return false;
     }
   };
-  t.after(() => {
-    if (groupAlive()) process.kill(-demo.pid!, 'SIGKILL');
+  // The group is SIGKILLed when npm exits; gone before the copy is removed (test.after, later).
+  t.after(async () => {
+    await demo.stop();
+    await waitFor(() => !groupAlive(), { timeoutMs: COMMAND_TIMEOUT_MS, what: 'every process of the demo to be gone' });
   });
-  await waitFor(() => /ingest: [1-9]\d* readings stored/.test(out) && /\bgood\b/.test(out), { timeoutMs: DEMO_TIMEOUT_MS, what: `the demo's ingest report\n${out}` });
-  assert.match(out, /web UI\s+http:\/\/127\.0\.0\.1:\d+\//);
-  process.kill(-demo.pid!, 'SIGINT');
+  await waitFor(() => /ingest: [1-9]\d* readings stored/.test(demo.output()) && /\bgood\b/.test(demo.output()), {
+    timeoutMs: DEMO_TIMEOUT_MS,
+    what: `the demo's ingest report\n${demo.output()}`,
+  });
+  const out = () => demo.output();
+  assert.match(out(), /web UI\s+http:\/\/127\.0\.0\.1:\d+\//);
+  process.kill(-demo.pid, 'SIGINT');
+  const exit = await demo.exited;
   // npm re-raises the SIGINT its script ended on (a shell then shows ^C, no error).
-  assert.match(await exited, /^(0|SIGINT)$/, out.slice(-4000));
+  assert.match(String(exit.code ?? exit.signal), /^(0|SIGINT)$/, out().slice(-4000));
   // start.ts says "<name> exited (...)" for a child that died and "<name> output:" for one that stopped on an error.
-  assert.doesNotMatch(out, /exited \(|^\w+ output:$/m, 'every demo process stopped cleanly');
-  await waitFor(() => !groupAlive(), { timeoutMs: COMMAND_TIMEOUT_MS, what: 'every process of the demo to exit' });
+  assert.doesNotMatch(out(), /exited \(|^\w+ output:$/m, 'every demo process stopped cleanly');
+  // npm waits for its script, which waits for what it started: nothing of the demo outlives npm.
+  assert.equal(demo.leftGroupRunning(), false, `every process of the demo had exited when npm did\n${out().slice(-4000)}`);
 });
 
 // npm scripts the README names inline; bench, fuzz, build and start run for minutes or forever.

@@ -51,6 +51,49 @@ function pruneCompileCache(): void {
   }
 }
 
+/** Every TypeScript source of the workspaces (tests, fixtures, the code they load). */
+function findSources(dir: string): string[] {
+  let out: string[] = [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    const path = join(dir, e.name);
+    if (e.isDirectory()) out = out.concat(findSources(path));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(path);
+  }
+  return out;
+}
+
+/**
+ * Compiles, in this process and once, every source edited since the cache last saw it: else
+ * each test process that imports an edited file compiles it too, each loading esbuild (after an
+ * edit of gateway.ts, ~150 processes). With nothing edited this only reads and hashes (~0.1 s).
+ * A source that does not compile is left to the test files that load it, which report why.
+ */
+async function warmCompileCache(): Promise<{ compiled: number; failed: number }> {
+  type Hooks = { compiled(path: string, source: string): Promise<string> };
+  type Cache = { compiledPath(path: string, source: string): string };
+  const hooks = (await import(pathToFileURL(join(ROOT, 'scripts/src/ts-hooks.mjs')).href)) as Hooks;
+  const cache = (await import(pathToFileURL(join(ROOT, 'scripts/src/ts-compile-cache.mjs')).href)) as Cache;
+  const results = await Promise.allSettled(
+    WORKSPACES.flatMap((w) => findSources(join(ROOT, w))).map(async (path) => {
+      const source = readFileSync(path, 'utf8');
+      if (existsSync(cache.compiledPath(path, source))) return false;
+      await hooks.compiled(path, source);
+      return true;
+    }),
+  );
+  return {
+    compiled: results.filter((r) => r.status === 'fulfilled' && r.value).length,
+    failed: results.filter((r) => r.status === 'rejected').length,
+  };
+}
+
 /**
  * Files at a time. Most of a file's time is spent waiting on the servers and daemons it
  * started, not on the CPU: two more files than cores keep both cores of the target box busy.
@@ -133,7 +176,8 @@ const filters = process.argv.slice(2);
 const times = readTimes();
 const estimate = (f: string) => times[relative(ROOT, f)] ?? guessMs(f);
 const files = WORKSPACES.flatMap((w) => findTests(join(ROOT, w)))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  // Against the path in the repository: `main` must not match every file under /work/main.
+  .filter((f) => filters.length === 0 || filters.some((x) => relative(ROOT, f).includes(x)))
   .sort()
   .sort((a, b) => estimate(b) - estimate(a));
 
@@ -159,6 +203,16 @@ if (files.length === 0) {
   mkdirSync(timingDir);
   const summaryFile = join(workDir, 'summary.json');
   const started = performance.now();
+  try {
+    const { compiled, failed } = await warmCompileCache();
+    if (compiled + failed > 0)
+      process.stdout.write(
+        `edited TypeScript files for the test processes: ${compiled} compiled, ${failed} failed (their files report the error), in ${seconds(performance.now() - started)}\n`,
+      );
+  } catch (err) {
+    // each test process compiles what it loads, as without this
+    process.stdout.write(`compile cache not warmed: ${(err as Error).message}\n`);
+  }
   // The programs the tests start as children, bundled from the sources as they are now.
   let bundles: TestBundles | null = null;
   try {

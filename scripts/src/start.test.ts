@@ -1,13 +1,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess } from '@kedge/testkit/proc.ts';
 import { tsEntry } from '@kedge/testkit/entry.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const START = fileURLToPath(new URL('./start.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,8 +31,7 @@ function demoRunning(out: string): boolean {
 }
 
 test('npm start runs simulator, broker, gateway and ingest, and shows readings arriving', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-start-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-start-');
   const args = [
     ...tsEntry(START),
     '--data-dir', dir,
@@ -42,8 +40,10 @@ test('npm start runs simulator, broker, gateway and ingest, and shows readings a
     '--report-every', '2',
     '--web-port', String(await freePort()),
   ];
-  const start = await startProcess(process.execPath, args, { cwd: ROOT, name: 'npm start', timeoutMs: 30_000 });
-  t.after(() => start.kill('SIGKILL'));
+  // Its own group: the gateway and ingest it starts go with it even if it is killed.
+  const start = await startProcess(process.execPath, args, { cwd: ROOT, name: 'npm start', timeoutMs: 30_000, group: true });
+  // Its own stop (SIGTERM) stops what it started; a SIGKILL of it alone would orphan them.
+  t.after(() => start.stop());
   // Until what the demo shows has been seen, not for a fixed time: on a busy machine start-up
   // alone can take longer than a fixed window would leave.
   await waitFor(() => demoRunning(start.output()), { timeoutMs: ARRIVING_LIMIT_MS, what: 'the demo to show readings arriving' }).catch((err: Error) => {

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { nodeEntry, TEST_BUNDLES_ENV } from '@kedge/testkit/entry.ts';
 
@@ -42,15 +42,45 @@ test('the test loader runs TypeScript (enums, types, .ts imports), and an edited
   assert.equal((await run(process.execPath, ['--import', LOADER, main])).stdout, 'volume 2000\n');
 });
 
-test('a stack trace under the test loader names the line of the .ts file', async (t) => {
-  const dir = tempDir(t);
-  const main = join(dir, 'throws.ts');
-  writeFileSync(main, ['interface Reading {', '  value: number;', '}', 'const r: Reading = { value: 1 };', 'throw new Error(`bad ${r.value}`);', ''].join('\n'));
-  const err = await run(process.execPath, ['--import', LOADER, main]).then(
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The stderr of running `main`, which must throw. */
+async function failure(main: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const err = await run(process.execPath, ['--import', LOADER, main], { env }).then(
     () => assert.fail('the file did not throw'),
     (e: { stderr: string }) => e,
   );
-  assert.match(err.stderr, new RegExp(`${main.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:7`));
+  return err.stderr;
+}
+
+/** Throws from its line 5; compiled, the interface gone, that is line 2. */
+const THROWS = ['interface Reading {', '  value: number;', '}', 'const r: Reading = { value: 1 };', 'throw new Error(`bad ${r.value}`);', ''].join('\n');
+
+test('a stack trace under the test loader names the line of the .ts file', async (t) => {
+  const dir = tempDir(t);
+  const main = join(dir, 'throws.ts');
+  writeFileSync(main, THROWS);
+  assert.match(await failure(main), new RegExp(`at ${escape(pathToFileURL(main).href)}:5:7\n`));
+});
+
+test('a stack trace names the .ts line also when the compile cache cannot be written', async (t) => {
+  const dir = tempDir(t);
+  const main = join(dir, 'throws.ts');
+  writeFileSync(main, THROWS);
+  // A folder under a file: not creatable, even by root (whom a read-only folder does not stop).
+  writeFileSync(join(dir, 'a-file'), '');
+  const cache = join(dir, 'a-file', 'cache');
+  assert.match(await failure(main, { ...process.env, KEDGE_TS_CACHE_DIR: cache }), new RegExp(`at ${escape(pathToFileURL(main).href)}:5:7\n`));
+});
+
+test('a stack trace names the line of the .ts text that was loaded, though the file was edited since', async (t) => {
+  const dir = tempDir(t);
+  const thrower = join(dir, 'thrower.ts');
+  writeFileSync(thrower, ['interface Reading {', '  value: number;', '}', 'export function fail(r: Reading): never {', '  throw new Error(`bad ${r.value}`);', '}', ''].join('\n'));
+  const main = join(dir, 'main.ts');
+  // Edited after it was loaded, before it throws: lines added above, none of its own changed.
+  writeFileSync(main, ["import { writeFileSync, readFileSync } from 'node:fs';", "import { fail } from './thrower.ts';", `const path = ${JSON.stringify(thrower)};`, "writeFileSync(path, '// edited\\n'.repeat(10) + readFileSync(path, 'utf8'));", 'fail({ value: 1 });', ''].join('\n'));
+  assert.match(await failure(main), new RegExp(`at fail \\(${escape(pathToFileURL(thrower).href)}:5:9\\)`));
 });
 
 test('nodeEntry starts a bundle the run named, and the source through tsx when there is none', (t) => {

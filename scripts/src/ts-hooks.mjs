@@ -11,32 +11,64 @@
  * node_modules/.cache/kedge/ts, keyed by path and content: a process loads esbuild only for a
  * file that changed since any process last compiled it.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { threadId } from 'node:worker_threads';
+import { CACHE_DIR, INLINE_MAP, TRANSFORM_OPTIONS, compiledPath } from './ts-compile-cache.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CACHE_DIR = join(ROOT, 'node_modules/.cache/kedge/ts');
-const TSCONFIG = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8'));
-
-/** In the cache key: a change of the compiler or of its options compiles every file again. */
-let version;
 let esbuild;
+/** To ts-loader.mjs on the main thread: where the source map of each loaded file is (loadedMap). */
+let port;
+
+export function initialize(data) {
+  port = data?.port;
+}
 
 async function compile(path, source) {
   esbuild ??= await import('esbuild');
-  const { code } = await esbuild.transform(source, {
-    loader: 'ts',
-    format: 'esm',
-    target: 'node20',
-    sourcefile: path,
-    // Stack traces name the .ts line (ts-loader.mjs turns source maps on, as tsx does).
-    sourcemap: 'inline',
-    sourcesContent: false,
-    tsconfigRaw: { compilerOptions: TSCONFIG.compilerOptions },
-  });
+  const { code } = await esbuild.transform(source, { ...TRANSFORM_OPTIONS, sourcefile: path });
   return code;
+}
+
+/**
+ * The compiled form of `path` (whose text is `source`) and the cache file holding it (null when
+ * the cache could not be written), from the cache or compiled into it now.
+ */
+async function compiledEntry(path, source) {
+  const cached = compiledPath(path, source);
+  try {
+    return { code: readFileSync(cached, 'utf8'), file: cached };
+  } catch {
+    const code = await compile(path, source);
+    // Written aside and renamed: a process reading the cache never sees half a file. The name
+    // is this process's and thread's, and random: worker threads and runs beside this one
+    // compile the same file at the same time.
+    const partial = `${cached}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      mkdirSync(CACHE_DIR, { recursive: true });
+      writeFileSync(partial, code);
+      renameSync(partial, cached);
+      return { code, file: cached };
+    } catch {
+      // a cache that cannot be written costs time, nothing else
+      try {
+        rmSync(partial, { force: true });
+      } catch {
+        // no folder to write it in
+      }
+      return { code, file: null };
+    }
+  }
+}
+
+/**
+ * The compiled form of `path` (whose text is `source`), from the cache or compiled into it now.
+ * Also run by `npm test` before any file starts (warmCompileCache): files edited since the last
+ * run are compiled once there, not by every test process that imports them, each loading esbuild.
+ */
+export async function compiled(path, source) {
+  return (await compiledEntry(path, source)).code;
 }
 
 export async function load(url, context, nextLoad) {
@@ -44,24 +76,14 @@ export async function load(url, context, nextLoad) {
   const { pathname } = new URL(url);
   if (!pathname.endsWith('.ts') || pathname.endsWith('.d.ts')) return nextLoad(url, context);
   const path = fileURLToPath(url);
-  const source = readFileSync(path, 'utf8');
-  version ??= JSON.parse(readFileSync(join(ROOT, 'node_modules/esbuild/package.json'), 'utf8')).version + JSON.stringify(TSCONFIG.compilerOptions);
-  const key = createHash('sha256').update(version).update('\0').update(path).update('\0').update(source).digest('hex');
-  const cached = join(CACHE_DIR, `${key}.mjs`);
-  let code;
-  try {
-    code = readFileSync(cached, 'utf8');
-  } catch {
-    code = await compile(path, source);
-    try {
-      mkdirSync(CACHE_DIR, { recursive: true });
-      // Written aside and renamed: a process reading the cache never sees half a file.
-      const partial = `${cached}.${process.pid}.tmp`;
-      writeFileSync(partial, code);
-      renameSync(partial, cached);
-    } catch {
-      // a cache that cannot be written costs time, nothing else
-    }
+  const { code, file } = await compiledEntry(path, readFileSync(path, 'utf8'));
+  // Posted before the module runs, so before any of its frames can be in a stack: the map of the
+  // text loaded now, not of the file as it may be by then. Only the cache file's name, as a rule;
+  // the map itself (still encoded) when there is no cache file to read it back from.
+  if (file) port?.postMessage({ url, file });
+  else {
+    const at = code.lastIndexOf(INLINE_MAP);
+    port?.postMessage({ url, map: at < 0 ? null : code.slice(at + INLINE_MAP.length) });
   }
   return { format: 'module', source: code, shortCircuit: true };
 }

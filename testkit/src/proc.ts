@@ -14,6 +14,13 @@ export interface StartProcessOptions {
   readyLine?: RegExp;
   /** Budget for reaching ready; default 15 s. */
   timeoutMs?: number;
+  /**
+   * Its own process group (a launcher, a shell, anything that starts children of its own):
+   * what is left of the group is SIGKILLed when the child exits (see leftGroupRunning) and by
+   * the exit net, so a grandchild is not left behind when only the child was killed. Off by
+   * default: a terminal's Ctrl-C then still reaches the child.
+   */
+  group?: boolean;
 }
 
 export interface ProcessExit {
@@ -27,7 +34,7 @@ export interface ManagedProcess {
   /** Captured stdout+stderr interleaved in arrival order, last 200 KB only. */
   output(): string;
   kill(signal?: NodeJS.Signals): void;
-  /** SIGTERM, then SIGKILL after 10 s; resolves once the process has exited. */
+  /** SIGTERM, then SIGKILL (of the whole group with `group`) after 10 s; resolves once the process has exited. */
   stop(): Promise<void>;
   exited: Promise<ProcessExit>;
   /**
@@ -35,18 +42,48 @@ export interface ManagedProcess {
    * `what` and carrying the process's output, instead of hanging the test until the runner's limit.
    */
   exitedWithin(ms: number, what: string): Promise<ProcessExit>;
+  /**
+   * With `group`, once `exited` resolved: whether members of the group (or zombies of them) were
+   * still there when the leader exited; they were SIGKILLed then. A launcher that stops what it
+   * started before it exits leaves none.
+   */
+  leftGroupRunning(): boolean;
 }
 
 const OUTPUT_CAP = 200 * 1024;
 // Above the gateway's own 5 s drain on a clean stop.
 const STOP_GRACE_MS = 10_000;
 
-// Children still running. Killed synchronously on exit so a test that throws before its
-// cleanup (or a runner that kills us) does not leave servers holding ports.
+// Children still running, and the process groups of those started with `group` whose leader
+// is still running. Killed synchronously on exit so a test that ends or throws before its
+// clean-up (or a runner that kills us) does not leave servers holding ports, files or the
+// file's run.
 const live = new Set<ChildProcess>();
+const groups = new Set<number>();
 let hooksInstalled = false;
 
-function killAllSync(): void {
+/**
+ * SIGKILLs what is left of a group and forgets it. Called when its leader exits: members still
+ * running then are orphans nobody stops, and once the group is gone its id may be reused by an
+ * unrelated process group, which a later kill by that id would hit.
+ */
+function endGroup(pgid: number): boolean {
+  groups.delete(pgid);
+  try {
+    process.kill(-pgid, 'SIGKILL');
+    return true;
+  } catch {
+    // the whole group is gone
+    return false;
+  }
+}
+
+/**
+ * SIGKILLs every child still running, and every member of their process groups. Exported for
+ * clean-ups that must run after the children are gone (temp-dirs.ts).
+ */
+export function killChildrenSync(): void {
+  for (const pgid of [...groups]) endGroup(pgid);
   for (const child of live) {
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       try {
@@ -62,7 +99,7 @@ function killAllSync(): void {
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on('exit', killAllSync);
+  process.on('exit', killChildrenSync);
   // A signal ends Node without emitting 'exit', so children would survive a Ctrl-C or a
   // runner's SIGTERM. When nobody else claimed the signal: kill them, then re-raise so the
   // default behaviour still applies. When somebody did (npm start stops the gateway first,
@@ -70,7 +107,7 @@ function installHooks(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = () => {
       if (process.listenerCount(sig) > 0) return;
-      killAllSync();
+      killChildrenSync();
       process.kill(process.pid, sig);
     };
     process.once(sig, onSignal);
@@ -85,7 +122,12 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
   });
+  // At once (the pid is known when the spawn did not fail): the leader's 'exit' below ends it.
+  const pgid = opts.group ? child.pid : undefined;
+  if (pgid !== undefined) groups.add(pgid);
+  let groupLeft = false;
 
   let out = '';
   const append = (chunk: string) => {
@@ -112,6 +154,9 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
   const exitedInternal = new Promise<ProcessExit>((resolve) => {
     child.once('exit', (code, signal) => {
       live.delete(child);
+      // However the leader ended (its own exit, stop(), exitedWithin's or a failed start's
+      // SIGKILL): what it started goes with it.
+      if (pgid !== undefined) groupLeft = endGroup(pgid);
       resolve({ code, signal });
     });
   });
@@ -128,8 +173,8 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
   // A later 'error' (e.g. a failed kill) must not crash the test process as unhandled.
   child.on('error', () => {});
   live.add(child);
-  refAll(false);
   const pid = child.pid as number;
+  refAll(false);
 
   const hasExited = () => child.exitCode !== null || child.signalCode !== null;
 
@@ -149,7 +194,17 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
       return;
     }
     kill('SIGTERM');
-    const timer = setTimeout(() => kill('SIGKILL'), STOP_GRACE_MS);
+    // A group's members too: what the child started would outlive a SIGKILL of the child alone.
+    const timer = setTimeout(() => {
+      if (opts.group) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // the group is gone
+        }
+      }
+      kill('SIGKILL');
+    }, STOP_GRACE_MS);
     try {
       await exitedInternal;
     } finally {
@@ -181,6 +236,7 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
       await exitedInternal;
       throw new Error(`${opts.name}: still running ${ms} ms into ${what}, killed (SIGKILL); output:\n${out.length > 8000 ? `...${out.slice(-8000)}` : out}`);
     },
+    leftGroupRunning: () => groupLeft,
   };
 
   if (opts.readyPort === undefined && opts.readyLine === undefined) return managed;

@@ -6,11 +6,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess } from './proc.ts';
 import { tsEntry } from './entry.ts';
+import { tempDir } from './temp-dirs.ts';
 import { copyTemplate, SCRATCH_MAX_AGE_MS, templateDir, templateLink, templateName } from './template-dir.ts';
 
 const RACER = join(import.meta.dirname, 'template-dir-racer.ts');
@@ -21,13 +21,13 @@ const racerFiles = Array.from({ length: 40 }, (_, i) => `f${i}.txt`);
 
 /** A private temp dir for the test (TMPDIR for this process's templates and for racers). */
 function privateTmp(t: test.TestContext): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'kedge-template-test-')));
+  // Removed after the test's other clean-ups (racers it still runs write there).
+  const dir = realpathSync(tempDir(t, 'kedge-template-test-'));
   const before = process.env.TMPDIR;
   process.env.TMPDIR = dir;
   t.after(() => {
     if (before === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = before;
-    rmSync(dir, { recursive: true, force: true });
   });
   return dir;
 }

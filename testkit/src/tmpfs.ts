@@ -5,8 +5,9 @@ import { join } from 'node:path';
 
 /**
  * A small real file system for disk-full tests: a tmpfs of a fixed size, mounted by a test
- * run as root and unmounted in its cleanup. `fill()` takes every free byte with a filler file,
- * `free()` deletes it, so a test decides exactly when the disk is full.
+ * run as root and unmounted in its cleanup, or at exit when that never ran. `fill()` takes
+ * every free byte with a filler file, `free()` deletes it, so a test decides exactly when the
+ * disk is full.
  */
 export interface Tmpfs {
   dir: string;
@@ -23,6 +24,34 @@ export function tmpfsUnavailable(): string | null {
   return null;
 }
 
+/**
+ * Mounts not unmounted yet, unmounted when the process exits: node:test skips a test's later
+ * `after` hooks once one throws, and a root tmpfs left mounted outlives the run.
+ */
+const stillMounted = new Set<string>();
+let exitHookInstalled = false;
+
+function umountLazily(dir: string): void {
+  stillMounted.delete(dir);
+  // Lazy: a process of the test that still has a file open must not leave the mount behind.
+  execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const dir of [...stillMounted]) {
+      try {
+        umountLazily(dir);
+      } catch (err) {
+        process.stderr.write(`tmpfs: could not unmount ${dir} at exit: ${(err as Error).message}\n`);
+      }
+    }
+  });
+}
+
 export function mountTmpfs(sizeBytes: number, name = 'kedge-tmpfs'): Tmpfs {
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
   try {
@@ -31,8 +60,9 @@ export function mountTmpfs(sizeBytes: number, name = 'kedge-tmpfs'): Tmpfs {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`cannot mount a tmpfs on ${dir}: ${(err as Error).message}`, { cause: err });
   }
+  installExitHook();
+  stillMounted.add(dir);
   const filler = join(dir, 'filler');
-  let mounted = true;
   return {
     dir,
     fill() {
@@ -61,11 +91,7 @@ export function mountTmpfs(sizeBytes: number, name = 'kedge-tmpfs'): Tmpfs {
       }
     },
     unmount() {
-      if (!mounted) return;
-      mounted = false;
-      // Lazy: a process of the test that still has a file open must not leave the mount behind.
-      execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
-      rmSync(dir, { recursive: true, force: true });
+      if (stillMounted.has(dir)) umountLazily(dir);
     },
   };
 }

@@ -7,8 +7,13 @@
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export class ByteWriter {
-  private buf = Buffer.allocUnsafe(1024);
+  private buf: Buffer;
   private pos = 0;
+
+  /** `capacity`: the expected size, so a large body is not grown (allocated and copied) by doubling from 1 KiB. */
+  constructor(capacity = 1024) {
+    this.buf = Buffer.allocUnsafe(Math.max(16, capacity));
+  }
 
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;

@@ -222,12 +222,6 @@ class TokenReader {
   }
 }
 
-/** Same key, split as the dictionary sends it: `<device>/<name>`, or no device. */
-const splitKey = memoized((key: string): { device: string | null; name: string } => {
-  const slash = key.indexOf('/');
-  return slash < 0 ? { device: null, name: key } : { device: key.slice(0, slash), name: key.slice(slash + 1) };
-});
-
 const f32 = new Float32Array(1);
 const f32bits = new Uint32Array(f32.buffer);
 const f64 = new Float64Array(1);
@@ -336,8 +330,110 @@ export function pointDictionary(readings: readonly LogRecord[]): { dict: Map<str
   return { dict, pointColumn };
 }
 
+/**
+ * A point key as the version 3 dictionary sends it, made once per distinct key (issue 20):
+ * its device/name split, its place in the batch being encoded (`batch` is that batch's
+ * number, so no per-batch Map is built), and the key that followed it in the last batch with
+ * its info, since readings come in the same point order poll after poll: the next reading's
+ * key is found by one string compare instead of a lookup in a Map of every key.
+ */
+interface KeyInfo {
+  readonly key: string;
+  readonly device: string | null;
+  readonly name: string;
+  /** Shared by every key of this name (on any device): its index among the batch's distinct names. */
+  readonly nameSlot: { batch: number; id: number };
+  batch: number;
+  id: number;
+  nextKey: string | undefined;
+  next: KeyInfo | undefined;
+}
+
+// Shared by every encodeBodyV3 call in this thread, and safe only because encodeBodyV3 runs
+// synchronously from its first stamp of `batch`/`id` to its last read of them: an await (or a
+// callback) in between would let a second encode restamp the same objects under its own batch
+// number and give the first one wrong dictionary indexes. Keep it synchronous, or make this
+// state per call.
+const keyInfos = new Map<string, KeyInfo>();
+const nameSlots = new Map<string, { batch: number; id: number }>();
+let batchNumber = 0;
+
+function keyInfo(key: string): KeyInfo {
+  let info = keyInfos.get(key);
+  if (info === undefined) {
+    const slash = key.indexOf('/');
+    const name = slash < 0 ? key : key.slice(slash + 1);
+    let nameSlot = nameSlots.get(name);
+    if (nameSlot === undefined) nameSlots.set(name, (nameSlot = { batch: 0, id: 0 }));
+    info = {
+      key,
+      device: slash < 0 ? null : key.slice(0, slash),
+      name,
+      nameSlot,
+      batch: 0,
+      id: 0,
+      nextKey: undefined,
+      next: undefined,
+    };
+    keyInfos.set(key, info);
+  }
+  return info;
+}
+
+/** pointDictionary for version 3: the keys' infos in order of first appearance, and every reading's index into them. */
+function pointKeyInfos(readings: readonly LogRecord[]): { keys: KeyInfo[]; pointColumn: Int32Array; batch: number } {
+  // Bounded like the memos above, but only between batches: emptied mid-batch, a key seen
+  // before the clear would get a second entry in this batch's dictionary.
+  if (keyInfos.size >= PARSED_LIMIT || nameSlots.size >= PARSED_LIMIT) {
+    keyInfos.clear();
+    nameSlots.clear();
+  }
+  const batch = ++batchNumber;
+  const keys: KeyInfo[] = [];
+  const pointColumn = new Int32Array(readings.length);
+  let prev: KeyInfo | undefined;
+  for (let i = 0; i < readings.length; i++) {
+    const key = readings[i]!.point;
+    let info: KeyInfo;
+    if (prev !== undefined && prev.nextKey === key) info = prev.next!;
+    else {
+      info = keyInfo(key);
+      if (prev !== undefined) {
+        prev.nextKey = key;
+        prev.next = info;
+      }
+    }
+    if (info.batch !== batch) {
+      info.batch = batch;
+      info.id = keys.length;
+      keys.push(info);
+    }
+    pointColumn[i] = info.id;
+    prev = info;
+  }
+  return { keys, pointColumn, batch };
+}
+
+/** nameIndexes for the encoder: by the keys' shared name slots, without a Map per batch. */
+function keyNameIndexes(keys: readonly KeyInfo[], batch: number): { ids: Int32Array; count: number } {
+  const ids = new Int32Array(keys.length);
+  let count = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const slot = keys[i]!.nameSlot;
+    if (slot.batch !== batch) {
+      slot.batch = batch;
+      slot.id = count++;
+    }
+    ids[i] = slot.id;
+  }
+  return { ids, count };
+}
+
+/** Bytes per reading a body usually stays under before deflate (ints, planes, ts, point): sized once, not grown. */
+const BODY_BYTES_PER_READING = 12;
+
 export function encodeBodyV3(b: Batch): Buffer {
-  const w = new ByteWriter();
+  const w = new ByteWriter(256 + b.readings.length * BODY_BYTES_PER_READING);
   w.string(b.gateway);
   w.uvarint((b.epoch !== undefined ? FLAG_EPOCH : 0) | (b.live ? FLAG_LIVE : 0));
   if (b.epoch !== undefined) w.string(b.epoch);
@@ -347,15 +443,13 @@ export function encodeBodyV3(b: Batch): Buffer {
   writeEvicted(w, b);
 
   const n = b.readings.length;
-  const { dict, pointColumn } = pointDictionary(b.readings);
+  const { keys, pointColumn, batch } = pointKeyInfos(b.readings);
+  const dict = { size: keys.length };
   w.uvarint(dict.size);
   const devices = new TokenWriter(w);
   const names = new TokenWriter(w);
   let prevDevice: string | null | undefined;
-  const nameOf: string[] = [];
-  for (const key of dict.keys()) {
-    const { device, name } = splitKey(key);
-    nameOf.push(name);
+  for (const { device, name } of keys) {
     // 0: the previous key's device (keys of one device sit together); 1: no device; 2: a device reference follows.
     if (device === prevDevice) w.uvarint(0);
     else if (device === null) w.uvarint(1);
@@ -421,13 +515,13 @@ export function encodeBodyV3(b: Batch): Buffer {
   const floats64 = new Uint32Array(count[Kind.Float64]! * 2);
   // A float's first reading in the batch is XORed with the last float of the same point name
   // on another device (same-type devices measure alike: sign, exponent and top bits cancel).
-  const names32 = nameIndexes(nameOf);
+  const names32 = keyNameIndexes(keys, batch);
   const history32 = new FloatHistory(dict.size, names32.count, 1);
   const history64 = new FloatHistory(dict.size, names32.count, 2);
   const lastInt = new Float64Array(dict.size);
   let i32 = 0;
   let i64 = 0;
-  const ints = new ByteWriter();
+  const ints = new ByteWriter(64 + n * 4);
   for (let i = 0; i < n; i++) {
     const v = b.readings[i]!.value;
     const id = pointColumn[i]!;

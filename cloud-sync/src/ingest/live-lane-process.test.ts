@@ -1,7 +1,5 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
@@ -15,6 +13,7 @@ import { compactCodec } from '../codec/compact.ts';
 import { jsonCodec } from '../codec/json.ts';
 import type { LogRecord } from '../model.ts';
 import { IngestStore } from './store.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 /**
  * The live lane end to end: a real mosquitto, the real ingest process (main.ts, SQLite), and
@@ -39,8 +38,7 @@ const backlog = (first: number, last: number): Batch => ({
 });
 
 test('through a broker and the ingest process: a live batch ahead of the backlog is stored once, marked, and never confirmed past the hole', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-live-lane-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-live-lane-');
   const db = join(dir, 'center.db');
   const broker = await startMosquitto();
   t.after(() => broker.stop());

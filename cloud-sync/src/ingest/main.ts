@@ -1,11 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { pino } from 'pino';
-import { IngestConsumer } from './consumer.ts';
-import { PgIngestStore } from './pg-store.ts';
-import { formatSummary } from './report.ts';
 import type { IngestSink } from './sink.ts';
-import { IngestStore } from './store.ts';
 
 const program = new Command('kedge-ingest')
   .description('Center-side ingest: subscribes to every gateway, stores batches once, reports sequence gaps')
@@ -31,9 +26,18 @@ const opts = program.opts<{
   reportEvery: string;
   logLevel: string;
 }>();
+// After the command line: `--help` ends in parse() without loading pino, the MQTT client and
+// SQLite (~1 s of CPU through tsx), and only --pg loads the PostgreSQL store. pino's default
+// export: a bundle's dynamic import of CommonJS has no named `pino`.
+const [{ default: pino }, { IngestConsumer }, { formatSummary }, { IngestStore }] = await Promise.all([
+  import('pino'),
+  import('./consumer.ts'),
+  import('./report.ts'),
+  import('./store.ts'),
+]);
 const logger = pino({ name: 'ingest', level: opts.logLevel });
 const sqlite = opts.pg ? null : new IngestStore(opts.db);
-const pgStore = opts.pg ? await PgIngestStore.open(opts.pg, { onWarn: (msg) => logger.warn(msg) }) : null;
+const pgStore = opts.pg ? await (await import('./pg-store.ts')).PgIngestStore.open(opts.pg, { onWarn: (msg) => logger.warn(msg) }) : null;
 const store: IngestSink = (sqlite ?? pgStore)!;
 const consumer = new IngestConsumer({
   url: opts.url,

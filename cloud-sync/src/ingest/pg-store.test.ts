@@ -1,7 +1,5 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -14,6 +12,7 @@ import type { Batch } from '../codec/index.ts';
 import { Uplink } from '../north/mqtt/uplink.ts';
 import { IngestConsumer } from './consumer.ts';
 import { PgIngestStore } from './pg-store.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const logger = pino({ level: 'silent' });
 const id = (gateway: string) => ({ prefix: 'kedge/v1', region: 'kuzbass', municipality: 'kemerovo', gateway });
@@ -164,8 +163,7 @@ test('PostgreSQL store: a database written before epochs is migrated; its data b
 });
 
 test('two ingest processes on an MQTT 5 shared subscription split 50 gateways without loss or duplicates', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-share-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-share-');
   // A center broker keeps sessions on disk and never drops what it queues for an ingest that is
   // away (mosquitto's default queue limit is 1000 messages per client): see README, "center".
   const broker = await startMosquitto({ persistence: true, extraConf: 'max_queued_messages 0\nmax_inflight_messages 0' });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { autoCodec } from '@kedge/cloud-sync/codec/index.ts';
 import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 
 /** Readings the broker must hold for the absent ingest when it dies: a range worth losing. */
@@ -37,12 +38,14 @@ test('broker and gateway killed together while the ingest is away: the center st
     return probe;
   };
   let probe = await watch();
-  t.after(async () => {
-    await probe.endAsync(true).catch(() => {});
-    await gw.stop();
-    await center.close();
-    await sim.close();
-  });
+  t.after(() =>
+    closeAll(
+      () => probe.endAsync(true).catch(() => {}),
+      () => gw.stop(),
+      () => center.close(),
+      () => sim.close(),
+    ),
+  );
 
   await gw.start();
   await gw.waitFor(() => center.confirmed(gw.id) > 500, { timeoutMs: 30_000, what: 'readings confirmed by the center' });

@@ -14,6 +14,7 @@ import { buildCommand, sendCommand } from '@kedge/cloud-sync/downlink/sender.ts'
 import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { rawPublicKey } from '../ota/verify.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 
 test('a range the center lost after confirming it comes back with a signed resend command (0 missing at the end)', async (t) => {
@@ -26,12 +27,14 @@ test('a range the center lost after confirming it comes back with a signed resen
   };
   const gw = new GatewayUnderTest('gw-resend', center.dir, config);
   const client = await mqtt.connectAsync(center.broker.url, { clientId: `center-cmd-${process.pid}`, reconnectPeriod: 0 });
-  t.after(async () => {
-    await client.endAsync();
-    await gw.stop();
-    await center.close();
-    await sim.close();
-  });
+  t.after(() =>
+    closeAll(
+      () => client.endAsync(),
+      () => gw.stop(),
+      () => center.close(),
+      () => sim.close(),
+    ),
+  );
 
   await gw.start();
   await gw.waitFor(() => center.confirmed(gw.id) > 1000, { timeoutMs: 30_000, what: 'readings confirmed by the center' });
@@ -55,7 +58,9 @@ test('a range the center lost after confirming it comes back with a signed resen
   const answer = await sendCommand(client, identity, 'resend', command, 20_000);
   assert.equal(answer.ok, true, JSON.stringify(answer.error));
   assert.deepEqual(answer.result, { epoch, resent: { first: 200, last: 599 }, evicted: [], notHeld: [], beyondLog: null });
-  await gw.waitFor(() => center.store.gaps(gw.id).length === 0, { timeoutMs: 30_000, what: 'the lost range back at the center' });
+  await gw.waitFor(() => center.store.gaps(gw.id).length === 0, { timeoutMs: 30_000, what: 'the lost range back at the center' }).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- gaps at the center ---\n${JSON.stringify(center.store.gaps(gw.id))}`, { cause: err });
+  });
 
   assert.equal((await gw.stop()).code, 0);
   const log = gw.inspectLog();

@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WALL_OFFSET_FILE_ENV } from '@kedge/cloud-sync/clock.ts';
 import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 
 const YEAR = 365 * 86_400_000;
@@ -40,12 +41,14 @@ test('wall clock jumps both ways, small and a year: the daemon polls and syncs o
     // The pace is on: a token bucket on the wall clock would owe a year of tokens after the first jump.
     uplink: { maxReadingsPerSec: 5000 },
   });
-  t.after(async () => {
+  t.after(() => {
     if (saved === undefined) delete process.env[WALL_OFFSET_FILE_ENV];
     else process.env[WALL_OFFSET_FILE_ENV] = saved;
-    await gw.stop();
-    await center.close();
-    await sim.close();
+    return closeAll(
+      () => gw.stop(),
+      () => center.close(),
+      () => sim.close(),
+    );
   });
 
   await gw.start();

@@ -11,6 +11,7 @@ import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { parseConfig } from '../config/load.ts';
 import type { ModbusTcpDeviceConfig } from '../config/schema.ts';
 import { createModbusTcpDriver } from '../drivers/modbus-tcp/index.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, Center, chaosSeed, GatewayUnderTest, seededRandom } from './harness.ts';
 import { startFakeDevice, type Misbehaviour } from './fake-device.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
@@ -63,12 +64,14 @@ test('garbage, late and silent meters beside a good one: the good one keeps its 
   const good = (config.devices as Array<{ id: string }>)[0]!.id;
   config.devices = [...(config.devices as object[]), ...BAD.map((b) => badDevice(b, fakes.get(b)!.port))];
   const gw = new GatewayUnderTest('gw-chaos-device', center.dir, config);
-  t.after(async () => {
-    await gw.stop();
-    await center.close();
-    for (const f of fakes.values()) await f.close();
-    await sim.close();
-  });
+  t.after(() =>
+    closeAll(
+      () => gw.stop(),
+      () => center.close(),
+      ...[...fakes.values()].map((f) => () => f.close()),
+      () => sim.close(),
+    ),
+  );
 
   await gw.start();
   // Progress, not time: every bad device has been asked several times.
@@ -122,11 +125,13 @@ test(
       }),
     ).devices[0] as ModbusTcpDeviceConfig;
     const driver = createModbusTcpDriver(device);
-    t.after(async () => {
-      await driver.close();
-      await proxy.close();
-      await sim.close();
-    });
+    t.after(() =>
+      closeAll(
+        () => driver.close(),
+        () => proxy.close(),
+        () => sim.close(),
+      ),
+    );
     assert.equal((await driver.poll(['status'])).samples[0]?.quality, 'good');
     proxy.setMode('blackhole');
     for (let i = 0; i < 5; i++) assert.equal((await driver.poll(['status'])).samples[0]?.quality, 'bad_no_response');

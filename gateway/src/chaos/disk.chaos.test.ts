@@ -8,6 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startModbusSim, type SimMeter } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, Center, GatewayUnderTest } from './harness.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
@@ -47,12 +48,14 @@ test('a full 1 MiB log evicts the oldest unsent readings, and the center account
     uplink: { maxReadingsPerSec: 0, batchMaxReadings: 1000 },
   });
   const gw = new GatewayUnderTest('gw-chaos-disk', center.dir, config);
-  t.after(async () => {
-    await gw.stop();
-    await proxy.close();
-    await center.close();
-    await sim.close();
-  });
+  t.after(() =>
+    closeAll(
+      () => gw.stop(),
+      () => proxy.close(),
+      () => center.close(),
+      () => sim.close(),
+    ),
+  );
 
   await gw.start();
   await gw.waitFor(() => center.maxSeq(gw.id) > 2000, { timeoutMs: 20_000, what: 'readings flowing' });
@@ -101,6 +104,9 @@ test('a full 1 MiB log evicts the oldest unsent readings, and the center account
   assert.equal(coverage.evicted + storedThoughEvicted, full.evictedTotal, "the center's accounting matches the log's evictions exactly");
   assert.equal(birth.evictedTotal, full.evictedTotal, "the gateway's birth message reports the log's count");
   assert.equal(center.summary(gw.id)?.evicted, coverage.evicted);
+  // The center's store confirmed the backlog; the gateway hears that confirmation a moment
+  // later (under load, later than a clean stop's drain waits for a quiet far end).
+  await gw.waitFor(() => gw.inspectLog().uplinkCursor === full.lastSeq, { timeoutMs: 30_000, what: `the gateway to hear the confirmation of sequence ${full.lastSeq}` });
 
   assert.equal((await gw.stop()).code, 0, 'a clean stop');
   const after = gw.inspectLog();

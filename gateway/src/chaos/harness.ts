@@ -4,8 +4,7 @@
  * and the checks that prove nothing was lost on the way.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -16,6 +15,8 @@ import { unpackValue, type SqlValue } from '@kedge/cloud-sync/sqlite-value.ts';
 import { startMosquitto, type MosquittoHandle } from '@kedge/testkit/mosquitto.ts';
 import { startProcess, type ManagedProcess, type ProcessExit } from '@kedge/testkit/proc.ts';
 import { nodeEntry } from '@kedge/testkit/entry.ts';
+import { fileTempDir, removeDir } from '@kedge/testkit/temp-dirs.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { simGatewayConfig, type SimConfigOptions } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor, type WaitOptions } from '@kedge/testkit/wait.ts';
 
@@ -35,7 +36,9 @@ export class Center {
 
   /** `brokerConf` is appended to mosquitto's config (e.g. a longer autosave_interval). */
   static async start(name: string, o: { brokerConf?: string } = {}): Promise<Center> {
-    const dir = mkdtempSync(join(tmpdir(), `kedge-${name}-`));
+    // Removed by close(), or at exit (after the daemons still running were killed) when a
+    // test fails before its clean-up got that far.
+    const dir = fileTempDir(`kedge-${name}-`);
     const broker = await startMosquitto({ persistence: true, ...(o.brokerConf ? { extraConf: o.brokerConf } : {}) });
     const dbPath = join(dir, 'center.db');
     const store = new IngestStore(dbPath);
@@ -92,12 +95,17 @@ export class Center {
     return json ? (JSON.parse(json) as Record<string, unknown>) : undefined;
   }
 
+  /** Every step runs even when one throws (closeAll); the removal's error still fails the test. */
   async close(): Promise<void> {
-    await this.ingest.stop();
-    this.statusDb.close();
-    this.store.close();
-    await this.broker.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    await closeAll(
+      () => this.ingest.stop(),
+      () => this.statusDb.close(),
+      () => this.store.close(),
+      () => this.broker.stop(),
+      // After the gateways' stops (a test closes them before this), with retries for the last
+      // writes of a daemon that just exited.
+      () => removeDir(this.dir),
+    );
   }
 }
 

@@ -7,8 +7,6 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IngestStore } from '@kedge/cloud-sync';
@@ -17,6 +15,8 @@ import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
 import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { sleep } from '@kedge/testkit/wait.ts';
+import { fileTempDir, removeDir } from '@kedge/testkit/temp-dirs.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, assertSameReadings, chaosSeed, GatewayUnderTest, ROOT, seededRandom } from './harness.ts';
 
 const INGEST_MAIN = fileURLToPath(new URL('../../../cloud-sync/src/ingest/main.ts', import.meta.url));
@@ -26,20 +26,22 @@ test(`the ingest SIGKILLed ${KILLS} times mid-stream (mid-commit) loses nothing 
   const seed = chaosSeed();
   t.diagnostic(`chaos seed ${seed} (replay with CHAOS_SEED=${seed})`);
   const random = seededRandom(seed);
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-ingest-kill-'));
+  const dir = fileTempDir('kedge-ingest-kill-');
   const sim = await startModbusSim();
   const broker = await startMosquitto({ persistence: true, extraConf: 'max_queued_messages 0' });
   const dbPath = join(dir, 'center.db');
   const gw = GatewayUnderTest.sim(dir, { gatewayId: 'gw-ingest-kill', simPort: sim.port, brokerUrl: broker.url, intervalMs: 50 });
   let ingest: ManagedProcess | null = null;
   const store = () => new IngestStore(dbPath);
-  t.after(async () => {
-    await gw.stop();
-    await ingest?.stop();
-    await broker.stop();
-    await sim.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.after(() =>
+    closeAll(
+      () => gw.stop(),
+      () => ingest?.stop(),
+      () => broker.stop(),
+      () => sim.close(),
+      () => removeDir(dir),
+    ),
+  );
   const startIngest = async () => {
     ingest = await startProcess(
       process.execPath,

@@ -8,6 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { sleep, waitFor } from '@kedge/testkit/wait.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, chaosSeed, GatewayUnderTest, seededRandom } from './harness.ts';
 
 const ROUNDS = 20;
@@ -32,11 +33,13 @@ test(`a gateway SIGKILLed ${ROUNDS} times at random moments keeps an intact log 
   const sim = await startModbusSim();
   const center = await Center.start('chaos-kill');
   const gw = GatewayUnderTest.sim(center.dir, { gatewayId: 'gw-chaos-kill', simPort: sim.port, brokerUrl: center.broker.url, intervalMs: 50 });
-  t.after(async () => {
-    await gw.stop();
-    await center.close();
-    await sim.close();
-  });
+  t.after(() =>
+    closeAll(
+      () => gw.stop(),
+      () => center.close(),
+      () => sim.close(),
+    ),
+  );
 
   // A fixed mix in seeded order keeps the file's run time steady: a start costs seconds.
   const moments = shuffle([...Array<Moment>(7).fill('start-up'), ...Array<Moment>(7).fill('running'), ...Array<Moment>(ROUNDS - 14).fill('burst')], random);
@@ -75,8 +78,17 @@ test(`a gateway SIGKILLed ${ROUNDS} times at random moments keeps an intact log 
 
   // Recovery: one more start, readings flow again, then a clean stop.
   await gw.start();
+  const cursorAtStart = gw.inspectLog().uplinkCursor;
   const before = center.maxSeq(gw.id);
   await waitFor(() => center.maxSeq(gw.id) > before + 100, { timeoutMs: 20_000, what: 'readings flowing after the last crash' });
+  // The center's confirmations reach the gateway again after the crashes: its cursor moves.
+  const heard = await gw.waitFor(
+    () => {
+      const cursor = gw.inspectLog().uplinkCursor;
+      return cursor > cursorAtStart ? cursor : 0;
+    },
+    { timeoutMs: 20_000, what: `the gateway to hear confirmations beyond sequence ${cursorAtStart} after the last crash` },
+  );
   assert.equal((await gw.stop()).code, 0, 'a clean stop after the crashes');
 
   const log = gw.inspectLog();
@@ -86,5 +98,9 @@ test(`a gateway SIGKILLed ${ROUNDS} times at random moments keeps an intact log 
   const coverage = assertEverySequenceOnce(center.store, gw.id, log.lastSeq);
   assert.deepEqual(coverage, { stored: log.lastSeq, evicted: 0 });
   assert.equal(assertSameReadings(center.store, gw), log.lastSeq, 'the log still holds every reading (nothing pruned within the hour)');
-  assert.equal(log.uplinkCursor, log.lastSeq, 'the clean stop drained the log');
+  // Not 'equal to lastSeq': a clean stop waits for the last confirmations only while the center
+  // keeps confirming (gateway/src/gateway.ts STOP_DRAIN_MS, a quiet far end ends it sooner), and
+  // under load they can come after the daemon exited. What it did not hear is resent at the next
+  // start; the center's completeness is asserted above.
+  assert.ok(log.uplinkCursor >= heard && log.uplinkCursor <= log.lastSeq, `the log's cursor ${log.uplinkCursor} lies between ${heard} and ${log.lastSeq}`);
 });

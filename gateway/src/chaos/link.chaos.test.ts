@@ -6,6 +6,7 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startModbusSim, type ModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, Center, GatewayUnderTest } from './harness.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
@@ -17,10 +18,12 @@ before(async () => {
   center = await Center.start('chaos-link');
 });
 
-after(async () => {
-  await center?.close();
-  await sim?.close();
-});
+after(() =>
+  closeAll(
+    () => center?.close(),
+    () => sim?.close(),
+  ),
+);
 
 // Reconnects wait at least 1 s, so a test can let the link pass again before the next attempt
 // (an attempt swallowed by the blackhole waits out mqtt.js's 15 s connect timeout).
@@ -46,10 +49,12 @@ async function stopAndCheck(gw: GatewayUnderTest): Promise<void> {
 test('a slow uplink keeps its connection; a half-open one mid-stream is detected by the ack timeout, the uplink reconnects once the link passes and every sequence arrives once', async (t) => {
   const proxy = await startTcpProxy({ targetPort: center.broker.port });
   const gw = gatewayVia('gw-chaos-halfopen', `mqtt://127.0.0.1:${proxy.port}`);
-  t.after(async () => {
-    await gw.stop();
-    await proxy.close();
-  });
+  t.after(() =>
+    closeAll(
+      () => gw.stop(),
+      () => proxy.close(),
+    ),
+  );
   await gw.start();
   await gw.waitFor(() => center.maxSeq(gw.id) > 200, { timeoutMs: 20_000, what: 'readings flowing' });
   // A slow link (satellite, congested 2G) is not a dead one: acknowledgements come late, in time.
@@ -80,10 +85,12 @@ test('a half-open uplink with nothing in flight is detected by keepalive, and th
     uplink: { url: `mqtt://127.0.0.1:${proxy.port}`, ...FAST_DETECTION },
     web: { enabled: false },
   });
-  t.after(async () => {
-    await gw.stop();
-    await proxy.close();
-  });
+  t.after(() =>
+    closeAll(
+      () => gw.stop(),
+      () => proxy.close(),
+    ),
+  );
   await gw.start();
   await gw.waitFor(() => center.status(gw.id) === 'online', { what: 'the birth message' });
 

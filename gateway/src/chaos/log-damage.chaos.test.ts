@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { startModbusSim } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
+import { closeAll } from '@kedge/testkit/clean-up.ts';
 import { assertEverySequenceOnce, assertSameReadings, Center, GatewayUnderTest } from './harness.ts';
 
 /** Readings the box keeps unsent (center unreachable) before the damage, at least. */
@@ -74,11 +75,13 @@ test('a damaged or lost log starts a new epoch, loudly; the center keeps both ep
   const center = await Center.start('chaos-log-damage');
   const epochChanges: Array<{ previousEpoch: string; previousLastSeq: number; epoch: string }> = [];
   const gw = GatewayUnderTest.sim(center.dir, { gatewayId: 'gw-log-damage', simPort: sim.port, brokerUrl: center.broker.url, intervalMs: 50 });
-  t.after(async () => {
-    await gw.stop();
-    await center.close();
-    await sim.close();
-  });
+  t.after(() =>
+    closeAll(
+      () => gw.stop(),
+      () => center.close(),
+      () => sim.close(),
+    ),
+  );
   const logPath = join(gw.dataDir, 'log.db');
 
   await gw.start();
@@ -130,12 +133,15 @@ test('a damaged or lost log starts a new epoch, loudly; the center keeps both ep
     // Sequences 1.. again: stored as new data, not as duplicates of the old epoch's.
     assert.equal(center.store.readings(gw.id, 0, 1)[0]?.seq, 1);
     if (damage.backlog) {
-      // The birth named the replaced log's readable tail: the center holds it as missing and unrecoverable.
-      const said = (center.statusMessage(gw.id)?.log as { previous?: { epoch: string; lastSeq: number; confirmed: number } } | undefined)?.previous;
-      assert.equal(said?.epoch, epoch, `${damage.name}: the birth names the replaced log`);
-      assert.ok(said!.lastSeq - said!.confirmed >= BACKLOG, `${damage.name}: the birth names the unsent backlog (${JSON.stringify(said)})`);
+      // The birth named the replaced log's readable tail: the center holds it as missing and
+      // unrecoverable. The status message is stored apart from the readings waited for above.
+      const previous = () => (center.statusMessage(gw.id)?.log as { previous?: { epoch: string; lastSeq: number; confirmed: number } } | undefined)?.previous;
+      const said = await gw.waitFor(() => (previous()?.epoch === epoch ? previous() : undefined), {
+        what: `${damage.name}: the birth naming the replaced log (epoch ${epoch}) at the center`,
+      });
+      assert.ok(said.lastSeq - said.confirmed >= BACKLOG, `${damage.name}: the birth names the unsent backlog (${JSON.stringify(said)})`);
       await gw.waitFor(() => center.store.unrecoverableRanges(gw.id, epoch).length > 0, { what: `${damage.name}: the backlog recorded unrecoverable` });
-      assert.deepEqual(center.store.unrecoverableRanges(gw.id, epoch), [{ first: said!.confirmed + 1, last: said!.lastSeq }]);
+      assert.deepEqual(center.store.unrecoverableRanges(gw.id, epoch), [{ first: said.confirmed + 1, last: said.lastSeq }]);
     }
     const stored = center.store.sequences(gw.id, epoch);
     const unrecoverable = center.store.unrecoverableRanges(gw.id, epoch);

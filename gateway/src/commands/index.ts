@@ -15,7 +15,7 @@ export interface StartCommandsOptions {
   gateway: Gateway;
   logger: Logger;
   /**
-   * The daemon's one config service (main.ts shares it with SIGHUP and the UI): the `config` and
+   * The daemon's one config service (daemon.ts shares it with SIGHUP and the UI): the `config` and
    * `trust` commands change the file through it. Required: a second service would bring a
    * second queue back, and a UI edit and a command could overwrite each other.
    */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { writeFileAtomic } from '../write-file-atomic.ts';
 import { checkConfigFile, ConfigError, parseConfig, type CheckedConfig, type ParseOptions } from './load.ts';
 import type { GatewayConfig } from './schema.ts';
@@ -47,6 +48,32 @@ export const CONFIG_HISTORY_FILE = 'config-history.json';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/**
+ * The text of the config in force, as the service keeps it between changes: deflated (config
+ * texts compress 20x and more; kept plain it was ~60-75 B of live heap per configured point)
+ * beside its sha256, which is all the history needs. The text itself is inflated only when a
+ * SIGHUP edit fails to apply and the previous config has to be applied and written back.
+ */
+class KeptText {
+  readonly hash: string;
+  /** An exact-size copy: zlib's output is a view of a 16 KB chunk, which would stay allocated. */
+  private readonly deflated: Uint8Array;
+
+  constructor(text: string) {
+    this.hash = sha256(text);
+    this.deflated = new Uint8Array(deflateRawSync(text));
+  }
+
+  /** Bytes kept for the text (the deflated form and the hash). */
+  get bytes(): number {
+    return this.deflated.byteLength + this.hash.length;
+  }
+
+  text(): string {
+    return inflateRawSync(this.deflated).toString('utf8');
+  }
+}
+
 export interface ConfigServiceOptions {
   /** The YAML file the daemon runs on (may be a symbolic link: it is followed, never replaced). */
   path: string;
@@ -76,14 +103,15 @@ export class ConfigService {
   private entries: ConfigChange[];
   /**
    * The text of the config in force: the file as the daemon loaded it (the service is built
-   * right after), then each text applied. null: the file could not be read at construction.
+   * right after), then each text applied. A SIGHUP compares against it, not the edited file.
+   * null: the file could not be read at construction.
    */
-  private applied: string | null;
+  private applied: KeptText | null;
 
   constructor(private readonly o: ConfigServiceOptions) {
     this.path = o.path;
     try {
-      this.applied = readFileSync(o.path, 'utf8');
+      this.applied = new KeptText(readFileSync(o.path, 'utf8'));
     } catch {
       this.applied = null;
     }
@@ -112,10 +140,20 @@ export class ConfigService {
     return parseConfig(text, basename(this.path), dirname(this.path), { sinks: this.o.sinks });
   }
 
+  /** Bytes the service keeps for the text of the config in force (0: none was read). */
+  get appliedTextBytes(): number {
+    return this.applied?.bytes ?? 0;
+  }
+
   /** Runs `fn` in the queue of config changes (after every change asked for before it). */
   serial<T>(fn: () => T | Promise<T>): Promise<T> {
     const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => {});
+    // Settled without the result: the queue must not keep the last config returned (a whole
+    // parsed config, after a failed apply one that nothing else holds) until the next change.
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -132,7 +170,8 @@ export class ConfigService {
       try {
         prepared = prepare(before);
       } catch (err) {
-        this.record(by, 'refused', before, before, err);
+        const same = sha256(before);
+        this.record(by, 'refused', same, same, err);
         throw err;
       }
       this.write(prepared.text);
@@ -141,12 +180,12 @@ export class ConfigService {
       } catch (err) {
         this.write(before);
         await this.o.apply(this.validate(before)).catch(() => {});
-        this.applied = before;
-        this.record(by, 'failed', before, before, err);
+        this.applied = new KeptText(before);
+        this.record(by, 'failed', this.applied.hash, this.applied.hash, err);
         throw new ConfigApplyError(`the new config is valid but could not be applied (${(err as Error).message}); the previous file was restored`);
       }
-      this.applied = prepared.text;
-      this.record(by, 'applied', before, prepared.text);
+      this.applied = new KeptText(prepared.text);
+      this.record(by, 'applied', sha256(before), this.applied.hash);
       return prepared.config;
     });
   }
@@ -163,17 +202,18 @@ export class ConfigService {
   reloadFile(by: ConfigChangeBy = { source: 'sighup', what: 'SIGHUP' }): Promise<CheckedConfig> {
     return this.serial(async () => {
       const text = this.read();
-      const previous = this.applied ?? text;
+      const kept = this.applied ?? new KeptText(text);
       let checked: CheckedConfig;
       try {
         checked = await checkConfigFile(this.path, { sinks: this.o.sinks });
       } catch (err) {
-        this.record(by, 'refused', previous, previous, err);
+        this.record(by, 'refused', kept.hash, kept.hash, err);
         throw err;
       }
       try {
         await this.o.apply(checked.config);
       } catch (err) {
+        const previous = kept.text();
         // The running state first: a folder that refuses the writes below must not leave it half-applied.
         await this.o.apply(this.validate(previous)).catch(() => {});
         const rejected = `${realpathSync(this.path)}.rejected`;
@@ -185,11 +225,11 @@ export class ConfigService {
         } catch (writeErr) {
           where = `the previous config is in force again; the file still holds the edit (${(writeErr as Error).message})`;
         }
-        this.record(by, 'failed', previous, previous, err);
+        this.record(by, 'failed', kept.hash, kept.hash, err);
         throw new ConfigApplyError(`the edited config is valid but could not be applied (${(err as Error).message}); ${where}`);
       }
-      this.applied = text;
-      this.record(by, 'applied', previous, text);
+      this.applied = new KeptText(text);
+      this.record(by, 'applied', kept.hash, this.applied.hash);
       return checked;
     });
   }
@@ -204,6 +244,7 @@ export class ConfigService {
     writeFileAtomic(realpathSync(this.path), text);
   }
 
+  /** `before`/`after`: the sha256 of the texts (history entries never hold a text). */
   private record(by: ConfigChangeBy, outcome: ConfigChange['outcome'], before: string, after: string, err?: unknown): void {
     const error = err === undefined ? undefined : err instanceof ConfigError ? err.message : (err as Error).message;
     const entry: ConfigChange = {
@@ -213,8 +254,8 @@ export class ConfigService {
       what: by.what,
       outcome,
       ...(error !== undefined ? { error } : {}),
-      before: sha256(before),
-      after: sha256(after),
+      before,
+      after,
     };
     this.entries = [...this.entries, entry].slice(-this.historyMax);
     if (!this.historyFile) return;

@@ -11,8 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +29,7 @@ import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { rawPublicKey } from '../ota/verify.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PASSWORD = 'correct horse battery';
@@ -47,8 +47,7 @@ const deepJson = (depth: number) => `{"gateway":{"id":"deep-test"},"x":${'['.rep
 const deepYaml = (depth: number) => `gateway:\n  id: deep-test\nx: ${'- '.repeat(depth)}1\n`;
 
 test('deep config texts through the web API and a signed center command: a clear error each time, the daemon stays up, nothing lost', { timeout: TEST_BUDGET_MS }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-deep-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-deep-');
   const sim = await startModbusSim({ meters: defaultMeters().slice(0, 1) });
   t.after(() => sim.close());
   const broker = await startEmbeddedBroker({ port: 0 });

@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -20,6 +19,7 @@ import { startProcess } from '@kedge/testkit/proc.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { startModbusSim, defaultMeters } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { tempDir as testTempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -45,13 +45,20 @@ function readLoaded(file: string): Loaded {
 }
 
 const nodeOpcua = (l: Loaded) => [...l.files].filter((f) => /[/\\]node_modules[/\\]node-opcua/.test(f));
+const SRC = fileURLToPath(new URL('../', import.meta.url));
+/**
+ * What only the daemon needs (main.ts imports daemon.ts after --check): `--check` must not load
+ * it. Sources of the daemon, the Modbus transports' library (loaded on the first connect), and
+ * the packages of the log, the reading log, the uplinks and the web UI.
+ */
+const DAEMON_SOURCES = ['daemon.ts', 'gateway.ts', 'log/reading-log.ts', 'web/start-web.ts', 'drivers/modbus/modbus-serial.ts'].map((f) => join(SRC, f));
+const DAEMON_PACKAGES = ['pino', 'better-sqlite3', 'mqtt', 'modbus-serial', 'serialport', 'fastify'];
+const packagesLoaded = (l: Loaded, names: readonly string[]) =>
+  names.filter((name) => [...l.files].some((f) => f.split(/[/\\]/).join('/').includes(`/node_modules/${name}/`)));
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
 
-function tempDir(t: test.TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-lazy-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+/** Removed after the stops of what the test started in it (testkit/src/temp-dirs.ts). */
+const tempDir = (t: test.TestContext) => testTempDir(t, 'kedge-lazy-');
 
 /**
  * The daemon from its sources (the recording names source files), through the TypeScript loader
@@ -74,6 +81,23 @@ test('--check of a Modbus-only config loads the OPC UA definition but not node-o
   assert.ok(loaded.files.has(OPCUA_DEFINITION), 'the OPC UA definition is part of the config schema');
   assert.ok(!loaded.files.has(OPCUA_IMPLEMENTATION), 'the OPC UA implementation was loaded by --check');
   assert.deepEqual(nodeOpcua(loaded), []);
+  assert.deepEqual(DAEMON_SOURCES.filter((f) => loaded.files.has(f)), [], '--check loaded daemon modules');
+  assert.deepEqual(packagesLoaded(loaded, DAEMON_PACKAGES), [], '--check loaded daemon packages');
+  // The control: the config's own modules are what the recording sees.
+  assert.ok(loaded.files.has(join(SRC, 'config/load.ts')) && packagesLoaded(loaded, ['zod', 'yaml']).length === 2, 'the recording saw the config loading');
+});
+
+test('--help and --version load the command line alone: no config schema, no daemon', async (t) => {
+  const dir = tempDir(t);
+  for (const flag of ['--help', '--version']) {
+    const record = join(dir, `${flag.slice(2)}.json`);
+    const { stdout } = await promisify(execFile)(process.execPath, daemonArgs(join(dir, 'none.yaml'), flag), { cwd: ROOT, env: { ...process.env, KEDGE_LOADED_MODULES_FILE: record } });
+    assert.match(stdout, flag === '--help' ? /--check/ : /^\d+\.\d+\.\d+/);
+    const loaded = readLoaded(record);
+    assert.ok(loaded.files.has(MAIN), `${flag}: the recording saw main.ts`);
+    assert.deepEqual([...DAEMON_SOURCES, join(SRC, 'config/load.ts')].filter((f) => loaded.files.has(f)), [], `${flag} loaded the config or the daemon`);
+    assert.deepEqual(packagesLoaded(loaded, [...DAEMON_PACKAGES, 'zod', 'yaml']), [], `${flag} loaded packages it does not need`);
+  }
 });
 
 /** Starts the daemon on `config`, waits for `ready` in its output, stops it; what it had loaded. */

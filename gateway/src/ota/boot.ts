@@ -11,7 +11,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadConfigFile } from '../config/load.ts';
 import { releaseEntry } from './entry.ts';
 import { startLauncher } from './launcher.ts';
 import { otaSettings } from './settings.ts';
@@ -87,6 +86,9 @@ const configPath = configIdx >= 0 ? daemonArgs[configIdx + 1] : undefined;
 let fromConfig: ReturnType<typeof otaSettings> | undefined;
 if (configPath) {
   try {
+    // Imported here: `--probe` (the container's HEALTHCHECK, every interval) and a launcher
+    // without --config never load the config's schemas (zod, yaml, every driver's definition).
+    const { loadConfigFile } = await import('../config/load.ts');
     fromConfig = otaSettings(await loadConfigFile(configPath));
   } catch (err) {
     // The daemon reports a bad config itself; the launcher must still start the known-good release.

@@ -1,6 +1,6 @@
 /**
  * Daemon-side OTA wiring: the agent (offers, install) and, when started by kedge-boot, the
- * health reporter. main.ts calls startOta() after the gateway started.
+ * health reporter. daemon.ts calls startOta() after the gateway started.
  */
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.ts';
@@ -18,7 +18,7 @@ export function otaIdentity(c: GatewayConfig): OtaIdentity {
   return { prefix: c.uplink.topicPrefix, region: c.gateway.region, municipality: c.gateway.municipality, gateway: c.gateway.id };
 }
 
-/** What the trial's health check sees of a gateway whose start() has resolved (main.ts starts OTA only then). */
+/** What the trial's health check sees of a gateway whose start() has resolved (daemon.ts starts OTA only then). */
 export function trialProbe(gateway: Pick<Gateway, 'status' | 'unavailableDevices'>): HealthProbe {
   const st = gateway.status();
   return { started: true, uplinkState: st.uplink?.state ?? null, uplinkError: st.uplink?.lastError ?? null, lastSeq: st.log.lastSeq, unavailable: gateway.unavailableDevices() };

@@ -176,7 +176,7 @@ export function startLauncher(o: LauncherOptions): Launcher {
       const c = child as ChildProcess | null;
       if (!c) return;
       kill(c, stopSignal);
-      // A daemon that does not end (its own grace is SHUTDOWN_GRACE_MS in main.ts) is killed:
+      // A daemon that does not end (its own grace is SHUTDOWN_GRACE_MS in daemon.ts) is killed:
       // a stop of the launcher always ends, under systemd and in tests alike.
       const graceMs = o.stopKillMs ?? LAUNCHER_STOP_KILL_MS;
       setTimeout(() => {

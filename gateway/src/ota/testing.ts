@@ -51,8 +51,18 @@ export function fakeRelease(dir: string, version: string, behaviour: Behaviour):
   return dir;
 }
 
+/** By seed and size: a test file makes the same release many times, each a few thousand hashes. */
+const noiseMade = new Map<string, Buffer>();
+
 /** Incompressible but repeatable bytes, so a bundle is big enough to be cut mid-download. */
 function noise(seed: string, size: number): Buffer {
+  const key = `${size}:${seed}`;
+  let out = noiseMade.get(key);
+  if (!out) noiseMade.set(key, (out = makeNoise(seed, size)));
+  return out;
+}
+
+function makeNoise(seed: string, size: number): Buffer {
   const out = Buffer.alloc(size);
   let block = createHash('sha256').update(seed).digest();
   for (let i = 0; i < size; i += block.length) {

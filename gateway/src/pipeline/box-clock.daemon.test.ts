@@ -1,7 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -14,6 +13,7 @@ import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { startModbusSim, defaultMeters } from '@kedge/testkit/sim/modbus-tcp-sim.ts';
 import net from 'node:net';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -23,8 +23,7 @@ const UNCERTAIN_CLOCK = QUALITIES.indexOf('uncertain_clock');
 const START_LIMIT_MS = 60_000;
 
 test('the real daemon with its wall clock set back a year keeps polling, says so on /healthz and /metrics, and marks the readings', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-clock-daemon-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-clock-daemon-');
   const sim = await startModbusSim({ meters: defaultMeters().slice(0, 1) });
   t.after(() => sim.close());
   const webPort = await freePort();

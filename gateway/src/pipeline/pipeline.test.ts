@@ -385,3 +385,109 @@ test('samples are matched to their points by id whatever their order, poll after
   assert.deepEqual(pipeline.ingest('m', [good('x', T0 + 3, 7), good('a', T0 + 3, 8)]).map((r) => [r.point, r.value]), [['m/a', 80]]);
   assert.deepEqual(pipeline.ingest('zz', [good('a', T0 + 4, 9)]), [], 'a device the config does not have');
 });
+
+test('a device id that prefixes another one, or holds a slash, finds its own points and no others', () => {
+  // Keys sort together by prefix: 'm/...' sits next to 'm/x/...' and 'm2/...'; the sorted lookup must not mix them.
+  const { pipeline } = pipelineOf(point('m/a', { scale: 2 }), point('m/x/a', { scale: 3 }), point('m2/a', { scale: 5 }), point('m/b', { scale: 7 }), point('/a', { scale: 11 }));
+  const one = (device: string, id: string) => pipeline.ingest(device, [good(id, T0, 1)]).map((r) => [r.point, r.value]);
+  assert.deepEqual(one('m/x', 'a'), [['m/x/a', 3]]);
+  assert.deepEqual(one('m', 'a'), [['m/a', 2]]);
+  assert.deepEqual(one('m2', 'a'), [['m2/a', 5]]);
+  assert.deepEqual(one('m', 'b'), [['m/b', 7]]);
+  assert.deepEqual(one('', 'a'), [['/a', 11]]);
+  // The key 'm/x/a' read as device 'm', point 'x/a': the same string, so the same point (as with one Map of keys).
+  assert.deepEqual(one('m', 'x/a'), [['m/x/a', 3]]);
+  assert.deepEqual(one('m', 'c'), []);
+  assert.deepEqual(one('m', 'a '), []);
+  assert.deepEqual(one('m', ''), []);
+  assert.deepEqual(one('m/', 'a'), []);
+  assert.equal(pipeline.liveValues().get('m/a')?.value, 2);
+  assert.equal(pipeline.liveValues().get('m/x/a')?.value, 3);
+  assert.equal(pipeline.liveValues().get('m/c'), undefined);
+  assert.equal(pipeline.liveValues().get('m'), undefined);
+});
+
+test('points with equal settings share a settings row, points with other settings keep theirs', () => {
+  const keys = Array.from({ length: 50 }, (_, i) => `d${i % 5}/p${i}`);
+  // Every fifth point differs in one setting only: a shared row must not leak into it.
+  const points = keys.map((key, i) => point(key, i % 5 === 0 ? { deadband: 10 } : i % 5 === 1 ? { scale: 2 } : i % 5 === 2 ? { offset: 1 } : i % 5 === 3 ? { heartbeatMs: 1000 } : { deadband: 1 }));
+  const { pipeline } = pipelineOf(...points);
+  mono = 0;
+  const poll = (value: number) => keys.flatMap((key) => {
+    const [device, id] = key.split('/') as [string, string];
+    return pipeline.ingest(device, [good(id, T0, value)]).map((r) => `${r.point}=${String(r.value)}`);
+  });
+  assert.equal(poll(100).length, 50, 'first readings all logged');
+  mono = 500;
+  const second = poll(103);
+  // deadband 10: not logged; scale 2 / offset 1 / heartbeat with deadband 0: logged; deadband 1: logged.
+  assert.deepEqual(second.filter((r) => r.startsWith('d0/')), [], 'deadband 10 holds 103 against 100');
+  assert.deepEqual(second.filter((r) => r.startsWith('d1/')), keys.filter((_, i) => i % 5 === 1).map((k) => `${k}=206`));
+  assert.deepEqual(second.filter((r) => r.startsWith('d2/')), keys.filter((_, i) => i % 5 === 2).map((k) => `${k}=104`));
+  assert.equal(second.filter((r) => r.startsWith('d3/')).length, 10);
+  assert.equal(second.filter((r) => r.startsWith('d4/')).length, 10);
+});
+
+test('every quality round-trips through the live and last-logged columns', async () => {
+  const { QUALITIES } = await import('@kedge/cloud-sync/model.ts');
+  const { pipeline } = pipelineOf(point('m/v', { heartbeatMs: 0, deadband: 1000 }));
+  let ts = T0;
+  for (const quality of [...QUALITIES, ...QUALITIES]) {
+    const hasValue = quality === 'good' || quality === 'uncertain' || quality === 'uncertain_clock';
+    const logged = pipeline.ingest('m', [{ point: 'v', ts: ++ts, value: hasValue ? 1 : null, quality }]);
+    assert.equal(logged.length, 1, `${quality}: a change of quality is logged`);
+    assert.equal(logged[0]!.quality, quality);
+    assert.equal(pipeline.liveValues().get('m/v')?.quality, quality);
+    assert.deepEqual(pipeline.ingest('m', [{ point: 'v', ts: ++ts, value: hasValue ? 1 : null, quality }]), [], `${quality} again: not logged`);
+  }
+});
+
+test("a quality outside QUALITIES (a driver's bug) is logged once and shown live like any other, each one apart", () => {
+  const { pipeline } = pipelineOf(point('m/v'), point('m/w'));
+  // Names an object's prototype has: a lookup table with a prototype would find these.
+  const odd = ['bad_sensor', 'toString', '__proto__', 'constructor'] as unknown as Sample['quality'][];
+  let ts = T0;
+  for (const quality of [...odd, ...odd]) {
+    const sample = (): Sample => ({ point: 'v', ts: ++ts, value: null, quality });
+    const first = pipeline.ingest('m', [sample()]);
+    assert.deepEqual(first.map((r) => r.quality), [quality], `${quality}: a change of quality is logged`);
+    assert.deepEqual(pipeline.ingest('m', [sample()]), [], `${quality} again: not logged`);
+    assert.deepEqual(pipeline.liveValues().get('m/v'), { value: null, quality, ts, loggedTs: ts - 1 });
+  }
+  // The codes are the pipeline's, not the point's: another point meets the same ones.
+  assert.deepEqual(pipeline.ingest('m', [{ point: 'w', ts: ++ts, value: null, quality: odd[1]! }]).map((r) => r.quality), ['toString']);
+  assert.deepEqual(pipeline.ingest('m', [good('w', ++ts, 1)]).map((r) => r.quality), ['good']);
+  assert.equal(pipeline.liveValues().get('m/v')?.quality, 'constructor');
+});
+
+test('in a large config every point is found by its device and id, and near misses find nothing', () => {
+  // Thousands of keys: the lookup table has collisions to walk past; near misses share a slot's neighbourhood.
+  const devices = ['m', 'm2', 'm/x', 'meter-long-name.with.dots'];
+  const ids = Array.from({ length: 1500 }, (_, k) => (k % 3 === 0 ? `reg${k}` : k % 3 === 1 ? `Plant.Line${k % 7}.Channel_${k}` : `a/${k}`));
+  const points = devices.flatMap((d, di) => ids.map((id, k) => point(`${d}/${id}`, { scale: di * 10_000 + k + 1 })));
+  const { pipeline } = pipelineOf(...points);
+  devices.forEach((d, di) => {
+    // One sample per call: each misses the order of the call before.
+    ids.forEach((id, k) => {
+      assert.deepEqual(pipeline.ingest(d, [good(id, T0, 1)]).map((r) => [r.point, r.value]), [[`${d}/${id}`, di * 10_000 + k + 1]]);
+    });
+    for (const id of ['reg1', 'reg', `reg${ids.length}`, 'a/1', 'Plant.Line1.Channel_', ' reg0', 'reg0 ']) {
+      assert.deepEqual(pipeline.ingest(d, [good(id, T0, 1)]), [], `${d}/${id} is not configured`);
+    }
+  });
+  assert.deepEqual(pipeline.ingest('m/x/reg0', [good('', T0, 1)]), []);
+  assert.equal(pipeline.liveValues().size, points.length);
+  for (const [k, p] of points.entries()) assert.equal(pipeline.liveValues().get(p.key)?.value, k + 1 + Math.floor(k / ids.length) * (10_000 - ids.length));
+  assert.equal(pipeline.liveValues().get('m/reg1'), undefined);
+});
+
+test('a device polled in several interval groups, more than are remembered, gets each sample to its point', () => {
+  const ids = Array.from({ length: 60 }, (_, k) => `p${k}`);
+  const { pipeline } = pipelineOf(...ids.map((id, k) => point(`m/${id}`, { scale: k + 1 })));
+  // Six groups, some sharing points, one starting like another, polled round-robin and out of turn.
+  const groups = [ids.slice(0, 10), ids.slice(10, 30), ids.slice(5, 15), ids.slice(30, 60).reverse(), [ids[0]!, 'gone', ids[59]!], ids.slice(0, 3)];
+  for (const g of [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 3, 3, 0, 5, 0, 4, 1]) {
+    const got = pipeline.ingest('m', groups[g]!.map((id) => good(id, T0, 1))).map((r) => [r.point, r.value]);
+    assert.deepEqual(got, groups[g]!.filter((id) => id !== 'gone').map((id) => [`m/${id}`, Number(id.slice(1)) + 1]), `group ${g}`);
+  }
+});

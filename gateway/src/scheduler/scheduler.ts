@@ -99,7 +99,10 @@ class DeviceLoop {
       findings: [],
     };
     this.due = d.groups.map(() => 0);
-    this.allPointIds = [...new Set(d.groups.flatMap((g) => g.pointIds))];
+    const all = [...new Set(d.groups.flatMap((g) => g.pointIds))];
+    // One group without repeated ids (the usual config): its own array, not a copy per device.
+    const only = d.groups.length === 1 ? d.groups[0]!.pointIds : null;
+    this.allPointIds = only && only.length === all.length ? only : all;
   }
 
   start(): void {

@@ -41,7 +41,7 @@ export interface WebDeps {
   /** The YAML file the daemon runs on; UI changes are written back to it. */
   configPath: string;
   /**
-   * The daemon's one config service (main.ts shares it with SIGHUP and the commands), so every
+   * The daemon's one config service (daemon.ts shares it with SIGHUP and the commands), so every
    * change waits for the others. Required: a second service would bring a second queue back.
    */
   configService: ConfigService;
@@ -51,7 +51,7 @@ export interface WebDeps {
   otaStatus?: () => OtaStatus;
   /** Offers and status for POST /api/ota/offer and GET /api/ota/status (gateway/src/ota/routes.ts). */
   otaAgent?: OtaRoutesOptions['agent'];
-  /** Graceful restart (main.ts: stop, exit 0, the service manager starts it again). */
+  /** Graceful restart (daemon.ts: stop, exit 0, the service manager starts it again). */
   restart?: () => void;
   /** Where start-up lines go (the daemon's console); never the log ring. */
   announce?: (line: string) => void;

@@ -14,7 +14,7 @@ export interface LogLine {
 
 /**
  * The last N log records of the daemon, for the logs page: a pino destination (one JSON line
- * per write) added beside stdout with pino.multistream in main.ts.
+ * per write) added beside stdout with pino.multistream in daemon.ts.
  */
 export class LogRing {
   private readonly lines: LogLine[] = [];

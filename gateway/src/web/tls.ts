@@ -23,7 +23,10 @@ export async function ensureWebCertificate(webDir: string): Promise<{ key: strin
   const notAfter = new Date(notBefore);
   notAfter.setFullYear(notAfter.getFullYear() + 10);
   // Loaded only here: selfsigned and its x509 stack cost ~8 MB of RSS that plain-HTTP boxes need not pay.
-  const { generate } = await import('selfsigned');
+  // selfsigned is CommonJS: from source (tsx) its exports are named, but the bundle's chunk for a
+  // dynamic import of CommonJS exports only `default` (build.test.ts serves HTTPS from dist/).
+  const selfsigned = await import('selfsigned');
+  const generate = selfsigned.generate ?? selfsigned.default.generate;
   const pems = await generate([{ name: 'commonName', value: hostname() }], {
     keyType: 'ec',
     algorithm: 'sha256',

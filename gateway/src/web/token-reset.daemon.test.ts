@@ -5,8 +5,7 @@
  * its 0600 file, never in the output.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { startProcess } from '@kedge/testkit/proc.ts';
 import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PASSWORD = 'correct horse battery';
@@ -26,8 +26,7 @@ const DAEMON_START_BUDGET_MS = 60_000;
 const TEST_BUDGET_MS = 2 * DAEMON_START_BUDGET_MS;
 
 test('the console reset (SIGUSR2 + new setup) revokes every API token and ends every session', { timeout: TEST_BUDGET_MS }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-reset-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-reset-');
   const sim = await startModbusSim({ meters: defaultMeters().slice(0, 1) });
   t.after(() => sim.close());
   const webPort = await freePort();

@@ -6,7 +6,7 @@
  * the phone size, and checked for labels and accessible names.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { defaultMeters, type SimMeter, type SimValue } from '@kedge/testkit/sim/
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
+import { removeDir } from '@kedge/testkit/temp-dirs.ts';
 import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { SETUP_TOKEN_FILE } from './auth/setup-token.ts';
 import { TICK_MS } from './routes/live.ts';
@@ -231,7 +232,8 @@ test.after(async () => {
   }
   await broker?.close();
   await sim?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  // Retries for the last writes of the daemon that just stopped.
+  if (dir) await removeDir(dir);
 });
 
 test('before login the menu is hidden; the setup token creates the owner; a wrong password is refused in Russian', async () => {

@@ -5,7 +5,7 @@
  * at a laptop (1366x768) and a phone (390x844) go to test-artifacts/ui/uplinks-*.png.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { startModbusSim, type ModbusSim } from '@kedge/testkit/sim/modbus-tcp-si
 import { simGatewayConfig } from '@kedge/testkit/sim/sim-config.ts';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { startProcess, type ManagedProcess } from '@kedge/testkit/proc.ts';
+import { removeDir } from '@kedge/testkit/temp-dirs.ts';
 import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { SETUP_TOKEN_FILE } from './auth/setup-token.ts';
 
@@ -128,7 +129,8 @@ test.after(async () => {
   await city?.kill();
   await broker?.close();
   await sim?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  // Retries for the last writes of the daemon that just stopped.
+  if (dir) await removeDir(dir);
 });
 
 test('the uplink page shows every uplink as a card with its state; the primary is edited first, its password never shown', async () => {

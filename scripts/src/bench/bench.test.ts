@@ -4,8 +4,6 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startMosquitto } from '@kedge/testkit/mosquitto.ts';
 import { benchBacklog } from './backlog.ts';
@@ -27,6 +25,7 @@ import { parseConfigWithWarnings } from '@kedge/gateway/config/load.ts';
 const MIN_DELIVERIES = 20;
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '@kedge/gateway/ota/entry.ts';
 import { nodeEntry } from '@kedge/testkit/entry.ts';
+import { tempDir as testTempDir } from '@kedge/testkit/temp-dirs.ts';
 
 /**
  * The daemon the bench pieces start: under `npm test` the bundle the run built from the current
@@ -37,11 +36,8 @@ const GATEWAY_ENTRY = nodeEntry('gateway/src/main.ts');
 const GATEWAY_BUNDLE = GATEWAY_ENTRY.length === 1 ? GATEWAY_ENTRY[0]! : null;
 const DAEMON: DaemonRun = GATEWAY_BUNDLE ? { kind: 'dist', args: GATEWAY_ENTRY } : daemonRun('tsx');
 
-function tempDir(t: test.TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-bench-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+/** Removed after the stops of what the test started in it (testkit/src/temp-dirs.ts). */
+const tempDir = (t: test.TestContext) => testTempDir(t, 'kedge-bench-test-');
 
 const measured = (x: number | null) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
 

@@ -5,10 +5,9 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BACKLOG_GROWTH_LIMIT_SEC, DELIVERED_SHARE_OF_POLLED, benchSideBySide, sideBySideRows, type SideBySideResult, type SystemRun } from './side-by-side.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const HIGH = { devices: 100, intervalMs: 250 };
 const PLAN = { deviceCounts: [], intervalMs: 1000, registers: 100, highRate: HIGH };
@@ -71,8 +70,7 @@ test('high rate: delivery capped below the poll rate fails, and so does a backlo
 });
 
 test('the high-rate run measures polled at the farm, logged, delivered and the backlog of a running daemon', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-sbs-delivery-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-sbs-delivery-');
   // The sources under test through tsx unless a build is named (as bench.test.ts does).
   const kedgeDist = process.env.KEDGE_BENCH_DIST ?? join(dir, 'no-dist');
   const plan = { deviceCounts: [], registers: 10, intervalMs: 1000, rounds: 1, warmupMs: 3000, windowMs: 3000, highRate: { devices: 2, intervalMs: 250 }, skipNodeRed: true, kedgeDist };

@@ -5,17 +5,15 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchReconnect, benchSlowLink } from './slow-link.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 /** Generous: two runs of 3,000 readings over the 20 KB/s link on a loaded machine. */
 const BUDGET_MS = 120_000;
 
 test('the slow-link bench measures live-first on and off over the shaped link', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-slow-link-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-slow-link-');
   const r = await benchSlowLink(dir, 3, BUDGET_MS, () => {});
   assert.equal(r.backlogReadings, 3000);
   for (const run of [r.on, r.off]) {

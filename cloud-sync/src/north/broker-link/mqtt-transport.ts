@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Batch } from '../../codec/index.ts';
 import type { SendResult, SinkTransport, TransportEvents } from '../transport.ts';
@@ -160,6 +161,7 @@ export class MqttTransport implements SinkTransport {
       ...(this.o.tls ?? {}),
     };
     const client = mqtt.connect(this.o.url, opts);
+    ownListeners.set(client, listenersOf(client));
     // Every QoS 1 publish of the client (batches, births, goodbye) waits for a free slot of the broker's Receive Maximum.
     limitOutstandingPublishes(client, () => brokerReceiveMaximum(client));
     this.o.onClient?.(client);
@@ -270,7 +272,7 @@ export class MqttTransport implements SinkTransport {
     const client = this.session?.client;
     this.session = null;
     if (!client) return;
-    client.removeAllListeners();
+    detach(client);
     client.on('error', () => {}); // a late socket error must not crash the daemon
     client.end(true);
   }
@@ -295,10 +297,32 @@ export class MqttTransport implements SinkTransport {
     this.linkGen++;
     this.session = null;
     await endBounded(client, wasOnline);
-    client.removeAllListeners();
+    detach(client);
     // mqtt.js may still report a connect attempt that was cut short (connack timeout); with no
     // listener that error would crash the daemon during a stop or reload.
     client.on('error', () => {});
+  }
+}
+
+type Listener = (...args: unknown[]) => void;
+
+/** Each client's listeners as mqtt.js left them, before this file added any. */
+const ownListeners = new WeakMap<MqttClient, Map<string | symbol, Listener[]>>();
+
+function listenersOf(client: MqttClient): Map<string | symbol, Listener[]> {
+  return new Map(client.eventNames().map((e) => [e, client.listeners(e) as Listener[]]));
+}
+
+/**
+ * Takes off every listener but mqtt.js's own. Its 'close' listener clears the CONNACK timer:
+ * without it, a client ended while still connecting kept its process alive for connectTimeout
+ * (15 s) after everything else had stopped.
+ */
+function detach(client: MqttClient): void {
+  const own = ownListeners.get(client);
+  const emitter = client as unknown as EventEmitter;
+  for (const [event, listeners] of listenersOf(client)) {
+    for (const l of listeners) if (!own?.get(event)?.includes(l)) emitter.removeListener(event, l);
   }
 }
 

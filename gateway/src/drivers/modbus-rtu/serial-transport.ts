@@ -1,4 +1,4 @@
-import { ModbusRTU } from '../modbus/modbus-serial.ts';
+import type { ModbusRTU } from '../modbus/modbus-serial.ts';
 import { ClientTransport } from '../modbus/client-transport.ts';
 
 export type Parity = 'none' | 'even' | 'odd';
@@ -54,8 +54,13 @@ export class SerialTransport extends ClientTransport {
   }
 
   protected async openClient(): Promise<ModbusRTU> {
-    const client = new ModbusRTU();
+    // modbus-serial (and the serialport it requires) on the first connect, not with the driver's
+    // definition: `--check` and the config schema never load it (drivers/lazy-load.test.ts).
+    let client: ModbusRTU | undefined;
     try {
+      // Inside the try: a library that fails to load (a broken install) is reported with the port.
+      const { ModbusRTU: Client } = await import('../modbus/modbus-serial.ts');
+      client = new Client();
       await client.connectRTUBuffered(this.path, {
         baudRate: this.line.baudRate,
         parity: this.line.parity,
@@ -63,7 +68,7 @@ export class SerialTransport extends ClientTransport {
         stopBits: this.line.stopBits,
       });
     } catch (err) {
-      client.destroy(() => {});
+      client?.destroy(() => {});
       const e = err as NodeJS.ErrnoException;
       const wrapped = new Error(`cannot open serial port ${this.path}: ${e.message}`);
       (wrapped as NodeJS.ErrnoException).code = e.code ?? 'ESERIALOPEN';

@@ -1,4 +1,4 @@
-import { ModbusRTU } from '../modbus/modbus-serial.ts';
+import type { ModbusRTU } from '../modbus/modbus-serial.ts';
 import { ClientTransport } from '../modbus/client-transport.ts';
 
 /** One TCP connection to a Modbus server (or TCP-to-RTU gateway), opened on first use. */
@@ -12,9 +12,16 @@ export class TcpTransport extends ClientTransport {
   }
 
   protected async openClient(): Promise<ModbusRTU> {
-    const client = new ModbusRTU();
+    // modbus-serial (and the serialport it requires) on the first connect, not with the driver's
+    // definition: `--check` and the config schema never load it (drivers/lazy-load.test.ts).
+    let client: ModbusRTU | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
+      // Inside the try: a library that fails to load (a broken install) names the device's address.
+      const { ModbusRTU: Client } = await import('../modbus/modbus-serial.ts').catch((err: Error) => {
+        throw Object.assign(new Error(`cannot load the Modbus client for ${this.host}:${this.port}: ${err.message}`), { code: (err as NodeJS.ErrnoException).code ?? 'EMODBUSLOAD' });
+      });
+      client = new Client();
       await Promise.race([
         client.connectTCP(this.host, { port: this.port }),
         new Promise((_, reject) => {
@@ -26,7 +33,7 @@ export class TcpTransport extends ClientTransport {
         }),
       ]);
     } catch (err) {
-      client.destroy(() => {});
+      client?.destroy(() => {});
       throw err;
     } finally {
       clearTimeout(timer);

@@ -152,3 +152,12 @@ test('a poll of only a register the unit lacks (its own interval group) is no de
   const none = device(new ImageUnit(new Map()), [p('a', 1), p('ghost', 15)]);
   for (const ids of [['a', 'ghost'], ['ghost'], ['a', 'ghost']]) assert.equal((await none.poll(ids)).failed, true, ids.join(','));
 });
+
+test('points are found by id in any config order; an id given twice reads the later point; an unknown id is refused', async () => {
+  const unit = new ImageUnit(new Map(Array.from({ length: 40 }, (_, a) => [a, 1000 + a])));
+  // Ids out of order and interleaved with their addresses: the lookup must not depend on either.
+  const dev = device(unit, [p('z', 3), p('a', 30), p('m', 7), p('dup', 1), p('b', 12), p('dup', 20)]);
+  assert.deepEqual(values(await dev.poll(['a', 'b', 'm', 'z', 'dup'])), { z: 1003, m: 1007, b: 1012, dup: 1020, a: 1030 });
+  await assert.rejects(dev.poll(['a', 'nope']), /device meter has no point "nope"/);
+  await assert.rejects(dev.write('nope', 1), (err: Error & { code?: string }) => err.code === 'not_found' && /has no point "nope"/.test(err.message));
+});

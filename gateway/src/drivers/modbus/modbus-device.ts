@@ -3,6 +3,7 @@ import type { Value } from '@kedge/cloud-sync/model.ts';
 import { WriteError } from '../write-error.ts';
 import { decodeBit, decodeRegisters, encodeRegisters, ModbusDecodeError, registerCount, setBit } from './decode.ts';
 import { classifyModbusError, ILLEGAL_DATA_ADDRESS, type ClassifiedError } from './errors.ts';
+import { PointIndex, ReadPlan, type ReadSpan } from './device-reads.ts';
 import { planReads } from './plan.ts';
 import type { ModbusTransport } from './transport.ts';
 import type { ModbusPointRef, ModbusValue, PlanOptions, ReadBlock } from './types.ts';
@@ -37,13 +38,7 @@ export interface ModbusDeviceOptions {
 
 type Failure = ClassifiedError & { text: string };
 
-const blockKey = (b: ReadBlock) => `${b.table}:${b.address}:${b.count}`;
-const single = (point: ModbusPointRef): ReadBlock => ({
-  table: point.table,
-  address: point.address,
-  count: registerCount(point),
-  points: [{ point, offset: 0 }],
-});
+const blockKey = (b: ReadSpan) => `${b.table}:${b.address}:${b.count}`;
 
 /**
  * Polls one Modbus unit over any transport: plans the fewest reads for the points asked,
@@ -58,8 +53,9 @@ const single = (point: ModbusPointRef): ReadBlock => ({
  */
 export class ModbusDevice implements DeviceDriver {
   readonly deviceId: string;
-  private readonly byId: Map<string, ModbusPointRef>;
-  private readonly plans = new Map<string, ReadBlock[]>();
+  private readonly points: readonly ModbusPointRef[];
+  private readonly index: PointIndex;
+  private readonly plans = new Map<string, ReadPlan>();
   private readonly now: () => number;
   private readonly base: 0 | 1;
   /** Points of split reads: planned without reading through gaps, the refused ones alone. */
@@ -82,22 +78,24 @@ export class ModbusDevice implements DeviceDriver {
 
   constructor(private readonly o: ModbusDeviceOptions) {
     this.deviceId = o.deviceId;
-    this.byId = new Map(o.points.map((p) => [p.id, p]));
+    this.points = o.points;
+    this.index = new PointIndex(o.points);
     this.now = o.now ?? Date.now;
     this.base = o.addressBase ?? 0;
   }
 
   /** Plans are cached per set of points: the scheduler asks for the same groups every cycle. */
-  planFor(pointIds: readonly string[]): ReadBlock[] {
+  planFor(pointIds: readonly string[]): ReadPlan {
     const key = pointIds.join('\u0000');
     let plan = this.plans.get(key);
     if (!plan) {
       const points = pointIds.map((id) => {
-        const p = this.byId.get(id);
-        if (!p) throw new Error(`device ${this.deviceId} has no point "${id}"`);
-        return p;
+        const i = this.index.of(id);
+        if (i < 0) throw new Error(`device ${this.deviceId} has no point "${id}"`);
+        return this.points[i]!;
       });
-      plan = planReads(points, this.o.plan).flatMap((b) => (b.points.some(({ point }) => this.isolated.has(point.id)) ? this.planAround(b) : [b]));
+      const blocks = planReads(points, this.o.plan).flatMap((b) => (b.points.some(({ point }) => this.isolated.has(point.id)) ? this.planAround(b) : [b]));
+      plan = new ReadPlan(blocks, (p) => this.index.of(p.id));
       this.plans.set(key, plan);
     }
     return plan;
@@ -108,21 +106,22 @@ export class ModbusDevice implements DeviceDriver {
     const points = block.points.map(({ point }) => point);
     const readAlone = (p: ModbusPointRef) => this.refused.has(p.id) || this.alone.has(p.id);
     const rest = points.filter((p) => !readAlone(p));
-    return [...planReads(rest, { ...this.o.plan, maxGap: 0 }), ...points.filter(readAlone).map(single)];
+    const alone = (point: ModbusPointRef): ReadBlock => ({ table: point.table, address: point.address, count: registerCount(point), points: [{ point, offset: 0 }] });
+    return [...planReads(rest, { ...this.o.plan, maxGap: 0 }), ...points.filter(readAlone).map(alone)];
   }
 
   /** "holding 101..102 (protocol 100..101)": what the engineer finds in the config and the manual. */
-  where(block: Pick<ReadBlock, 'table' | 'address' | 'count'>): string {
+  where(block: ReadSpan): string {
     return describeAddresses(block.table, block.address, block.count, this.base);
   }
 
-  private async read(block: ReadBlock): Promise<{ data: number[] | boolean[] } | { failure: Failure }> {
+  private async read(table: ReadSpan['table'], address: number, count: number): Promise<{ data: number[] | boolean[] } | { failure: Failure }> {
     try {
-      return { data: await this.o.transport.read(this.o.unitId, block.table, block.address, block.count, this.o.timeoutMs) };
+      return { data: await this.o.transport.read(this.o.unitId, table, address, count, this.o.timeoutMs) };
     } catch (err) {
       const c = classifyModbusError(err);
       if (c.resetLink) await this.o.transport.reset().catch(() => {});
-      return { failure: { ...c, text: `${c.message} reading ${this.where(block)}` } };
+      return { failure: { ...c, text: `${c.message} reading ${this.where({ table, address, count })}` } };
     }
   }
 
@@ -140,34 +139,35 @@ export class ModbusDevice implements DeviceDriver {
       if (exception === ILLEGAL_DATA_ADDRESS) absentNow.push(...points.map((p) => p.id));
       if (exception !== ILLEGAL_DATA_ADDRESS || points.some((p) => !this.absent.has(p.id))) unexplained++;
     };
-    // Split reads are appended to the queue in place of the read they replace.
-    const queue = [...this.planFor(pointIds)];
-    for (let i = 0; i < queue.length; i++) {
-      const block = queue[i]!;
+    const plan = this.planFor(pointIds);
+    for (let r = 0; r < plan.length; r++) {
+      const start = plan.start(r);
+      const end = plan.end(r);
       if (silent) {
-        // The unit is silent or the link is down: waiting out one timeout per block would
+        // The unit is silent or the link is down: waiting out one timeout per read would
         // stretch the poll for nothing, so the rest of the cycle reports the same failure.
-        for (const { point } of block.points) samples.push(this.bad(point, silent.quality, silent.text));
+        for (let k = start; k < end; k++) samples.push(this.bad(this.points[plan.point(k)]!, silent.quality, silent.text));
         continue;
       }
       requests++;
-      const r = await this.read(block);
-      if ('data' in r) {
+      const res = await this.read(plan.table(r), plan.address(r), plan.count(r));
+      if ('data' in res) {
         answered++;
         const ts = this.now();
-        for (const { point, offset } of block.points) samples.push(this.decode(point, r.data, offset, ts));
+        for (let k = start; k < end; k++) samples.push(this.decode(this.points[plan.point(k)]!, res.data, plan.offset(k), ts));
         continue;
       }
-      const f = r.failure;
+      const f = res.failure;
       if (f.quality !== 'bad_device_error') {
         silent = f;
-        i--; // this block's points get the failure through the silent branch
+        r--; // this read's points get the failure through the silent branch
         continue;
       }
-      if (f.exception === ILLEGAL_DATA_ADDRESS && block.points.length > 1 && !this.splitDone.has(blockKey(block))) {
+      const block = plan.span(r);
+      if (f.exception === ILLEGAL_DATA_ADDRESS && end - start > 1 && !this.splitDone.has(blockKey(block))) {
         // Read point by point, now: the points the unit does have get their values this cycle.
         this.splitDone.add(blockKey(block));
-        const parts = block.points.map(({ point }) => single(point));
+        const parts = plan.pointsOf(r);
         const outcome = await this.readAlone(parts, samples);
         requests += outcome.requests;
         answered += outcome.answered;
@@ -177,15 +177,17 @@ export class ModbusDevice implements DeviceDriver {
           // The unit fell silent midway: nothing learnt, the next exception splits again.
           this.splitDone.delete(blockKey(block));
           silent = outcome.silent;
-          queue.splice(i + 1, 0, ...parts.slice(outcome.done));
+          // The points not yet read alone get the silence, in their order, before the reads after this one.
+          for (const i of parts.slice(outcome.done)) samples.push(this.bad(this.points[i]!, silent.quality, silent.text));
           continue;
         }
-        findings.push(this.learn(block, f, outcome.refused.map((x) => x.point)));
+        findings.push(this.learn(block, parts, f, outcome.refused.map((x) => x.point)));
         continue;
       }
       blockErrors.push(f.text);
-      refusal(block.points.map(({ point }) => point), f.exception);
-      for (const { point } of block.points) samples.push(this.bad(point, f.quality, f.text));
+      const points = plan.pointsOf(r).map((i) => this.points[i]!);
+      refusal(points, f.exception);
+      for (const point of points) samples.push(this.bad(point, f.quality, f.text));
     }
     if (answered > 0) for (const id of absentNow) this.absent.add(id);
     // Every read refused is a device-level failure too (wrong unit id, a map for another model),
@@ -202,16 +204,15 @@ export class ModbusDevice implements DeviceDriver {
     };
   }
 
-  /** Reads each one-point block alone, pushing samples; stops at the first silence. */
-  private async readAlone(parts: ReadBlock[], samples: Sample[]) {
+  /** Reads each point (index in `points`) alone, pushing samples; stops at the first silence. */
+  private async readAlone(parts: readonly number[], samples: Sample[]) {
     const refused: Array<{ point: ModbusPointRef; text: string; exception: number | undefined }> = [];
     let requests = 0;
     let answered = 0;
     for (let done = 0; done < parts.length; done++) {
-      const part = parts[done]!;
-      const point = part.points[0]!.point;
+      const point = this.points[parts[done]!]!;
       requests++;
-      const r = await this.read(part);
+      const r = await this.read(point.table, point.address, registerCount(point));
       if ('data' in r) {
         answered++;
         samples.push(this.decode(point, r.data, 0, this.now()));
@@ -225,14 +226,15 @@ export class ModbusDevice implements DeviceDriver {
   }
 
   /** Remembers what a split found, re-plans around it, and says it in words for the log and the UI. */
-  private learn(block: ReadBlock, f: Failure, refused: ModbusPointRef[]): string {
+  private learn(block: ReadSpan, served: readonly number[], f: Failure, refused: ModbusPointRef[]): string {
+    const points = served.map((i) => this.points[i]!);
     // Already planned around a split (no gaps left), and still refused: no read may hold them together.
-    const again = block.points.every(({ point }) => this.isolated.has(point.id));
-    for (const { point } of block.points) this.isolated.add(point.id);
+    const again = points.every((point) => this.isolated.has(point.id));
+    for (const point of points) this.isolated.add(point.id);
     for (const p of refused) this.refused.add(p.id);
-    if (again && refused.length === 0) for (const { point } of block.points) this.alone.add(point.id);
+    if (again && refused.length === 0) for (const point of points) this.alone.add(point.id);
     this.plans.clear();
-    const n = block.points.length;
+    const n = points.length;
     const head = `${this.where(block)} answered ${f.message}; read point by point`;
     if (refused.length === 0 && again) {
       return `${head}, all ${n} points answer alone but not in one read: the unit does not serve these registers together, so each is read alone`;
@@ -240,7 +242,7 @@ export class ModbusDevice implements DeviceDriver {
     if (refused.length === 0) {
       return `${head}, all ${n} points answer: the unit refuses registers in the gaps between them, so they are no longer read through`;
     }
-    const list = refused.map((p) => `"${p.id}" at ${this.where(single(p))}`).join(', ');
+    const list = refused.map((p) => `"${p.id}" at ${this.where({ table: p.table, address: p.address, count: registerCount(p) })}`).join(', ');
     return (
       `${head}, ${refused.length} of ${n} points are refused: ${list}; the other ${n - refused.length} are read around them. ` +
       'Check the address, type and length of the refused points against the device manual'
@@ -253,7 +255,7 @@ export class ModbusDevice implements DeviceDriver {
    * for integer types are rounded (they arrive unscaled, e.g. 23.1 / 0.1 = 230.99999999999997).
    */
   async write(pointId: string, value: Value): Promise<void> {
-    const p = this.byId.get(pointId);
+    const p = this.points[this.index.of(pointId)];
     if (!p) throw new WriteError('not_found', `device ${this.deviceId} has no point "${pointId}"`);
     if (p.table === 'discrete' || p.table === 'input') {
       throw new WriteError('not_writable', `point ${this.deviceId}/${pointId} is in the ${p.table} table, which is read-only in Modbus`);
@@ -262,7 +264,7 @@ export class ModbusDevice implements DeviceDriver {
     if (!transport.write || !transport.modifyRegister) {
       throw new WriteError('unsupported', `the link of device ${this.deviceId} cannot write`);
     }
-    const where = this.where(single(p));
+    const where = this.where({ table: p.table, address: p.address, count: registerCount(p) });
     let registers: number[] | boolean[] | null = null;
     try {
       if (value === null) throw new ModbusDecodeError(p.id, 'cannot write null');

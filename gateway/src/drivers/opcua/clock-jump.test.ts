@@ -1,8 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { startOpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { afterEverything, removeDir } from '@kedge/testkit/temp-dirs.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
 
@@ -17,7 +17,8 @@ const WATCH_MS = 3000;
 
 test('a wall clock set ahead does not make the subscription watchdog drop a live OPC UA link', async (t) => {
   const dataDir = await opcuaDataDir('kedge-opcua-clock-');
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  // After the stops registered below: the driver writes its PKI there until it is closed.
+  afterEverything(t, () => removeDir(dataDir));
   const sim = await startOpcuaSim({ security: 'none', tickMs: 50 });
   t.after(() => sim.stop());
   const warnings: string[] = [];

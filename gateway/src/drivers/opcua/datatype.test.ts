@@ -1,9 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { afterEverything, removeDir } from '@kedge/testkit/temp-dirs.ts';
 import type { Sample } from '../driver.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { opcuaDataDir, opcuaDevice } from './test-support.ts';
@@ -62,10 +62,14 @@ test("each point's type comes from the node's DataType attribute before its firs
 test('the birth the center keeps carries the server-given types of OPC UA points, also after the gateway went offline', async (t) => {
   const center = await Center.start('opcua-types');
   t.after(() => center.close());
+  // Seeded with the client key the gateway's driver would make: its first connect is not what this test is about.
+  const gwDir = await opcuaDataDir('kedge-opcua-type-gw-');
+  // After the stops registered below: the gateway writes its log and PKI there until its stop.
+  afterEverything(t, () => removeDir(gwDir));
   const config = parseConfig(
     JSON.stringify({
       gateway: { id: 'gw-opc-types', region: 'kuzbass', municipality: 'kemerovo' },
-      dataDir: join(dataDir, 'gw'),
+      dataDir: gwDir,
       uplink: { url: center.broker.url, codec: 'json' },
       devices: [
         {

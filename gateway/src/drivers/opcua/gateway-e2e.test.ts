@@ -1,7 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -11,13 +10,13 @@ import { startProcess } from '@kedge/testkit/proc.ts';
 import { nodeEntry } from '@kedge/testkit/entry.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { ReadingLog } from '../../log/reading-log.ts';
+import { tempDir } from '@kedge/testkit/temp-dirs.ts';
 
 const MAIN = fileURLToPath(new URL('../../main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 test('the gateway daemon logs subscribed and polled OPC UA values into SQLite, and writes nothing under $HOME', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kedge-opcua-e2e-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'kedge-opcua-e2e-');
   const home = join(dir, 'home');
   mkdirSync(home);
   const dataDir = join(dir, 'data');
@@ -44,6 +43,8 @@ test('the gateway daemon logs subscribed and polled OPC UA values into SQLite, a
           publishingIntervalMs: 100,
           samplingIntervalMs: 50,
           intervalMs: 200,
+          // Not what this test is about: the gateway's first connect makes its client key, slow on a loaded box.
+          timeoutMs: 30_000,
           points: [
             { id: 'level', nodeId: nodeId('Level'), unit: 'cm', scale: 10 },
             { id: 'pulses', nodeId: nodeId('PulseCount') },

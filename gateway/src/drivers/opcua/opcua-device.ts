@@ -15,8 +15,7 @@ import {
 } from 'node-opcua-client';
 import { resolveNodeId } from 'node-opcua-nodeid';
 import type { Value } from '@kedge/cloud-sync/model.ts';
-import { monoNow, timerDelay } from '@kedge/cloud-sync/clock.ts';
-import { backoffCeiling, jittered } from '@kedge/cloud-sync/backoff.ts';
+import { monoNow } from '@kedge/cloud-sync/clock.ts';
 import { WriteError } from '../write-error.ts';
 import { toVariant } from './write-value.ts';
 import type { Quality } from '@kedge/cloud-sync/model.ts';
@@ -27,7 +26,8 @@ import type { ReadSecret } from '../definition.ts';
 import { createClient, explainError, userIdentity, withTimeout, type Explained } from './connect.ts';
 import { dataTypeOf, pointTypeOf } from './data-type.ts';
 import { leasePki, pkiFolder, type PkiLease } from './pki.ts';
-import { endpointAddress, tcpReachable } from './probe.ts';
+import { endpointAddress } from './probe.ts';
+import { PROBE_INTERVAL_MS, reconnectBackoffMs, systemSchedule, waitBeforeReconnect, type ReconnectSchedule } from './reconnect-wait.ts';
 import { describeStatus, toSample } from './sample.ts';
 
 export interface OpcuaDriverContext {
@@ -37,21 +37,16 @@ export interface OpcuaDriverContext {
   readSecret?: ReadSecret | undefined;
   /** Tests only: trust any server certificate instead of `<dataDir>/pki/opcua/trusted`. */
   acceptUnknownServerCertificates?: boolean;
+  /** Tests only: the clock, timers and port probe of the wait between connection attempts. */
+  reconnectSchedule?: ReconnectSchedule;
 }
 
 /** Roughly how often an idle subscription proves it is alive. */
 const KEEPALIVE_TARGET_MS = 5000;
-/**
- * While the driver waits to reconnect, the server's TCP port is tried this often: a server
- * back from a restart is reconnected within about this, whatever the backoff has grown to.
- */
-export const PROBE_INTERVAL_MS = 1000;
 /** Server_ServerStatus_CurrentTime: every server has it; reading it proves the link answers. */
 const SERVER_CURRENT_TIME = 'i=2258';
 /** The silence check of a fast subscription runs no more often than this. */
 const PROBE_CHECK_MIN_MS = 50;
-/** A port that accepts connections while the server still refuses sessions (starting up) is retried at least this often. */
-export const READY_RETRY_MS = 4000;
 
 /**
  * One OPC UA server connection per device. Subscribed points are monitored items whose data
@@ -91,8 +86,9 @@ export class OpcuaDevice implements DeviceDriver {
   sessions = 0;
   /** Connection attempts that failed so far (tests watch the backoff grow). */
   failedConnects = 0;
-  /** performance.now() when the current outage began; null while connected. */
+  /** When the current outage began, on the schedule's clock; null while connected. */
   private downSince: number | null = null;
+  private readonly schedule: ReconnectSchedule;
 
   constructor(
     private readonly d: OpcuaDeviceConfig,
@@ -106,6 +102,7 @@ export class OpcuaDevice implements DeviceDriver {
     this.address = endpointAddress(d.endpointUrl);
     this.subscribed = d.points.filter((p) => p.mode === 'subscribe');
     this.pki = leasePki(ctx.dataDir, ctx.acceptUnknownServerCertificates ?? false);
+    this.schedule = ctx.reconnectSchedule ?? systemSchedule;
   }
 
   subscribe(sink: SampleSink): readonly string[] {
@@ -313,7 +310,7 @@ export class OpcuaDevice implements DeviceDriver {
     if (this.downSince === null) {
       this.ctx.logger?.info({ device: this.deviceId, endpoint: this.d.endpointUrl, session: this.sessions }, 'OPC UA session established');
     } else {
-      const downMs = performance.now() - this.downSince;
+      const downMs = this.schedule.timers.now() - this.downSince;
       this.downSince = null;
       this.ctx.logger?.info(
         { device: this.deviceId, endpoint: this.d.endpointUrl, session: this.sessions, event: 'device_recovered', downMs: Math.round(downMs) },
@@ -464,7 +461,7 @@ export class OpcuaDevice implements DeviceDriver {
     // One line per outage, and one more only when the server's answer changes.
     const event = this.downSince === null ? 'device_failed' : 'device_still_failing';
     const how = this.downSince === null ? 'stopped answering' : 'still not answering';
-    this.downSince ??= performance.now();
+    this.downSince ??= this.schedule.timers.now();
     if (first) this.ctx.logger?.warn({ device: this.deviceId, quality: e.quality, event, error: e.message }, `device "${this.deviceId}" ${how}: ${e.message}`);
     if (this.downReported || !this.sink) return;
     this.downReported = true;
@@ -478,39 +475,12 @@ export class OpcuaDevice implements DeviceDriver {
   private async backoff(failures: number): Promise<void> {
     if (this.closed) return;
     const { minMs, maxMs } = this.d.backoff;
-    // Jitter: a substation full of gateways must not hammer a restarted server in lockstep.
-    const delay = jittered(backoffCeiling(failures - 1, minMs, maxMs), 0.1);
-    const started = performance.now();
-    const { host, port } = this.address;
-    // A server that refused this gateway (credentials, certificates, security policy) answers the
-    // same until someone changes a config: it gets the full backoff, not a retry every
-    // READY_RETRY_MS (a login every 4 s can lock an account); a restart of it still cuts the wait.
-    const refusedUs = this.lastError?.quality === 'bad_config';
-    await new Promise<void>((resolve) => {
-      let done = false;
-      let probing = false;
-      let sawDown = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        clearInterval(probe);
-        resolve();
-      };
-      // timerDelay: above 2^31-1 ms setTimeout would fire after 1 ms (a reconnect storm).
-      const timer = setTimeout(finish, timerDelay(delay));
-      // The fast probe: the backoff spares a server that is down, not one that is back.
-      const probe = setInterval(() => {
-        if (probing || done) return;
-        probing = true;
-        void tcpReachable(host, port, PROBE_INTERVAL_MS).then((up) => {
-          probing = false;
-          if (!up) sawDown = true;
-          else if (sawDown || (!refusedUs && performance.now() - started >= READY_RETRY_MS)) finish();
-        });
-      }, PROBE_INTERVAL_MS);
-      this.wake = finish;
-    });
+    const wait = waitBeforeReconnect(
+      { delayMs: reconnectBackoffMs(failures, minMs, maxMs), ...this.address, refusedUs: this.lastError?.quality === 'bad_config' },
+      this.schedule,
+    );
+    this.wake = wait.wake;
+    await wait.done;
     this.wake = () => undefined;
   }
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
-import { freePort } from '@kedge/testkit/ports.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { OpcuaDevice } from './opcua-device.ts';
+import { restartablePort } from './restart-port.ts';
 import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
 
 // The failure other gateways are known for: after the server restarts, the client reconnects
@@ -20,7 +20,8 @@ const SUBSCRIBED = ['level', 'temp', 'pulses'];
 
 test.before(async () => {
   dataDir = await opcuaDataDir('kedge-opcua-rc-');
-  port = await freePort();
+  // Down at start and restarted: a port the kernel hands to nobody else meanwhile.
+  port = await restartablePort();
   driver = new OpcuaDevice(
     opcuaDevice({
       endpointUrl: `opc.tcp://127.0.0.1:${port}`,

@@ -8,7 +8,7 @@ import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { ownCertificateFile, pkiFolder } from './pki.ts';
-import { opcuaDevice, SampleLog } from './test-support.ts';
+import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
 
 /** A refused session is retried after a backoff of a few seconds; generous for a loaded machine. */
 const RETRY_WAIT_MS = 30_000;
@@ -17,6 +17,7 @@ const RETRY_WAIT_MS = 30_000;
 let sim: OpcuaSim;
 let root: string;
 const drivers: OpcuaDevice[] = [];
+const seeded: string[] = [];
 
 test.before(async () => {
   root = mkdtempSync(join(tmpdir(), 'kedge-opcua-sec-'));
@@ -27,11 +28,18 @@ test.after(async () => {
   await Promise.all(drivers.map((d) => d.close()));
   await sim.stop();
   rmSync(root, { recursive: true, force: true });
+  for (const dir of seeded) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A fresh gateway data folder; `trustServer` copies the server's certificate into its PKI, as a technician would. */
-function dataDirFor(name: string, trustServer: boolean): string {
-  const dataDir = join(root, name);
+/**
+ * A gateway data folder; `trustServer` copies the server's certificate into its PKI, as a
+ * technician would. `empty`: the driver makes its own key and certificate there; otherwise the
+ * folder is seeded with the client key the driver would make (opcuaDataDir), which costs a test
+ * more CPU than the rest of it.
+ */
+async function dataDirFor(name: string, trustServer: boolean, empty = false): Promise<string> {
+  const dataDir = empty ? join(root, name) : await opcuaDataDir(`kedge-opcua-sec-${name}-`);
+  if (!empty) seeded.push(dataDir);
   if (trustServer) {
     const trusted = join(pkiFolder(dataDir), 'trusted', 'certs');
     mkdirSync(trusted, { recursive: true });
@@ -61,7 +69,7 @@ function start(dataDir: string, device: Record<string, unknown>): { driver: Opcu
 }
 
 test('SignAndEncrypt with Basic256Sha256 and a username from a password file: values flow, certificates stay in the data folder', async () => {
-  const dataDir = dataDirFor('ok', true);
+  const dataDir = await dataDirFor('ok', true, true);
   // Where secrets may live (secrets.ts): the driver reads auth files through the confined reader.
   mkdirSync(join(dataDir, 'secrets'), { recursive: true });
   const passwordFile = join(dataDir, 'secrets', 'opcua-password');
@@ -80,7 +88,7 @@ test('SignAndEncrypt with Basic256Sha256 and a username from a password file: va
 });
 
 test('Sign with Aes128_Sha256_RsaOaep and a client certificate as user identity', async () => {
-  const dataDir = dataDirFor('x509', true);
+  const dataDir = await dataDirFor('x509', true);
   // The user's own certificate and key, as an operator would get them from the plant's PKI.
   const userPki = new OPCUACertificateManager({ rootFolder: join(root, 'user-pki') });
   await userPki.initialize();
@@ -108,7 +116,7 @@ test('Sign with Aes128_Sha256_RsaOaep and a client certificate as user identity'
 });
 
 test('a wrong password is a clear error and a bad_config quality, not a crash', async () => {
-  const dataDir = dataDirFor('wrong', true);
+  const dataDir = await dataDirFor('wrong', true);
   const { driver, log } = start(dataDir, {
     securityMode: 'SignAndEncrypt',
     auth: { username: 'operator', password: 'wrong-horse' },
@@ -129,7 +137,7 @@ test('a wrong password is a clear error and a bad_config quality, not a crash', 
 });
 
 test("an untrusted server certificate is refused, and the error says which folder to move it to", async () => {
-  const dataDir = dataDirFor('untrusted', false);
+  const dataDir = await dataDirFor('untrusted', false);
   const { log } = start(dataDir, { securityMode: 'SignAndEncrypt', auth: { username: 'operator', password: 'correct-horse' } });
   const outage = await waitFor(() => log.last('level'), { timeoutMs: 20_000, what: 'the refusal' });
   assert.equal(outage.quality, 'bad_config');

@@ -5,10 +5,10 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { freePort } from '@kedge/testkit/ports.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { afterEverything, removeDir } from '@kedge/testkit/temp-dirs.ts';
 import { parseConfig } from '../../config/load.ts';
 import { Gateway } from '../../gateway.ts';
 import { opcua } from './index.ts';
@@ -20,7 +20,8 @@ const FAILED_POLLS_BUDGET_MS = 60_000;
 test('a device whose OPC UA server is down is logged once, by its driver: the health log does not repeat it', async (t) => {
   assert.equal(opcua.logsOwnSession, true);
   const dataDir = await opcuaDataDir('kedge-opcua-session-log-');
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  // After the stops registered below: the gateway writes its log and PKI there until its stop.
+  afterEverything(t, () => removeDir(dataDir));
   const lines: Array<{ event?: string; device?: string; driver?: string; layer?: string; msg: string }> = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[number]) });
   const nobody = await freePort();

@@ -5,9 +5,9 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { startOpcuaSim, type OpcuaSim } from '@kedge/testkit/sim/opcua-sim.ts';
 import { waitFor } from '@kedge/testkit/wait.ts';
+import { afterEverything, removeDir } from '@kedge/testkit/temp-dirs.ts';
 import { startTcpProxy } from '../../chaos/tcp-proxy.ts';
 import { OpcuaDevice } from './opcua-device.ts';
 import { opcuaDataDir, opcuaDevice, SampleLog } from './test-support.ts';
@@ -30,7 +30,8 @@ test.after(() => sim.stop());
 for (const idle of [false, true]) {
   test(`a ${idle ? 'subscription whose values do not change' : 'busy subscription'} on a link blackholed without a reset: one bad sample per point within one interval plus timeout, good again after the link heals`, async (t) => {
     const dataDir = await opcuaDataDir('kedge-opcua-silent-');
-    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    // After the stops registered below: the driver writes its PKI there until it is closed.
+    afterEverything(t, () => removeDir(dataDir));
     const proxy = await startTcpProxy({ targetPort: sim.port });
     t.after(() => proxy.close());
     const driver = new OpcuaDevice(

@@ -6,6 +6,8 @@ import { createClient } from './connect.ts';
 import { leasePki, ownCertificateFile, pkiFolder } from './pki.ts';
 import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './schema.ts';
 
+export { CountingProbe, ManualTimers } from './virtual-timers.ts';
+
 /**
  * A fresh data folder (mkdtemp under `prefix`) whose OPC UA PKI already holds the client key and
  * certificate the driver makes on its first connect: a copy of a template made once per machine
@@ -51,3 +53,4 @@ export class SampleLog {
     return this.of(point).map((s) => s.value);
   }
 }
+
