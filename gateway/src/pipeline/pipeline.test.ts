@@ -460,6 +460,29 @@ test("a quality outside QUALITIES (a driver's bug) is logged once and shown live
   assert.equal(pipeline.liveValues().get('m/v')?.quality, 'constructor');
 });
 
+test('a sample that throws (more unknown qualities than there are codes) ends its batch, but the readings marked logged before it reach the log', () => {
+  const { pipeline, sinkCalls } = pipelineOf(point('m/a'), point('m/b', { deadband: 1 }));
+  let ts = T0;
+  let codes = 0;
+  // Unknown qualities until there is no code left for one more.
+  for (;;) {
+    const quality = `weird${codes}` as unknown as Sample['quality'];
+    try {
+      pipeline.ingest('m', [{ point: 'a', ts: ++ts, value: null, quality }]);
+    } catch (err) {
+      assert.ok(err instanceof TypeError && /unknown quality "weird\d+"/.test(err.message), String(err));
+      break;
+    }
+    codes++;
+    assert.ok(codes < 1000, 'the codes are bounded');
+  }
+  sinkCalls.length = 0;
+  const last = `weird${codes}` as unknown as Sample['quality'];
+  assert.throws(() => pipeline.ingest('m', [good('b', ++ts, 5), { point: 'a', ts: ++ts, value: null, quality: last }]), TypeError);
+  assert.deepEqual(sinkCalls.flat().map((r) => [r.point, r.value]), [['m/b', 5]], 'the good reading before the throw is logged');
+  assert.deepEqual(pipeline.ingest('m', [good('b', ++ts, 5)]), [], 'and its deadband state agrees: the same value is not logged again');
+});
+
 test('in a large config every point is found by its device and id, and near misses find nothing', () => {
   // Thousands of keys: the lookup table has collisions to walk past; near misses share a slot's neighbourhood.
   const devices = ['m', 'm2', 'm/x', 'meter-long-name.with.dots'];

@@ -246,42 +246,47 @@ export class Pipeline {
     // against that of an earlier poll of the same group (the same string, so a pointer compare)
     // instead of a lookup.
     let order = this.orderFor(deviceId, samples);
-    for (let k = 0; k < samples.length; k++) {
-      const s = samples[k]!;
-      let i: number;
-      if (order && order.ids[k] === s.point) i = order.points[k]!;
-      else {
-        i = this.pointOf(deviceId, s.point);
-        // Kept only for a device with a configured point: unknown names cannot grow this.
-        if (!order && i >= 0) this.orders.set(deviceId, [(order = { ids: [], points: [] })]);
-        if (order && k < MAX_ORDER) {
-          order.ids[k] = s.point;
-          order.points[k] = i;
+    // A sample that throws (a driver's bug) ends the batch, but what was marked logged before it
+    // still reaches the log: its deadband state says so.
+    try {
+      for (let k = 0; k < samples.length; k++) {
+        const s = samples[k]!;
+        let i: number;
+        if (order && order.ids[k] === s.point) i = order.points[k]!;
+        else {
+          i = this.pointOf(deviceId, s.point);
+          // Kept only for a device with a configured point: unknown names cannot grow this.
+          if (!order && i >= 0) this.orders.set(deviceId, [(order = { ids: [], points: [] })]);
+          if (order && k < MAX_ORDER) {
+            order.ids[k] = s.point;
+            order.points[k] = i;
+          }
         }
+        if (i < 0) continue;
+        // An uncertain value is still the device's value (stale, out of range): keep it.
+        const hasValue = s.quality === 'good' || s.quality === 'uncertain';
+        const row = this.params[i]!;
+        const value = hasValue ? scaleBy(s.value, this.scales[row]!, this.offsets[row]!) : null;
+        clockWrong ??= hasValue ? (this.o.clockWrong?.(takenSinceMono) ?? false) : undefined;
+        const quality: Quality = hasValue && clockWrong ? 'uncertain_clock' : s.quality;
+        const code = this.codeOf(quality);
+        const logged = this.shouldLog(i, row, value, code, now);
+        if (logged) {
+          this.lastValue[i] = value;
+          this.lastQuality[i] = code;
+          this.lastMono[i] = now;
+          out.push({ point: this.keys[i]!, ts: s.ts, value, quality });
+          this.liveLoggedTs[i] = s.ts;
+        }
+        this.liveValue[i] = value;
+        this.liveQuality[i] = code;
+        this.liveTs[i] = s.ts;
+        if (s.error) (this.liveError ??= new Array<string | undefined>(this.keys.length).fill(undefined))[i] = s.error;
+        else if (this.liveError) this.liveError[i] = undefined;
       }
-      if (i < 0) continue;
-      // An uncertain value is still the device's value (stale, out of range): keep it.
-      const hasValue = s.quality === 'good' || s.quality === 'uncertain';
-      const row = this.params[i]!;
-      const value = hasValue ? scaleBy(s.value, this.scales[row]!, this.offsets[row]!) : null;
-      clockWrong ??= hasValue ? (this.o.clockWrong?.(takenSinceMono) ?? false) : undefined;
-      const quality: Quality = hasValue && clockWrong ? 'uncertain_clock' : s.quality;
-      const code = this.codeOf(quality);
-      const logged = this.shouldLog(i, row, value, code, now);
-      if (logged) {
-        this.lastValue[i] = value;
-        this.lastQuality[i] = code;
-        this.lastMono[i] = now;
-        out.push({ point: this.keys[i]!, ts: s.ts, value, quality });
-        this.liveLoggedTs[i] = s.ts;
-      }
-      this.liveValue[i] = value;
-      this.liveQuality[i] = code;
-      this.liveTs[i] = s.ts;
-      if (s.error) (this.liveError ??= new Array<string | undefined>(this.keys.length).fill(undefined))[i] = s.error;
-      else if (this.liveError) this.liveError[i] = undefined;
+    } finally {
+      if (out.length) this.sink(out);
     }
-    if (out.length) this.sink(out);
     return out;
   }
 
