@@ -100,7 +100,7 @@ async function warmCompileCache(): Promise<{ compiled: number; failed: number }>
  */
 const CONCURRENCY = availableParallelism() + 2;
 /**
- * Per file (each runs in its own process). The chaos files start the daemon up to 20 times:
+ * Per file (each runs in its own process). The chaos files start the daemon up to 13 times:
  * about 40 s on an idle 2-core box, several times that on a loaded one. A hung file still
  * fails, after 10 minutes.
  */

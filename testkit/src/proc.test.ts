@@ -1,8 +1,9 @@
-import test from 'node:test';
+import test, { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startProcess, type ProcessExit } from './proc.ts';
+import { GROUP_GRACE_MS, startProcess, type ProcessExit } from './proc.ts';
 import { tsEntry } from './entry.ts';
 import { tempDir } from './temp-dirs.ts';
 import { waitFor } from './wait.ts';
@@ -89,21 +90,68 @@ const LEADER_ENDS = {
   'is SIGKILLed alone': { script: 'sleep 600 & echo "grandchild $!"; wait', end: async (p: { kill(s: NodeJS.Signals): void }) => p.kill('SIGKILL'), exit: { code: null, signal: 'SIGKILL' } },
 } as const;
 
-for (const [how, leader] of Object.entries(LEADER_ENDS)) {
-  test(`a group whose leader ${how} takes its group with it then: no orphan runs on until the end of the file`, async (t) => {
-    const p = await startProcess('/bin/sh', ['-c', leader.script], { name: `launcher that ${how}`, group: true });
-    t.after(() => p.stop());
-    const seen = await waitFor(() => /grandchild (\d+)/.exec(p.output()), { timeoutMs: FIXTURE_TIMEOUT_MS, what: 'the launcher to start its child' });
-    const grandchild = Number(seen[1]);
-    await leader.end(p);
-    assert.deepEqual(await p.exitedWithin(FIXTURE_TIMEOUT_MS, 'the end of the launcher'), leader.exit);
-    assert.equal(p.leftGroupRunning(), true, 'the grandchild was still running when the launcher ended');
-    await waitFor(() => !alive(grandchild), { timeoutMs: FIXTURE_TIMEOUT_MS, what: `the grandchild ${grandchild} to be killed with its group` });
-  });
-}
+// Side by side: each waits out the whole grace (GROUP_GRACE_MS) for a member that never ends.
+describe('a group whose leader ends while a member it started runs on', { concurrency: true }, () => {
+  for (const [how, leader] of Object.entries(LEADER_ENDS)) {
+    it(`a leader that ${how}: the member is reported left running and killed with its group; no orphan runs on until the end of the file`, async (t) => {
+      const p = await startProcess('/bin/sh', ['-c', leader.script], { name: `launcher that ${how}`, group: true });
+      t.after(() => p.stop());
+      const seen = await waitFor(() => /grandchild (\d+)/.exec(p.output()), { timeoutMs: FIXTURE_TIMEOUT_MS, what: 'the launcher to start its child' });
+      const grandchild = Number(seen[1]);
+      await leader.end(p);
+      assert.deepEqual(await p.exitedWithin(FIXTURE_TIMEOUT_MS, 'the end of the launcher'), leader.exit);
+      const members = await p.membersAtLeaderExit();
+      assert.deepEqual(members.map((m) => m.pid), [grandchild], 'the grandchild was running when the launcher ended');
+      // 'sh' if the launcher ended between the grandchild's fork and its exec of sleep.
+      assert.match(members[0]!.comm, /^(sleep|sh)$/, 'named by its comm');
+      assert.equal(await p.leftGroupRunning(), true, 'the grandchild was still running when the grace ended');
+      await waitFor(() => !alive(grandchild), { timeoutMs: FIXTURE_TIMEOUT_MS, what: `the grandchild ${grandchild} to be killed with its group` });
+    });
+  }
+});
+
+test('a group member that ends on its own a moment after its leader is not reported left running, and is not killed', async (t) => {
+  const dir = tempDir(t, 'kedge-proc-group-');
+  const fifo = join(dir, 'go');
+  execFileSync('mkfifo', [fifo]);
+  // The member blocks opening the fifo until the test writes to it: it outlives the leader for
+  // as long as the test wants, then ends by itself, as tsx's esbuild service does once its
+  // parent's pipe has closed.
+  const script = '(read line < "$0"; echo "member read $line") & echo "member $!"';
+  const p = await startProcess('/bin/sh', ['-c', script, fifo], { name: 'launcher that exits first', group: true });
+  t.after(() => p.stop());
+  const seen = await waitFor(() => /member (\d+)/.exec(p.output()), { timeoutMs: FIXTURE_TIMEOUT_MS, what: 'the launcher to start its member' });
+  const member = Number(seen[1]);
+  assert.deepEqual(await p.exitedWithin(FIXTURE_TIMEOUT_MS, 'the end of the launcher'), { code: 0, signal: null });
+  const verdict = p.leftGroupRunning();
+  assert.equal(alive(member), true, 'the member outlives its leader: the group is in its grace');
+  // Though it ends within the grace, it is named as outliving the leader.
+  assert.deepEqual(await p.membersAtLeaderExit(), [{ pid: member, comm: 'sh' }]);
+  // Opening for writing unblocks the member's open; it reads the line and exits.
+  writeFileSync(fifo, 'go\n');
+  assert.equal(await verdict, false, 'the member ended within the grace');
+  assert.equal(alive(member), false);
+  // Its last line: it ended by itself, not by the group's SIGKILL.
+  await waitFor(() => p.output().includes('member read go'), { timeoutMs: FIXTURE_TIMEOUT_MS, what: "the member's last line" });
+});
 
 test('a group leader that waits for what it started leaves nothing in its group', async () => {
   const p = await startProcess('/bin/sh', ['-c', 'true & wait'], { name: 'launcher that waits', group: true });
   assert.deepEqual(await p.exitedWithin(FIXTURE_TIMEOUT_MS, 'the end of the launcher'), { code: 0, signal: null });
-  assert.equal(p.leftGroupRunning(), false);
+  assert.equal(await p.leftGroupRunning(), false);
+  assert.deepEqual(await p.membersAtLeaderExit(), []);
+});
+
+test("a group's failed start takes its members with it at once, not after the grace: they may hold its ports", async () => {
+  let output = '';
+  await assert.rejects(
+    startProcess('/bin/sh', ['-c', 'sleep 600 & echo "grandchild $!"; exit 3', 'never ready'], { name: 'launcher that fails to start', group: true, readyLine: /never printed/ }),
+    (err: Error) => {
+      output = err.message;
+      return /exited before ready/.test(err.message);
+    },
+  );
+  const grandchild = Number(/grandchild (\d+)/.exec(output)![1]);
+  // Well inside the grace, after which the group's end would SIGKILL it anyway.
+  await waitFor(() => !alive(grandchild), { timeoutMs: GROUP_GRACE_MS / 2, what: `the grandchild ${grandchild} to be killed with the failed start` });
 });

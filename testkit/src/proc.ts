@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { canConnect, sleep } from './wait.ts';
+import { groupRunning, runningMembers, type GroupMember } from './process-group.ts';
 
 export interface StartProcessOptions {
   cwd?: string;
@@ -16,9 +17,9 @@ export interface StartProcessOptions {
   timeoutMs?: number;
   /**
    * Its own process group (a launcher, a shell, anything that starts children of its own):
-   * what is left of the group is SIGKILLed when the child exits (see leftGroupRunning) and by
-   * the exit net, so a grandchild is not left behind when only the child was killed. Off by
-   * default: a terminal's Ctrl-C then still reaches the child.
+   * what is left of the group GROUP_GRACE_MS after the child exits is SIGKILLed (see
+   * leftGroupRunning), and all of it by the exit net, so a grandchild is not left behind when
+   * only the child was killed. Off by default: a terminal's Ctrl-C then still reaches the child.
    */
   group?: boolean;
 }
@@ -34,7 +35,10 @@ export interface ManagedProcess {
   /** Captured stdout+stderr interleaved in arrival order, last 200 KB only. */
   output(): string;
   kill(signal?: NodeJS.Signals): void;
-  /** SIGTERM, then SIGKILL (of the whole group with `group`) after 10 s; resolves once the process has exited. */
+  /**
+   * SIGTERM, then SIGKILL (of the whole group with `group`) after 10 s; resolves once the
+   * process has exited and, with `group`, its group has ended too.
+   */
   stop(): Promise<void>;
   exited: Promise<ProcessExit>;
   /**
@@ -43,39 +47,107 @@ export interface ManagedProcess {
    */
   exitedWithin(ms: number, what: string): Promise<ProcessExit>;
   /**
-   * With `group`, once `exited` resolved: whether members of the group (or zombies of them) were
-   * still there when the leader exited; they were SIGKILLed then. A launcher that stops what it
-   * started before it exits leaves none.
+   * With `group`: resolves once the group has ended after its leader exited, with whether
+   * members were still running GROUP_GRACE_MS after that (they were SIGKILLed then). A
+   * launcher that stops what it started before it exits leaves none; one whose last member
+   * (a helper that quits when its parent's pipe closes) ends a moment after it is not counted.
+   * False without `group`.
    */
-  leftGroupRunning(): boolean;
+  leftGroupRunning(): Promise<boolean>;
+  /**
+   * With `group`, once `exited` resolved: the members of the group that ran (zombies not
+   * counted) the moment the leader's exit was seen. Unlike leftGroupRunning it catches a
+   * launcher that exits before what it started, even when those end within the grace. Empty
+   * without `group`.
+   */
+  membersAtLeaderExit(): Promise<GroupMember[]>;
 }
 
 const OUTPUT_CAP = 200 * 1024;
 // Above the gateway's own 5 s drain on a clean stop.
 const STOP_GRACE_MS = 10_000;
+/**
+ * How long the members of a group may outlive its leader before they count as left running and
+ * are SIGKILLed. A member that ends on its own right after the leader (tsx's esbuild service
+ * quits when its parent's pipe closes; an orphan's zombie waits for init to reap it) takes a
+ * moment longer on a loaded box; one that is still there after 10 s was not going to end.
+ */
+export const GROUP_GRACE_MS = 10_000;
+/**
+ * Between looks at a group in its grace: the kernel sends no event when a process group
+ * empties (the members are not our children), so it is polled; a few looks a second cost nothing.
+ */
+const GROUP_POLL_MS = 100;
 
-// Children still running, and the process groups of those started with `group` whose leader
-// is still running. Killed synchronously on exit so a test that ends or throws before its
-// clean-up (or a runner that kills us) does not leave servers holding ports, files or the
-// file's run.
+// Children still running, and the process groups of those started with `group` that have not
+// ended (leader running, or members in their grace after it). Killed synchronously on exit so
+// a test that ends or throws before its clean-up (or a runner that kills us) does not leave
+// servers holding ports, files or the file's run.
 const live = new Set<ChildProcess>();
 const groups = new Set<number>();
 let hooksInstalled = false;
 
 /**
- * SIGKILLs what is left of a group and forgets it. Called when its leader exits: members still
- * running then are orphans nobody stops, and once the group is gone its id may be reused by an
- * unrelated process group, which a later kill by that id would hit.
+ * SIGKILLs what is left of a group and forgets it: once the group is gone its id may be reused
+ * by an unrelated process group, which a later kill by that id would hit.
  */
-function endGroup(pgid: number): boolean {
+function endGroup(pgid: number): void {
   groups.delete(pgid);
   try {
     process.kill(-pgid, 'SIGKILL');
-    return true;
   } catch {
     // the whole group is gone
-    return false;
   }
+}
+
+interface GroupEnd {
+  /** The members running at the first look, when the leader's exit was seen. */
+  atLeaderExit: GroupMember[];
+  /** Whether members were still running when the grace ran out (and were SIGKILLed). */
+  leftRunning: Promise<boolean>;
+  /** Keeps the process alive for the grace: somebody waits for its outcome. */
+  ref(): void;
+}
+
+/**
+ * Called when a group's leader exited: members still running are orphans nobody stops. Waits
+ * up to GROUP_GRACE_MS for the group to empty, then SIGKILLs what is left. Until somebody asks
+ * for the outcome the timer does not hold the test process open (the exit net kills the rest).
+ */
+function awaitGroupEnd(pgid: number): GroupEnd {
+  let timer: NodeJS.Timeout | undefined;
+  let referenced = false;
+  const deadline = performance.now() + GROUP_GRACE_MS;
+  const atLeaderExit = runningMembers(pgid);
+  // Looks in a row that found the group ended: one is not enough (process-group.ts).
+  let emptyLooks = 0;
+  const leftRunning = new Promise<boolean>((resolve) => {
+    const look = () => {
+      timer = undefined;
+      // Ended by the exit net meanwhile (killChildrenSync).
+      if (!groups.has(pgid)) return resolve(false);
+      emptyLooks = groupRunning(pgid) ? 0 : emptyLooks + 1;
+      if (emptyLooks >= 2) {
+        groups.delete(pgid);
+        return resolve(false);
+      }
+      if (performance.now() >= deadline) {
+        endGroup(pgid);
+        return resolve(true);
+      }
+      timer = setTimeout(look, Math.min(GROUP_POLL_MS, Math.max(0, deadline - performance.now())));
+      if (!referenced) timer.unref();
+    };
+    look();
+  });
+  return {
+    atLeaderExit,
+    leftRunning,
+    ref() {
+      referenced = true;
+      timer?.ref();
+    },
+  };
 }
 
 /**
@@ -127,7 +199,7 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
   // At once (the pid is known when the spawn did not fail): the leader's 'exit' below ends it.
   const pgid = opts.group ? child.pid : undefined;
   if (pgid !== undefined) groups.add(pgid);
-  let groupLeft = false;
+  let groupEnd: GroupEnd | undefined;
 
   let out = '';
   const append = (chunk: string) => {
@@ -155,8 +227,8 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
     child.once('exit', (code, signal) => {
       live.delete(child);
       // However the leader ended (its own exit, stop(), exitedWithin's or a failed start's
-      // SIGKILL): what it started goes with it.
-      if (pgid !== undefined) groupLeft = endGroup(pgid);
+      // SIGKILL): what it started goes with it, or soon after.
+      if (pgid !== undefined) groupEnd = awaitGroupEnd(pgid);
       resolve({ code, signal });
     });
   });
@@ -177,6 +249,24 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
   refAll(false);
 
   const hasExited = () => child.exitCode !== null || child.signalCode !== null;
+  /** Resolves after `exitedInternal`, once the group (if any) has ended too. */
+  const groupEnded = async (): Promise<boolean> => {
+    await exitedInternal;
+    if (!groupEnd) return false;
+    groupEnd.ref();
+    return groupEnd.leftRunning;
+  };
+
+  /** With `group`: SIGKILLs its members too, whose grandchildren would otherwise hold ports through the grace. */
+  const killGroup = () => {
+    // Not once the group has ended: its id may belong to another group by then.
+    if (!opts.group || !groups.has(pid)) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // the group is gone
+    }
+  };
 
   const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
     if (hasExited()) return;
@@ -190,19 +280,13 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
 
   const stop = async () => {
     if (hasExited()) {
-      await exitedInternal;
+      await groupEnded();
       return;
     }
     kill('SIGTERM');
     // A group's members too: what the child started would outlive a SIGKILL of the child alone.
     const timer = setTimeout(() => {
-      if (opts.group) {
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          // the group is gone
-        }
-      }
+      killGroup();
       kill('SIGKILL');
     }, STOP_GRACE_MS);
     try {
@@ -210,6 +294,7 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
     } finally {
       clearTimeout(timer);
     }
+    await groupEnded();
   };
 
   const managed: ManagedProcess = {
@@ -232,11 +317,20 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
       } finally {
         clearTimeout(timer);
       }
+      killGroup();
       kill('SIGKILL');
       await exitedInternal;
       throw new Error(`${opts.name}: still running ${ms} ms into ${what}, killed (SIGKILL); output:\n${out.length > 8000 ? `...${out.slice(-8000)}` : out}`);
     },
-    leftGroupRunning: () => groupLeft,
+    leftGroupRunning: () => {
+      refAll(true);
+      return groupEnded();
+    },
+    membersAtLeaderExit: async () => {
+      refAll(true);
+      await exitedInternal;
+      return groupEnd?.atLeaderExit ?? [];
+    },
   };
 
   if (opts.readyPort === undefined && opts.readyLine === undefined) return managed;
@@ -247,6 +341,8 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
   void exitedInternal.then((e) => (exitInfo = e));
 
   const fail = async (why: string): Promise<never> => {
+    // A failed start's grandchildren go at once, not after the grace: they may hold its ports.
+    killGroup();
     if (!hasExited()) {
       kill('SIGKILL');
       await exitedInternal;

@@ -21,14 +21,26 @@ import { assertEverySequenceOnce, assertSameReadings, chaosSeed, GatewayUnderTes
 
 const INGEST_MAIN = fileURLToPath(new URL('../../../cloud-sync/src/ingest/main.ts', import.meta.url));
 const KILLS = 10;
+/**
+ * When each kill lands, after the center moved again (a commit just ended): batches of a few
+ * hundred readings commit every ~100 ms, so the window spans several commit periods and every
+ * phase of one, and a kill that soon after a restart also hits the commits of what the broker
+ * queued meanwhile. The kills are spread over KILLS strata of it, so every run covers all of it.
+ */
+const KILL_AFTER_MS = { min: 20, max: 400 };
 
 test(`the ingest SIGKILLed ${KILLS} times mid-stream (mid-commit) loses nothing it acknowledged`, async (t) => {
   const seed = chaosSeed();
   t.diagnostic(`chaos seed ${seed} (replay with CHAOS_SEED=${seed})`);
   const random = seededRandom(seed);
   const dir = fileTempDir('kedge-ingest-kill-');
-  const sim = await startModbusSim();
-  const broker = await startMosquitto({ persistence: true, extraConf: 'max_queued_messages 0' });
+  // Independent: the simulated meters and the broker start side by side.
+  const simStarting = startModbusSim();
+  const brokerStarting = startMosquitto({ persistence: true, extraConf: 'max_queued_messages 0' });
+  const [sim, broker] = await Promise.all([simStarting, brokerStarting]).catch(async (err: unknown) => {
+    await Promise.allSettled([simStarting.then((s) => s.close()), brokerStarting.then((b) => b.stop())]);
+    throw err;
+  });
   const dbPath = join(dir, 'center.db');
   const gw = GatewayUnderTest.sim(dir, { gatewayId: 'gw-ingest-kill', simPort: sim.port, brokerUrl: broker.url, intervalMs: 50 });
   let ingest: ManagedProcess | null = null;
@@ -50,6 +62,8 @@ test(`the ingest SIGKILLed ${KILLS} times mid-stream (mid-commit) loses nothing 
     );
   };
 
+  // The ingest first: before its first subscription the broker keeps no session for it, and
+  // would drop what the gateway sent meanwhile.
   await startIngest();
   await gw.start();
   const readSeq = () => {
@@ -61,9 +75,15 @@ test(`the ingest SIGKILLed ${KILLS} times mid-stream (mid-commit) loses nothing 
     }
   };
   await gw.waitFor(() => readSeq() > 200, { timeoutMs: 30_000, what: 'readings at the center' });
+  const strata = [...Array(KILLS).keys()];
+  for (let i = strata.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [strata[i], strata[j]] = [strata[j]!, strata[i]!];
+  }
   for (let i = 1; i <= KILLS; i++) {
-    // Batches of a few hundred readings commit every ~100 ms: a kill 20-400 ms in often lands in one.
-    await sleep(Math.round(20 + random() * 380));
+    // A seeded moment of the commit cycle, in this kill's stratum: often a commit is under way.
+    const kill = (strata[i - 1]! + random()) / KILLS;
+    await sleep(Math.round(KILL_AFTER_MS.min + kill * (KILL_AFTER_MS.max - KILL_AFTER_MS.min)));
     ingest!.kill('SIGKILL');
     await ingest!.exited;
     await startIngest();

@@ -10,6 +10,7 @@ import { backoffCeiling } from '@kedge/cloud-sync/backoff.ts';
 import { SCHEMA } from './schema.ts';
 import { CommittedTail } from './committed-tail.ts';
 import { RowColumns } from './row-columns.ts';
+import { PointIndex } from './point-index.ts';
 import { fileSize, inspectLogFile, moveAside, readIdentityFile, writeIdentityFile } from './log-file.ts';
 import { describeWriteError, type WriteFailure } from './write-error.ts';
 
@@ -148,11 +149,6 @@ const MiB = 1024 * 1024;
 export const LOG_PAGE_CACHE_KIB = 1024;
 /** Rows per multi-row INSERT in a commit (the rest of a commit goes row by row). */
 const INSERT_CHUNK = 50;
-/**
- * Point ids up to 4 x the points + this index the newest-per-point table directly (a table of
- * at most ~4 x 10,000 rows for the largest config); a sparser file gets a slot per id instead.
- */
-const DENSE_POINT_ID_SLACK = 1024;
 /** Eviction rows kept for the UI once the center has confirmed past them. */
 const KEEP_EVICTION_ROWS = 20;
 /** More eviction rows than this at open (a log of an older version) are merged. */
@@ -219,29 +215,21 @@ export class ReadingLog implements LogSource {
   private tailEpoch = '';
   /** The bound values of one multi-row insert, reused by every commit. */
   private readonly insertParams: SqlValue[] = new Array<SqlValue>(INSERT_CHUNK * 5).fill(null);
-  /** Each pending row's point id, found once per row in the commit and reused once it committed. */
-  private rowPointIds = new Float64Array(1024);
+  /** Each pending row's point slot (point-index.ts), found once per row in the commit and reused once it committed. */
+  private rowSlots = new Int32Array(1024);
   private flushTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  private readonly pointIds = new Map<string, number>();
-  private readonly pointKeys = new Map<number, string>();
+  /** Point key <-> point id of the file's points table; the log's per-point tables are indexed by its slots. */
+  private readonly points = new PointIndex();
   /**
-   * pointKeys as a plain array, for the ids that index it directly (dense, from 0 up): holds
-   * exactly the entries of pointKeys it has room for, so `keyById[id] === key` proves `id` is
-   * the id of `key`. Grown by push, so it stays packed (a write far past its end would make it
-   * a dictionary).
+   * The slot of the point that followed each point's slot in the last commits (issue 20): a
+   * device's poll appends its points in the same order every time, so a commit finds a row's
+   * point by one string compare instead of a hash lookup among every point. Only a guess, taken
+   * when the guessed slot holds the row's key: a slot a rollback took back, or one taken since
+   * by another key, fails that check and is looked up afresh. -1: none yet.
    */
-  private readonly keyById: Array<string | undefined> = [];
-  /**
-   * The id of the point that followed each point id in the last commits (issue 20): a device's
-   * poll appends its points in the same order every time, so a commit finds a row's id by one
-   * string compare instead of a lookup in a Map of every point (~0.4 us a row at 10,000
-   * points). Only a guess, taken when keyById confirms it for the row's key: an id a rollback
-   * took back, or one reused since by another key, fails that check and is looked up afresh.
-   * Indexed by id only while ids are dense.
-   */
-  private successorIds = new Float64Array(1024);
+  private successorSlots = new Int32Array(1024).fill(-1);
   private readonly appendListeners = new Set<() => void>();
   /** Append listeners that threw (each logged): the readings were committed all the same. */
   private appendListenerFailures = 0;
@@ -289,12 +277,14 @@ export class ReadingLog implements LogSource {
     const opened = this.openChecked();
     this.identity = opened.identity;
     this.recoveredFromCrash = opened.crashed;
-    for (const row of this.db.prepare('SELECT id, key FROM points').all() as Array<{ id: number; key: string }>) {
-      this.pointIds.set(row.key, row.id);
-      this.pointKeys.set(row.id, row.key);
+    // In id order: a file the log numbered itself then needs no stored ids (point-index.ts).
+    for (const row of this.db.prepare('SELECT id, key FROM points ORDER BY id').iterate() as IterableIterator<{ id: number; key: unknown }>) {
+      // better-sqlite3 rounds integers past 2^53: two points would share an id and readings
+      // would be stored under the wrong one. Only a file made elsewhere holds such ids.
+      if (!Number.isSafeInteger(row.id)) throw new Error(`reading log ${path}: the points table holds id ${row.id}, past 2^53; not a file this log wrote`);
+      // A TEXT column keeps a BLOB a BLOB (a file written elsewhere): held as its text.
+      this.points.add(typeof row.key === 'string' ? row.key : String(row.key), row.id);
     }
-    for (const id of this.pointKeys.keys()) this.checkIdDensity(id);
-    for (const [id, key] of this.pointKeys) this.noteKeyById(id, key);
     this.nextSeq = this.storedLastSeq() + 1;
     this.tail = new CommittedTail(this.opts.memoryTailRecords, this.nextSeq);
     this.tailEpoch = this.identity.epoch;
@@ -640,10 +630,10 @@ export class ReadingLog implements LogSource {
     const dropped = this.droppedUnsequenced;
     const first = this.nextSeq;
     const at = this.opts.now();
-    const added: string[] = [];
-    // Float64, not Int32: a point id is any SQLite integer (a file from elsewhere may hold 2^31 and up).
-    if (this.rowPointIds.length < batch.length) this.rowPointIds = new Float64Array(batch.length * 2);
-    const ids = this.rowPointIds;
+    // Points this commit creates get the slots from here on; a rollback takes them back.
+    const knownPoints = this.points.size;
+    if (this.rowSlots.length < batch.length) this.rowSlots = new Int32Array(batch.length * 2);
+    const slots = this.rowSlots;
     let usedBefore = 0;
     try {
       usedBefore = this.usedBytes();
@@ -658,26 +648,26 @@ export class ReadingLog implements LogSource {
         // INSERT_CHUNK rows per statement: one native call and one bound array per chunk
         // instead of per row (about 40 % less CPU per row, measured in scripts/src/build/README.md).
         const params = this.insertParams;
-        const keyById = this.keyById;
+        const points = this.points;
         let k = 0;
-        let prevId = -1;
+        let prevSlot = -1;
         for (let i = 0; i < batch.length; i++) {
           const value = batch.value(i);
           const flags = packedFlags(value, batch.quality(i));
           const key = batch.point(i);
           // The guess is checked on every row, never trusted: a wrong id here is a row stored
           // under another point, silently (the check costs one string compare).
-          const guess = prevId >= 0 && prevId < this.successorIds.length ? this.successorIds[prevId]! : -1;
-          let id: number;
-          if (guess >= 0 && keyById[guess] === key) id = guess;
+          const guess = prevSlot >= 0 && prevSlot < this.successorSlots.length ? this.successorSlots[prevSlot]! : -1;
+          let slot: number;
+          if (guess >= 0 && points.key(guess) === key) slot = guess;
           else {
-            id = this.pointId(key, added);
-            if (prevId >= 0) this.noteSuccessor(prevId, id);
+            slot = this.pointSlot(key);
+            if (prevSlot >= 0) this.noteSuccessor(prevSlot, slot);
           }
-          prevId = this.sparseSlots === null ? id : -1;
+          prevSlot = slots[i] = slot;
           params[k++] = seq++;
           params[k++] = batch.ts(i);
-          params[k++] = ids[i] = id;
+          params[k++] = points.id(slot);
           // asStored: SQLite keeps a bound -0 as -0.0, while the tail, the newest table and every
           // LogSource (north/memory-log.ts) give 0; one value for one reading, whichever answers.
           params[k++] = packedValue(asStored(value));
@@ -691,14 +681,8 @@ export class ReadingLog implements LogSource {
       })();
     } catch (err) {
       // Rolled back: so are the point ids it created, or a retry would name points with no row.
-      // keyById with them, so no successor guess can confirm a taken-back id.
-      for (const key of added) {
-        const id = this.pointIds.get(key);
-        this.pointIds.delete(key);
-        if (id === undefined) continue;
-        this.pointKeys.delete(id);
-        if (this.keyById[id] === key) this.keyById[id] = undefined;
-      }
+      // Their slots with them, so no successor guess can confirm a taken-back slot.
+      this.points.truncate(knownPoints);
       this.writeFailed(err);
       return 0;
     }
@@ -713,7 +697,7 @@ export class ReadingLog implements LogSource {
         const value = asStored(batch.value(i));
         const quality = batch.quality(i);
         this.tail.add(seq, ts, point, value, quality);
-        this.newest.set(this.newestSlot(ids[i]!), seq, ts, point, value, quality);
+        this.newest.set(slots[i]!, seq, ts, point, value, quality);
       }
       this.tail.endCommit();
     } catch (err) {
@@ -753,34 +737,22 @@ export class ReadingLog implements LogSource {
     if (this.stmt.bumpCounter.run(seq).changes === 0) this.stmt.insertCounter.run(seq);
   }
 
-  private noteSuccessor(prevId: number, id: number): void {
-    if (this.successorIds.length <= prevId) {
-      const grown = new Float64Array(Math.max(prevId + 1, this.successorIds.length * 2));
-      grown.set(this.successorIds);
-      this.successorIds = grown;
+  private noteSuccessor(prevSlot: number, slot: number): void {
+    if (this.successorSlots.length <= prevSlot) {
+      const grown = new Int32Array(Math.max(prevSlot + 1, this.successorSlots.length * 2)).fill(-1);
+      grown.set(this.successorSlots);
+      this.successorSlots = grown;
     }
-    this.successorIds[prevId] = id;
+    this.successorSlots[prevSlot] = slot;
   }
 
-  /** Into keyById, if `id` indexes it directly (ids dense, and an array index). */
-  private noteKeyById(id: number, key: string): void {
-    if (this.sparseSlots !== null || !Number.isInteger(id) || id < 0) return;
-    const keys = this.keyById;
-    while (keys.length <= id) keys.push(undefined);
-    keys[id] = key;
-  }
-
-  private pointId(key: string, added: string[]): number {
-    let id = this.pointIds.get(key);
-    if (id === undefined) {
-      id = Number(this.stmt.insertPoint.run(key).lastInsertRowid);
-      this.pointIds.set(key, id);
-      this.pointKeys.set(id, key);
-      added.push(key);
-      this.checkIdDensity(id);
-      this.noteKeyById(id, key);
-    }
-    return id;
+  /** The slot of the point `key`, created (in the points table too) if it is new. */
+  private pointSlot(key: string): number {
+    const slot = this.points.slotOfKey(key);
+    if (slot < 0) return this.points.add(key, Number(this.stmt.insertPoint.run(key).lastInsertRowid));
+    // The row's key is the config's string; the one held may be SQLite's copy from the open.
+    this.points.adopt(slot, key);
+    return slot;
   }
 
   /**
@@ -811,45 +783,22 @@ export class ReadingLog implements LogSource {
     }>;
     return rows.map((row) => {
       const { value, quality } = unpackValue(row.value, row.flags);
-      const point = this.pointKeys.get(row.point);
-      if (point === undefined) throw new Error(`corrupt log: reading ${row.seq} names unknown point ${row.point}`);
-      return { seq: row.seq, ts: row.ts, point, value, quality };
+      const slot = this.points.slotOfId(row.point);
+      if (slot < 0) throw new Error(`corrupt log: reading ${row.seq} names unknown point ${row.point}`);
+      return { seq: row.seq, ts: row.ts, point: this.points.key(slot)!, value, quality };
     });
   }
 
   private latestStmt: Database.Statement | null = null;
   /**
    * The newest committed record of each point written since the log was opened (or since its
-   * epoch began), by point id: columns updated in place at every commit (row-columns.ts).
+   * epoch began), by point slot: columns updated in place at every commit (row-columns.ts).
    */
   private readonly newest = new RowColumns();
-  /**
-   * null while the file's point ids are dense (the log numbers them 1, 2, 3...; `newest` is
-   * indexed by the id itself); otherwise a slot handed out per id, so a file from elsewhere
-   * with ids like 10^9 does not make `newest` a gigabyte table.
-   */
-  private sparseSlots: Map<number, number> | null = null;
-
-  /** The row of point `id` in `newest`. */
-  private newestSlot(id: number): number {
-    const slots = this.sparseSlots;
-    if (slots === null) return id;
-    let slot = slots.get(id);
-    if (slot === undefined) slots.set(id, (slot = slots.size));
-    return slot;
-  }
-
-  /** Switches `newest` to slots per id when ids are far sparser than the points they name. */
-  private checkIdDensity(id: number): void {
-    if (this.sparseSlots !== null || id <= 4 * this.pointKeys.size + DENSE_POINT_ID_SLACK) return;
-    this.sparseSlots = new Map();
-    this.forgetNewest();
-  }
 
   /** Empties `newest` (renumbered, or a commit's memory copy failed): latestAfter walks the file afresh. */
   private forgetNewest(): void {
     this.newest.clear();
-    this.sparseSlots?.clear();
     this.unwrittenBelow = Number.MAX_SAFE_INTEGER;
   }
   /**
@@ -874,18 +823,18 @@ export class ReadingLog implements LogSource {
     // An empty file (everything pruned or evicted) holds nothing below nextSeq: memory must not answer for it.
     const held = this.firstSeq() || this.nextSeq;
     const unwritten = new Set<number>();
-    for (const id of this.pointKeys.keys()) if (!this.newest.has(this.newestSlot(id))) unwritten.add(id);
+    for (let slot = 0; slot < this.points.size; slot++) if (!this.newest.has(slot)) unwritten.add(slot);
     if (unwritten.size > 0 && this.unwrittenBelow - 1 > Math.max(after, held - 1)) this.walkForUnwritten(after, unwritten);
     const out: LogRecord[] = [];
-    for (let id = 0; id < this.newest.length; id++) {
-      if (!this.newest.has(id)) continue;
-      const seq = this.newest.seq(id);
-      if (seq > after && seq >= held) out.push(this.newest.record(id));
+    for (let slot = 0; slot < this.newest.length; slot++) {
+      if (!this.newest.has(slot)) continue;
+      const seq = this.newest.seq(slot);
+      if (seq > after && seq >= held) out.push(this.newest.record(slot));
     }
     return out.sort((a, b) => a.seq - b.seq);
   }
 
-  /** Finds the newest rows of `unwritten` points below unwrittenBelow, at most latestScanRows rows down. */
+  /** Finds the newest rows of `unwritten` points (slots) below unwrittenBelow, at most latestScanRows rows down. */
   private walkForUnwritten(after: number, unwritten: Set<number>): void {
     this.latestStmt ??= this.db.prepare('SELECT seq, ts, point, value, flags FROM readings WHERE seq > ? AND seq < ? ORDER BY seq DESC');
     let lowest = this.unwrittenBelow;
@@ -897,11 +846,11 @@ export class ReadingLog implements LogSource {
       }
       this.latestAfterRowsRead++;
       lowest = row.seq;
-      if (!unwritten.delete(row.point)) continue;
-      const point = this.pointKeys.get(row.point);
-      if (point === undefined) throw new Error(`corrupt log: reading ${row.seq} names unknown point ${row.point}`);
+      // A row of a point the file does not know is not one of the unwritten points either.
+      const slot = this.points.slotOfId(row.point);
+      if (slot < 0 || !unwritten.delete(slot)) continue;
       const { value, quality } = unpackValue(row.value, row.flags);
-      this.newest.set(this.newestSlot(row.point), row.seq, row.ts, point, value, quality);
+      this.newest.set(slot, row.seq, row.ts, this.points.key(slot)!, value, quality);
       if (unwritten.size === 0) {
         exhausted = false;
         break;
@@ -1253,8 +1202,9 @@ export class ReadingLog implements LogSource {
    * recent rows instead of the whole (possibly days-long, unsent) log.
    */
   recentReadings(pointKey: string, sinceTs: number, limit = 5000): LogRecord[] {
-    const id = this.pointIds.get(pointKey);
-    if (id === undefined) return [];
+    const slot = this.points.slotOfKey(pointKey);
+    if (slot < 0) return [];
+    const id = this.points.id(slot);
     let lo = (this.stmt.firstSeq.get() as number | null) ?? 0;
     let hi = this.lastSeq() + 1;
     while (lo < hi) {

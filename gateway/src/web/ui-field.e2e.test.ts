@@ -132,6 +132,9 @@ let daemon: ManagedProcess;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+/** The other browser of the password test (its own cookies). */
+let otherContext: BrowserContext;
+let otherPage: Page;
 let dir: string;
 let configPath: string;
 let base: string;
@@ -183,12 +186,23 @@ const go = async (hash: string, heading: string | RegExp) => {
   await page.getByRole('heading', { level: 1, name: heading }).waitFor();
 };
 
-test.before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  dir = mkdtempSync(join(tmpdir(), 'kedge-ui-field-'));
+/** A page of the file's one browser: generous timeouts, script errors recorded, confirmations accepted. */
+async function openPage(ctx: BrowserContext): Promise<Page> {
+  const p = await ctx.newPage();
+  p.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  p.on('pageerror', (err) => pageErrors.push(err.message));
+  p.on('dialog', (d) => void d.accept());
+  return p;
+}
+
+/** The simulator, the broker and the daemon; the browser starts meanwhile (startBrowser). */
+async function startBox(): Promise<void> {
   const profile = loadProfile(PROFILE);
-  sim = await startModbusSim({ meters: [waterMeter(), simMeterFromProfile(profile, PROFILE_UNIT)] });
-  broker = await startEmbeddedBroker({ port: 0 });
+  // Each is kept as soon as it runs, so that test.after closes it even when the other failed.
+  await allStarted([
+    startModbusSim({ meters: [waterMeter(), simMeterFromProfile(profile, PROFILE_UNIT)] }).then((s) => (sim = s)),
+    startEmbeddedBroker({ port: 0 }).then((b) => (broker = b)),
+  ]);
   const webPort = await freePort();
   configPath = join(dir, 'kedge.yaml');
   const config = simGatewayConfig({ gatewayId: 'kem-e2e-01', simPort: sim.port, brokerUrl: broker.url, dataDir: join(dir, 'data'), intervalMs: 500, meters: [waterMeter()], web: { host: '127.0.0.1', port: webPort } }) as {
@@ -208,16 +222,37 @@ test.before(async () => {
     timeoutMs: 30_000,
   });
   base = `http://127.0.0.1:${webPort}`;
+}
+
+/** One browser for the whole file: the engineer's page, and the second browser of the password test, opened ahead. */
+async function startBrowser(): Promise<void> {
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-quic', '--disable-component-update', '--disable-sync'],
   });
-  context = await browser.newContext({ viewport: LAPTOP, locale: 'ru-RU', acceptDownloads: true });
-  page = await context.newPage();
-  page.setDefaultTimeout(ACTION_TIMEOUT_MS);
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('dialog', (d) => void d.accept());
+  [context, otherContext] = await Promise.all([
+    browser.newContext({ viewport: LAPTOP, locale: 'ru-RU', acceptDownloads: true }),
+    browser.newContext({ viewport: LAPTOP, locale: 'ru-RU' }),
+  ]);
+  [page, otherPage] = await Promise.all([openPage(context), openPage(otherContext)]);
+}
+
+test.before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  dir = mkdtempSync(join(tmpdir(), 'kedge-ui-field-'));
+  // Chromium starts while the daemon does: neither needs the other until the first page load.
+  await allStarted([startBox(), startBrowser()]);
 });
+
+/**
+ * Waits for every start, then fails with the first failure: Promise.all would reject while the
+ * other half still starts, and a chromium or listener that comes up after test.after ran would
+ * hold the file open.
+ */
+async function allStarted(starts: Array<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(starts)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
 
 test.after(async () => {
   await browser?.close();
@@ -604,6 +639,10 @@ test('uplink and logs pages: the broker test, log lines with a translated summar
   await page.click('#uplink-test');
   await page.getByText('Соединение с брокером установлено').waitFor();
   await audit('uplink');
+  // Started now, on a page of its own: its refresh waits run alongside the main page's, not after them.
+  const restart = restartedDaemonDropsOldLines();
+  // Awaited at the end; a failure of the main page's checks first must not leave it unhandled.
+  restart.catch(() => {});
   const logRequests: string[] = [];
   const onRequest = (r: { url(): string }) => void (r.url().includes('/api/logs') && logRequests.push(r.url()));
   page.on('request', onRequest);
@@ -635,16 +674,35 @@ test('uplink and logs pages: the broker test, log lines with a translated summar
   assert.equal(new Set(seqs).size, seqs.length, 'no line shown twice');
   assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
   await audit('logs');
-  // A restarted daemon numbers its records from 1 again (the route hands them out for a `since`
-  // beyond its newest): the page drops the old process's lines instead of mixing them in.
-  const isLogs = (url: URL) => url.pathname === '/api/logs';
-  await page.route(isLogs, (route) =>
-    route.request().url().includes('since=') ? route.fulfill({ json: [{ seq: 1, time: Date.now(), level: 'info', msg: 'gateway started', context: {} }] }) : route.continue(),
-  );
-  await page.waitForFunction("document.querySelectorAll('ol.logs li').length === 1");
-  assert.match((await page.locator('ol.logs li').textContent())!, /Шлюз запущен/);
-  await page.unroute(isLogs);
+  await restart;
 });
+
+/**
+ * A restarted daemon numbers its records from 1 again (the route hands them out for a `since`
+ * beyond its newest): the logs page drops the old process's lines instead of mixing them in.
+ * On a second page of the same session, so its wait for a refresh overlaps the main page's.
+ */
+async function restartedDaemonDropsOldLines(): Promise<void> {
+  const logs = await openPage(context);
+  try {
+    await logs.route(
+      (url) => url.pathname === '/api/logs',
+      (route) => (route.request().url().includes('since=') ? route.fulfill({ json: [{ seq: 1, time: Date.now(), level: 'info', msg: 'gateway started', context: {} }] }) : route.continue()),
+    );
+    // The old process's lines first (the first load asks without `since`), then only the new one.
+    const firstLoad = logs.waitForResponse((r) => new URL(r.url()).pathname === '/api/logs' && !r.url().includes('since='));
+    // Awaited below; if goto throws first, closing the page rejects it and that is no news.
+    firstLoad.catch(() => {});
+    await logs.goto(`${base}/#/logs`);
+    await logs.getByRole('heading', { level: 1, name: 'Журнал' }).waitFor();
+    const old = (await (await firstLoad).json()) as unknown[];
+    assert.ok(old.length > 1, `the old process's lines: ${old.length}`);
+    await logs.waitForFunction("document.querySelectorAll('ol.logs li').length === 1");
+    assert.match((await logs.locator('ol.logs li').textContent())!, /Шлюз запущен/);
+  } finally {
+    await logs.close();
+  }
+}
 
 test('system: YAML errors name the line and a clean path; export downloads the file; an import is validated and previewed as a diff before it is applied', async () => {
   await go('#/system', 'Система');
@@ -747,10 +805,8 @@ test('a point that stops answering shows a gap in its chart and no value, not it
 });
 
 test('change the own password (other sessions end); log out everywhere ends this one too', async () => {
-  const other = await browser.newContext({ viewport: LAPTOP, locale: 'ru-RU' });
   try {
-    const second = await other.newPage();
-    second.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    const second = otherPage;
     await second.goto(`${base}/`);
     await second.getByLabel('Пароль').fill(PASSWORD);
     await second.click('#login-submit');
@@ -773,7 +829,7 @@ test('change the own password (other sessions end); log out everywhere ends this
     await page.getByRole('heading', { name: 'Вход' }).waitFor();
     assert.equal(await page.locator('#nav').count(), 0);
   } finally {
-    await other.close();
+    await otherContext.close();
   }
 });
 
