@@ -4,7 +4,9 @@
  * reads: `N passed, N failed`.
  * Arguments narrow the run to files whose path contains one of them (no typecheck then).
  *
- * Files start longest first, by their wall time in the last run (kept in
+ * Short files run several to a process (test-groups.ts, test-group-entry.ts): about half of a
+ * short file's CPU was node's start-up and imports its neighbours load too.
+ * Processes start longest first, by their files' wall times in the last run (kept in
  * node_modules/.cache/kedge/test-times.json; a file never timed is guessed from its name):
  * started last, a 40 s chaos file would run alone at the end while a core idles.
  *
@@ -16,11 +18,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TIMING_DIR_ENV, type FileTiming } from './test-timing.ts';
 import { buildTestBundles, removeTestBundles, type TestBundles } from './test-bundles.ts';
 import { TEST_BUNDLES_ENV } from '@kedge/testkit/entry.ts';
+import { groupBudgetMs, groupModuleSource, planGroups, sharesProcess } from './test-groups.ts';
 import type { RunSummary } from './test-runner.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -95,12 +98,12 @@ async function warmCompileCache(): Promise<{ compiled: number; failed: number }>
 }
 
 /**
- * Files at a time. Most of a file's time is spent waiting on the servers and daemons it
+ * Processes at a time. Most of a file's time is spent waiting on the servers and daemons it
  * started, not on the CPU: two more files than cores keep both cores of the target box busy.
  */
 const CONCURRENCY = availableParallelism() + 2;
 /**
- * Per file (each runs in its own process). The chaos files start the daemon up to 13 times:
+ * Per process (a long file has one to itself). The chaos files start the daemon up to 13 times:
  * about 40 s on an idle 2-core box, several times that on a loaded one. A hung file still
  * fails, after 10 minutes.
  */
@@ -172,14 +175,34 @@ function startsChildren(file: string): boolean {
   }
 }
 
+/** Whether a file may share its process (test-groups.ts); unreadable: alone, and it reports why. */
+function shareable(file: string): boolean {
+  try {
+    return sharesProcess(readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function writeGroupModule(dir: string, index: number, group: readonly string[]): string {
+  // Named after its first file: a failure of the whole process (timeout, exit code) names it.
+  const path = join(dir, `${basename(group[0]!, '.test.ts')}+${group.length - 1}-${index}.mjs`);
+  writeFileSync(path, groupModuleSource(ROOT, group));
+  return path;
+}
+
 const filters = process.argv.slice(2);
 const times = readTimes();
 const estimate = (f: string) => times[relative(ROOT, f)] ?? guessMs(f);
 const files = WORKSPACES.flatMap((w) => findTests(join(ROOT, w)))
   // Against the path in the repository: `main` must not match every file under /work/main.
   .filter((f) => filters.length === 0 || filters.some((x) => relative(ROOT, f).includes(x)))
-  .sort()
-  .sort((a, b) => estimate(b) - estimate(a));
+  .sort();
+const groupMs = (g: readonly string[]) => g.reduce((sum, f) => sum + estimate(f), 0);
+const groups = planGroups(
+  files.map((f) => ({ file: f, estimateMs: estimate(f), shareable: shareable(f) })),
+  { budgetMs: groupBudgetMs(groupMs(files), CONCURRENCY) },
+).sort((a, b) => groupMs(b) - groupMs(a));
 
 let passed = 0;
 let failed = 0;
@@ -197,8 +220,15 @@ if (files.length === 0) {
   process.stdout.write(`no test files match ${filters.join(' ')}\n`);
   failed++;
 } else {
-  process.stdout.write(`running ${files.length} test files, ${CONCURRENCY} at a time, longest first:\n${files.map((f) => `  ${relative(ROOT, f)}`).join('\n')}\n`);
+  process.stdout.write(
+    `running ${files.length} test files in ${groups.length} processes, ${CONCURRENCY} at a time, longest first:\n` +
+      groups.map((g) => g.map((f, i) => `${i === 0 ? '  ' : '    + '}${relative(ROOT, f)}`).join('\n')).join('\n') +
+      '\n',
+  );
   const workDir = mkdtempSync(join(tmpdir(), 'kedge-test-run-'));
+  const groupDir = join(workDir, 'groups');
+  mkdirSync(groupDir);
+  const entries = groups.map((g, i) => (g.length === 1 ? g[0]! : writeGroupModule(groupDir, i, g)));
   const timingDir = join(workDir, 'timings');
   mkdirSync(timingDir);
   const summaryFile = join(workDir, 'summary.json');
@@ -235,7 +265,7 @@ if (files.length === 0) {
       `--timeout=${FILE_TIMEOUT_MS}`,
       `--summary=${summaryFile}`,
       '--',
-      ...files,
+      ...entries,
     ],
     { env: { ...process.env, [TIMING_DIR_ENV]: timingDir, ...(bundles ? { [TEST_BUNDLES_ENV]: JSON.stringify(bundles.bundles) } : {}) } },
   );

@@ -28,7 +28,17 @@ export interface RunSummary {
 }
 
 const counts: Partial<RunSummary> = {};
+/**
+ * Suites that failed by themselves, not through a test of theirs: node counts them in no total.
+ * A file that shares a process is a suite (test-group-entry.ts), so an import that throws or an
+ * `after` hook that throws at its top level is one of these; alone, node counts it as a failed
+ * test of the file.
+ */
+let suiteFailures = 0;
 const stream = run({ files, concurrency: values.concurrency, timeout: values.timeout ?? Infinity });
+stream.on('test:fail', (d: { details?: { type?: string; error?: { failureType?: string } } }) => {
+  if (d.details?.type === 'suite' && d.details.error?.failureType !== 'subtestsFailed') suiteFailures++;
+});
 // The run ends with its own summary as top-level diagnostics ("pass 940"); the files' own
 // summaries are not passed on. The last of each name is the run's.
 stream.on('test:diagnostic', (d: { nesting: number; message: string }) => {
@@ -36,6 +46,7 @@ stream.on('test:diagnostic', (d: { nesting: number; message: string }) => {
   if (m) counts[m[1] as keyof RunSummary] = Number(m[2]);
 });
 stream.on('end', () => {
+  if (suiteFailures > 0) counts.fail = (counts.fail ?? 0) + suiteFailures;
   writeFileSync(values.summary, JSON.stringify(counts));
 });
 stream.pipe(new spec()).pipe(process.stdout);

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { Aedes, type AedesOptions } from 'aedes';
+import type { Aedes, AedesOptions } from 'aedes';
 
 export interface EmbeddedBrokerOptions {
   /** Default 1883; 0 picks a free port (read it back from the result). */
@@ -21,6 +21,9 @@ export interface EmbeddedBroker {
 /** In-process MQTT broker (aedes, in-memory) for development and tests that need no mosquitto. */
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
   const host = opts.host ?? '127.0.0.1';
+  // Loaded by the first broker started: a process that only imports this file (a test file
+  // whose other tests need none, `npm start --help`) never loads aedes.
+  const { Aedes } = await import('aedes');
   // aedes 1.x has no default export/factory: createBroker() awaits the persistence setup,
   // and handing out `handle` before that completes races the first CONNECT.
   const broker = await Aedes.createBroker(opts.aedes);

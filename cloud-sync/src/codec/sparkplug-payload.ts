@@ -9,8 +9,14 @@ import { CodecError } from './batch.ts';
  * protobufjs 6, cannot take a bigint (a uint64 silently becomes 0) and drops is_null on decode.
  */
 
-const root = protobuf.parse(readFileSync(new URL('./sparkplug_b.proto', import.meta.url), 'utf8')).root;
-const PayloadType = root.lookupType('org.eclipse.tahu.protobuf.Payload');
+let payloadType: protobuf.Type | undefined;
+/**
+ * The Payload message, parsed from the .proto at the first encode or decode: a process that only
+ * imports this file with the codec registry (an ingest that reads compact batches, a test of
+ * another codec) does not pay for the parse.
+ */
+const payloadMessage = (): protobuf.Type =>
+  (payloadType ??= protobuf.parse(readFileSync(new URL('./sparkplug_b.proto', import.meta.url), 'utf8')).root.lookupType('org.eclipse.tahu.protobuf.Payload'));
 
 export const DataType = {
   Int8: 1,
@@ -207,7 +213,7 @@ export function encodePayload(p: SpPayload, opts: EncodeOptions = {}): Buffer {
   if (p.seq !== undefined) wire.seq = p.seq;
   if (p.uuid !== undefined) wire.uuid = p.uuid;
   if (p.body !== undefined) wire.body = p.body;
-  const bytes = PayloadType.encode(wire).finish();
+  const bytes = payloadMessage().encode(wire).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
@@ -298,8 +304,10 @@ export interface DecodeOptions {
 /** Throws CodecError for anything that is not a Sparkplug B payload kedge can read. */
 export function decodePayload(buf: Buffer, opts: DecodeOptions = {}): SpPayload {
   let raw: { timestamp?: LongLike | null; seq?: LongLike | null; metrics?: DecodedMetric[]; uuid?: string | null; body?: Uint8Array | null };
+  // Outside the try: a .proto that cannot be read is no fault of the payload's.
+  const type = payloadMessage();
   try {
-    raw = PayloadType.decode(buf) as unknown as typeof raw;
+    raw = type.decode(buf) as unknown as typeof raw;
   } catch (err) {
     throw new CodecError('sparkplug', `not a Sparkplug B payload: ${(err as Error).message}`);
   }

@@ -13,8 +13,7 @@ import type { SinkDefinition } from './sink.ts';
 const DEFS = [...SINKS, tapeSink] as readonly SinkDefinition[];
 
 /** A valid entry of the kind: its template with the required text fields filled in. */
-function minimal(d: SinkDefinition): Record<string, unknown> {
-  const form = d.form!;
+function minimal(d: SinkDefinition, form: SinkForm): Record<string, unknown> {
   const urls: Record<string, string> = { mqtt: 'mqtt://127.0.0.1:1883', sparkplug: 'mqtt://127.0.0.1:1883', http: 'http://127.0.0.1:8080/b' };
   const entry: Record<string, unknown> = { ...form.template, kind: d.kind, name: 'probe' };
   if ('url' in entry || form.fields.some((f) => f.key === 'url')) entry.url = urls[d.kind] ?? entry.url;
@@ -28,20 +27,21 @@ function setPath(obj: Record<string, unknown>, key: string, value: unknown): Rec
   return { ...obj, [head!]: setPath((obj[head!] as Record<string, unknown>) ?? {}, rest.join('.'), value) };
 }
 
-test('every registered sink and the tape fixture have a form of their own kind, labelled in Russian and English', () => {
+test('every registered sink and the tape fixture have a form of their own kind, labelled in Russian and English', async () => {
   for (const d of DEFS) {
     assert.ok(d.form, `${d.kind} has a form`);
-    assert.equal(d.form.kind, d.kind);
-    assert.ok(d.form.fields.length > 0);
-    for (const f of d.form.fields) assert.ok(/[А-Яа-яЁё]/.test(f.label.ru) && f.label.en.trim(), `${d.kind}.${f.key} is labelled in both languages`);
-    assert.equal(new Set(d.form.fields.map((f) => f.key)).size, d.form.fields.length, `${d.kind}: no field twice`);
+    const form = await d.form();
+    assert.equal(form.kind, d.kind);
+    assert.ok(form.fields.length > 0);
+    for (const f of form.fields) assert.ok(/[А-Яа-яЁё]/.test(f.label.ru) && f.label.en.trim(), `${d.kind}.${f.key} is labelled in both languages`);
+    assert.equal(new Set(form.fields.map((f) => f.key)).size, form.fields.length, `${d.kind}: no field twice`);
   }
 });
 
-test('the template filled in is a valid entry; every limit a form shows is the one its schema enforces', () => {
+test('the template filled in is a valid entry; every limit a form shows is the one its schema enforces', async () => {
   for (const d of DEFS) {
-    const form = d.form as SinkForm;
-    const base = minimal(d);
+    const form = await d.form!();
+    const base = minimal(d, form);
     assert.ok(d.schema.safeParse(base).success, `${d.kind}: ${JSON.stringify(base)}`);
     for (const f of form.fields.filter((x) => x.widget === 'number')) {
       const at = (v: number) => d.schema.safeParse(setPath(base, f.key, v));

@@ -219,8 +219,11 @@ export interface SinkDefinition<S extends z.ZodType = z.ZodType, K extends strin
    * other sinks go on and the log keeps the readings.
    */
   create(config: z.output<S>, ctx: NorthContext): Promise<NorthSink>;
-  /** Its entry's form on the uplink page (north/<sink>/form.ts, built with form-kit.ts). */
-  form?: SinkForm;
+  /**
+   * Its entry's form on the uplink page (north/<sink>/form.ts, built with form-kit.ts), loaded
+   * and built when the form API first asks, as a driver's (DriverDefinition.form).
+   */
+  form?(): Promise<SinkForm>;
   /**
    * The UI texts of what only this sink emits (ui-messages.ts, as a driver's): `logmsg.<message>`
    * and `logevent.<event>` of its own log lines, in both languages (north/<sink>/messages.ts).

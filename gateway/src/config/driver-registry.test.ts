@@ -67,7 +67,7 @@ test('the fourth driver is described, created, listed in the UI driver list and 
   assert.equal(fakeMeter.describe(device), 'mbus0 address 7');
   const driver = await fakeMeter.create(device, driverContext({ dataDir: '/nonexistent' }));
   assert.deepEqual((await driver.poll(['energy'])).samples.map((s) => [s.point, s.value, s.quality]), [['energy', 1, 'good']]);
-  const forms = driverForms(WITH_FAKE);
+  const forms = await driverForms(WITH_FAKE);
   assert.deepEqual(forms.map((f) => f.driver), ['modbus-tcp', 'modbus-rtu', 'opcua', 'fake-meter']);
   const form = forms.at(-1)!;
   assert.deepEqual(form.label, { ru: 'Счётчик M-Bus (проба)', en: 'M-Bus meter (fixture)' });
@@ -385,7 +385,7 @@ test('a profile becomes a device through its driver: the driver of its first tra
 });
 
 test('the devices page offers each driver its own tools, as its definition lists them', async () => {
-  const forms = driverForms(WITH_FAKE);
+  const forms = await driverForms(WITH_FAKE);
   assert.deepEqual(
     forms.map((f) => [f.driver, f.tools]),
     WITH_FAKE.map((d) => [d.kind, (d as DriverDefinition).tools ?? []]),

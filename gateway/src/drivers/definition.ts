@@ -167,7 +167,12 @@ export interface DriverDefinition<S extends DriverSchema = DriverSchema> {
    * parameters the text names ("10.0.0.5:502 · адрес Modbus 1"). Absent: the UI shows describe().
    */
   describeText?(device: z.output<S>): { key: `address.${string}`; params: Record<string, string | number> };
-  form: DriverForm;
+  /**
+   * The device form (drivers/<driver>/form.ts), loaded and built when the form API first asks:
+   * its constraints come from z.toJSONSchema of the schema, which no other process that loads
+   * the config (the daemon, --check, most tests) should pay for.
+   */
+  form(): Promise<DriverForm>;
   /** Reads every point of a (possibly unsaved) device once. Absent: the UI says the driver has no test read. */
   testRead?(device: z.output<S>, ctx: DriverContext): Promise<TestReadResult>;
   /** Checks across this driver's devices of one config (shared buses); paths are relative to `devices`. */

@@ -4,7 +4,7 @@
  * reports progress retained on `.../ota/status`, and asks the daemon to restart into the new
  * slot. The launcher does the rest (trial boot, health check, rollback).
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { mqttClientOptions, type BrokerConnection } from '../mqtt-connection.ts';
 import { installOffer, type InstallPhase } from './install.ts';
 import { authenticateOffer, parseOffer, type Offer, type OfferTrust } from './offer.ts';
@@ -141,6 +141,12 @@ interface InstallJob {
 
 export class OtaAgent {
   private client: MqttClient | null = null;
+  /**
+   * The last start() while mqtt.js loads (imported by the first start that has a broker, not
+   * with this file: most processes that import it, OTA test files among them, never connect):
+   * stop() and reconnect() wait for its client and end it like any still connecting.
+   */
+  private starting: Promise<void> | null = null;
   /** The status reports of `client` awaiting their PUBACK. */
   private unacked = new Unacked();
   private current: InstallJob | null = null;
@@ -182,11 +188,26 @@ export class OtaAgent {
       // The one factory of the box's MQTT options (client id, credentials, TLS).
       ...mqttClientOptions({ username: undefined, password: undefined, tls: undefined, ...m, keepaliveSec: m.keepaliveSec ?? DEFAULT_KEEPALIVE_SEC }),
     };
-    const client = mqtt.connect(m.url, opts);
-    this.client = client;
-    this.unacked = new Unacked();
     // The identity of this connection: a later reconnect() with another one starts another client.
     const identity = this.identity;
+    // Made asynchronously: what mqtt.js throws (a URL it cannot use) is logged, not thrown to the caller.
+    // `default`, not the named export: esbuild's chunk of a CommonJS package exports only that.
+    const starting: Promise<void> = import('mqtt')
+      .then(({ default: mqtt }) => this.connect(mqtt.connect(m.url, opts), identity))
+      .catch((err: Error) => {
+        // Not a passing link error: nothing retries until a reload changes the broker settings.
+        this.lastError = `cannot connect to the broker: ${err.message}`;
+        this.o.logger.warn({ err: err.message }, 'ota: cannot connect to the broker; offers over MQTT are off until its settings change');
+      })
+      .finally(() => {
+        if (this.starting === starting) this.starting = null;
+      });
+    this.starting = starting;
+  }
+
+  private connect(client: MqttClient, identity: OtaIdentity): void {
+    this.client = client;
+    this.unacked = new Unacked();
     client.on('connect', () => {
       client.subscribe(otaTopic(identity, 'ota'), { qos: 1 });
       this.publish(true);
@@ -340,6 +361,7 @@ export class OtaAgent {
    * progress reports do.
    */
   async reconnect(mqtt: OtaMqtt | undefined, identity: OtaIdentity = this.identity): Promise<void> {
+    await this.starting;
     const c = this.client;
     this.client = null;
     // The old broker may be the reason for the move (dead, unreachable): it must not hold it.
@@ -352,6 +374,7 @@ export class OtaAgent {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.busy?.catch(() => {});
+    await this.starting;
     const c = this.client;
     this.client = null;
     if (c) await endClient(c, this.unacked, this.o.statusFlushMs ?? STATUS_FLUSH_MS).catch(() => {});

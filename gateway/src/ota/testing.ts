@@ -3,13 +3,12 @@
  * keys, bundles, a seeded slots dir, and a file server with Range support.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import test from 'node:test';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import mqtt from 'mqtt';
 import { serveFile, type FileServer } from '@kedge/testkit/file-server.ts';
+import { fileTempDir, tempDir as testTempDir } from '@kedge/testkit/temp-dirs.ts';
 import { OtaAgent, otaTopic, type OtaAgentOptions, type OtaIdentity, type OtaStatus } from './agent.ts';
 import { createBundle } from './bundle.ts';
 import { generateKey, type GeneratedKey } from './keys.ts';
@@ -23,19 +22,14 @@ export const FAKE_ENTRY = ['daemon.mjs'];
 
 export type Behaviour = 'healthy' | 'unhealthy' | 'crash' | 'hang';
 
-const tempDirs: string[] = [];
-// After every test of the file and its own after hooks: node runs a test's hooks in the order
-// they were added, so a per-test removal would run before the launcher or server that the test
-// started later is stopped, and race the files they still write (ENOTEMPTY).
-test.after(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A temporary folder, removed when the test file is done. */
-export function tempDir(_t: unknown, name = 'kedge-ota-'): string {
-  const dir = mkdtempSync(join(tmpdir(), name));
-  tempDirs.push(dir);
-  return dir;
+/**
+ * A temporary folder, removed after every other clean-up of the test `t` (the launcher or server
+ * it started later is stopped first, so no write races the removal); without a test, when the
+ * process exits. Not a hook at this module's top level: a module shared by several test files
+ * of one process would remove only the first file's folders.
+ */
+export function tempDir(t: Pick<TestContext, 'after'> | null, name = 'kedge-ota-'): string {
+  return t ? testTempDir(t, name) : fileTempDir(name);
 }
 
 /** What fakeRelease writes, as the manifest lists it. */
@@ -130,7 +124,7 @@ export function signedOffer(key: GeneratedKey, bundle: string, url: string, vers
 }
 
 /** `path` served as `name` on 127.0.0.1 with Range support (cut after `cutAfter` bytes if given), closed after the test. */
-export async function served(t: test.TestContext, path: string, name = 'b.tar.gz', o: { cutAfter?: number } = {}): Promise<FileServer> {
+export async function served(t: TestContext, path: string, name = 'b.tar.gz', o: { cutAfter?: number } = {}): Promise<FileServer> {
   const s = await serveFile(path, name, o);
   t.after(() => s.close());
   return s;
@@ -143,7 +137,7 @@ export const TEST_IDENTITY: OtaIdentity = { prefix: 'kedge/v1', region: 'kuzbass
  * An agent of TEST_IDENTITY on `slots`, downloading into `work`/incoming, trusting `key`,
  * logging nothing and installing into nothing; `o` overrides any of that. Stopped after the test.
  */
-export function testAgent(t: test.TestContext, work: string, slots: string, key: GeneratedKey, o: Partial<OtaAgentOptions> = {}): OtaAgent {
+export function testAgent(t: TestContext, work: string, slots: string, key: GeneratedKey, o: Partial<OtaAgentOptions> = {}): OtaAgent {
   const agent = new OtaAgent({
     identity: TEST_IDENTITY,
     slotsDir: slots,
@@ -158,8 +152,10 @@ export function testAgent(t: test.TestContext, work: string, slots: string, key:
 }
 
 /** Every status the agent of `identity` publishes on the broker at `url` from now on, in order (filled as they arrive). */
-export async function watchStatus(t: test.TestContext, url: string, identity: OtaIdentity = TEST_IDENTITY): Promise<OtaStatus[]> {
+export async function watchStatus(t: TestContext, url: string, identity: OtaIdentity = TEST_IDENTITY): Promise<OtaStatus[]> {
   const reported: OtaStatus[] = [];
+  // mqtt.js loads here: most OTA test files never watch a broker.
+  const { default: mqtt } = await import('mqtt');
   const watcher = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
   t.after(() => watcher.endAsync());
   watcher.on('message', (_t, p) => reported.push(JSON.parse(p.toString()) as OtaStatus));

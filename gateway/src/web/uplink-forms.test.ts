@@ -193,8 +193,8 @@ test('GET /api/uplinks/forms serves each sink form with the limits of its schema
   assert.equal(field('password').secretMarker, SECRET_MARKER);
 });
 
-test('a sink folder that exports a form (the tape fixture) is served with no other change', () => {
-  const forms = sinkForms([...SINKS, tapeSink] as readonly SinkDefinition[]);
+test('a sink folder that exports a form (the tape fixture) is served with no other change', async () => {
+  const forms = await sinkForms([...SINKS, tapeSink] as readonly SinkDefinition[]);
   const tape = forms.find((x) => x.kind === 'tape');
   assert.ok(tape);
   assert.equal(tape.fields.find((x) => x.key === 'tape')?.required, true);

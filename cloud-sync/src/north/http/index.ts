@@ -5,7 +5,6 @@
 import { httpCredentials } from '../credentials.ts';
 import { fieldFiles, tlsFiles } from '../secret-fields.ts';
 import { defineSink } from '../sink.ts';
-import { httpForm } from './form.ts';
 import { httpSinkSchema } from './schema.ts';
 
 export const httpSink = defineSink({
@@ -14,5 +13,5 @@ export const httpSink = defineSink({
   secretFiles: (entry) => [...fieldFiles(entry, 'tokenFile'), ...tlsFiles(entry)],
   credentialBinding: httpCredentials,
   create: async (config, ctx) => (await import('./sink.ts')).createHttpSinkFrom(config, ctx),
-  form: httpForm,
+  form: async () => (await import('./form.ts')).httpForm(),
 });

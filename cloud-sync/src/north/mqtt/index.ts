@@ -6,7 +6,6 @@
 import { brokerCredentials } from '../credentials.ts';
 import { fieldFiles, tlsFiles } from '../secret-fields.ts';
 import { defineSink } from '../sink.ts';
-import { mqttForm } from './form.ts';
 import { mqttMessages } from './messages.ts';
 import { mqttSinkSchema } from './schema.ts';
 
@@ -17,6 +16,6 @@ export const mqttSink = defineSink({
   secretFiles: (entry) => [...fieldFiles(entry, 'passwordFile'), ...tlsFiles(entry)],
   credentialBinding: brokerCredentials,
   create: async (config, ctx) => (await import('./create.ts')).createMqttSink(config, ctx),
-  form: mqttForm,
+  form: async () => (await import('./form.ts')).mqttForm(),
   messages: mqttMessages,
 });

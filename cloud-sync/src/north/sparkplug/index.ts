@@ -6,7 +6,6 @@
 import { brokerCredentials } from '../credentials.ts';
 import { fieldFiles, tlsFiles } from '../secret-fields.ts';
 import { defineSink } from '../sink.ts';
-import { sparkplugForm } from './form.ts';
 import { sparkplugMessages } from './messages.ts';
 import { BDSEQ_COUNTER, sparkplugSinkSchema } from './schema.ts';
 
@@ -20,6 +19,6 @@ export const sparkplugSink = defineSink({
   secretFiles: (entry) => [...fieldFiles(entry, 'passwordFile'), ...tlsFiles(entry)],
   credentialBinding: brokerCredentials,
   create: async (config, ctx) => (await import('./create.ts')).createSparkplugSink(config, ctx),
-  form: sparkplugForm,
+  form: async () => (await import('./form.ts')).sparkplugForm(),
   messages: sparkplugMessages,
 });

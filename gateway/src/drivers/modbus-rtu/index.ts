@@ -8,7 +8,6 @@ import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
 import type { ModbusTransport } from '../modbus/transport.ts';
 import { modbusWarnings } from '../modbus/warnings.ts';
 import { MODBUS_EXTERNALS, modbusAddressText, modbusMessages } from '../modbus/messages.ts';
-import { modbusRtuForm } from './form.ts';
 import { checkSharedBuses, modbusRtuDeviceSchema, type ModbusRtuDeviceConfig } from './schema.ts';
 import { SerialTransport } from './serial-transport.ts';
 
@@ -70,7 +69,7 @@ export const modbusRtu = defineDriver({
   create: (device) => createModbusRtuDriver(device),
   describe: (d) => `${d.port} unit ${d.unitId}`,
   describeText: (d) => modbusAddressText(d.port, d.unitId),
-  form: modbusRtuForm,
+  form: async () => (await import('./form.ts')).modbusRtuForm(),
   testRead: testReadModbusRtu,
   checkDevices: checkSharedBuses,
   profilePoints: modbusProfilePoints,

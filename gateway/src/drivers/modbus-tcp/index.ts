@@ -9,7 +9,6 @@ import { recordTraffic, trafficRing } from '../modbus/traffic.ts';
 import type { ModbusTransport } from '../modbus/transport.ts';
 import { modbusWarnings } from '../modbus/warnings.ts';
 import { MODBUS_EXTERNALS, modbusAddressText, modbusMessages } from '../modbus/messages.ts';
-import { modbusTcpForm } from './form.ts';
 import { modbusTcpDeviceSchema, type ModbusTcpDeviceConfig } from './schema.ts';
 import { TcpTransport } from './tcp-transport.ts';
 
@@ -69,7 +68,7 @@ export const modbusTcp = defineDriver({
   create: (device) => createModbusTcpDriver(device),
   describe: (d) => `${d.host}:${d.port} unit ${d.unitId}`,
   describeText: (d) => modbusAddressText(`${d.host}:${d.port}`, d.unitId),
-  form: modbusTcpForm,
+  form: async () => (await import('./form.ts')).modbusTcpForm(),
   testRead: (device) => onTestLink(device, (transport) => testReadOverLink(device, transport)),
   profileDefaults: modbusProfileDefaults,
   profilePoints: modbusProfilePoints,

@@ -1,6 +1,5 @@
 import { defineDriver, type DriverContext, type TestReadResult } from '../definition.ts';
 import { opcuaCredentials, opcuaSecretFiles } from './credentials.ts';
-import { opcuaForm } from './form.ts';
 import { opcuaMessages } from './messages.ts';
 import type { OpcuaDevice, OpcuaDriverContext } from './opcua-device.ts';
 import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './schema.ts';
@@ -61,7 +60,7 @@ export const opcua = defineDriver({
   schema: opcuaDeviceSchema,
   create: (device, ctx) => createOpcuaDriver(device, contextFor(device, ctx)),
   describe: (d) => d.endpointUrl,
-  form: opcuaForm,
+  form: async () => (await import('./form.ts')).opcuaForm(),
   testRead: testReadOpcua,
   // Read through DriverContext.readSecret (connect.ts userIdentity); the loader confines them too.
   secretFiles: opcuaSecretFiles,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { DRIVERS, type DriverDefinition } from '../../drivers/registry.ts';
+import type { DriverForm } from '../../drivers/form.ts';
 import type { WebContext } from '../context.ts';
 import { looseObject } from './json.ts';
 import { SECRET_MARKER } from '../../config/secret-fields.ts';
@@ -16,7 +17,12 @@ export async function driverFormRoutes(app: FastifyInstance, _ctx: WebContext): 
         response: { 200: { type: 'array', items: looseObject('driver, label {ru,en}, fields[], pointFields[], template, keys {key: shape}, testRead, profiles') } },
       },
     },
-    async () => FORMS,
+    // A failed build (a transient import error) is not kept: the next request tries again.
+    async () =>
+      (forms ??= driverForms(DRIVERS).catch((err: unknown) => {
+        forms = undefined;
+        throw err;
+      })),
   );
 }
 
@@ -24,10 +30,14 @@ export async function driverFormRoutes(app: FastifyInstance, _ctx: WebContext): 
  * Password fields carry the marker GET /api/devices shows in place of a stored secret: the form
  * shows "unchanged" instead of it, and sends it back unless a new one is typed.
  */
-export function driverForms(drivers: readonly DriverDefinition[]) {
-  return drivers.map((d) => ({
-    ...d.form,
-    fields: d.form.fields.map((x) => (x.widget === 'password' ? { ...x, secretMarker: SECRET_MARKER } : x)),
+export async function driverForms(drivers: readonly DriverDefinition[]) {
+  return Promise.all(drivers.map(async (d) => withMarkers(d, await d.form())));
+}
+
+function withMarkers(d: DriverDefinition, form: DriverForm) {
+  return {
+    ...form,
+    fields: form.fields.map((x) => (x.widget === 'password' ? { ...x, secretMarker: SECRET_MARKER } : x)),
     // What the form offers besides the fields: the test read button, the profile choice.
     testRead: d.testRead !== undefined,
     profiles: d.profileDefaults !== undefined,
@@ -35,7 +45,8 @@ export function driverForms(drivers: readonly DriverDefinition[]) {
     tools: d.tools ?? [],
     // The fields already typed that a profile picked in the form does not replace (the link).
     profileKeeps: d.profileKeeps ?? [],
-  }));
+  };
 }
 
-const FORMS = driverForms(DRIVERS);
+/** Built on the first request (each form loads its form.ts then): a process that never serves it never builds one. */
+let forms: ReturnType<typeof driverForms> | undefined;

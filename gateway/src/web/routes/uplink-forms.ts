@@ -20,19 +20,16 @@ import { looseObject } from './json.ts';
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: SINK_NAME_PATTERN.source } } } as const;
 
 /** The forms the page renders, password fields with the marker the settings carry for a stored secret. */
-export function sinkForms(defs: readonly SinkDefinition[]) {
-  return defs.flatMap((d) =>
-    d.form
-      ? [
-          {
-            ...d.form,
-            fields: d.form.fields.map((x) => (x.widget === 'password' ? { ...x, secretMarker: SECRET_MARKER } : x)),
-            // The primary broker uplink's connection test (POST /api/uplink/test) applies to it.
-            brokerTest: d.brokerLink === true,
-          },
-        ]
-      : [],
-  );
+export async function sinkForms(defs: readonly SinkDefinition[]) {
+  const forms = await Promise.all(defs.map(async (d) => (d.form ? { d, form: await d.form() } : null)));
+  return forms
+    .filter((f) => f !== null)
+    .map(({ d, form }) => ({
+      ...form,
+      fields: form.fields.map((x) => (x.widget === 'password' ? { ...x, secretMarker: SECRET_MARKER } : x)),
+      // The primary broker uplink's connection test (POST /api/uplink/test) applies to it.
+      brokerTest: d.brokerLink === true,
+    }));
 }
 
 /**
@@ -82,8 +79,9 @@ function putEntry(doc: Document, name: string, entry: Record<string, unknown>): 
 }
 
 export async function uplinkFormRoutes(app: FastifyInstance, ctx: WebContext): Promise<void> {
-  // The registry the config service reads the file against (the product's SINKS unless a test composes one).
-  const forms = sinkForms(ctx.configStore.service.sinkDefinitions);
+  // The registry the config service reads the file against (the product's SINKS unless a test
+  // composes one); its forms built on the first request, not with the server.
+  let forms: ReturnType<typeof sinkForms> | undefined;
   app.get(
     '/api/uplinks/forms',
     {
@@ -94,7 +92,12 @@ export async function uplinkFormRoutes(app: FastifyInstance, ctx: WebContext): P
         response: { 200: { type: 'array', items: looseObject('kind, label {ru,en}, fields[], template, keys {key: shape}') } },
       },
     },
-    async () => forms,
+    // A failed build (a transient import error) is not kept: the next request tries again.
+    async () =>
+      (forms ??= sinkForms(ctx.configStore.service.sinkDefinitions).catch((err: unknown) => {
+        forms = undefined;
+        throw err;
+      })),
   );
 
   app.put(

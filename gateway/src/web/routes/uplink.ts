@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Document } from 'yaml';
 import type { WebContext } from '../context.ts';
 import { webChange } from '../web-change.ts';
@@ -293,9 +293,12 @@ export async function uplinkRoutes(app: FastifyInstance, ctx: WebContext): Promi
   );
 }
 
-async function testConnection(url: string, options: mqtt.IClientOptions): Promise<{ ok: boolean; error: string | null; ms: number }> {
+async function testConnection(url: string, options: IClientOptions): Promise<{ ok: boolean; error: string | null; ms: number }> {
+  // Loaded by the first test, not with the web server: most processes that build one never connect from it.
+  // `default`, not the named export: esbuild's chunk of a CommonJS package exports only that.
+  const { default: mqtt } = await import('mqtt');
   const started = Date.now();
-  let client: mqtt.MqttClient;
+  let client: MqttClient;
   try {
     client = mqtt.connect(url, { ...options, reconnectPeriod: 0, connectTimeout: 5000, clean: true });
   } catch (err) {
